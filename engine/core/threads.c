@@ -1,0 +1,54 @@
+/* One threading layer: OpenMP, shared by our kernels and OpenBLAS (linked
+ * against its OpenMP build), so the two never oversubscribe the cores. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "sgen/sgen.h"
+
+#ifdef SGEN_HAVE_OPENBLAS
+void openblas_set_num_threads(int n);
+char *openblas_get_config(void);
+#endif
+
+void sg_set_num_threads(int n) {
+  if (n < 1) n = 1;
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#endif
+#ifdef SGEN_HAVE_OPENBLAS
+  openblas_set_num_threads(n);
+#endif
+}
+
+int sg_get_num_threads(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+const char *sg_build_info(void) {
+  static char info[512];
+  const char *blas = "none";
+#ifdef SGEN_HAVE_OPENBLAS
+  blas = openblas_get_config();
+#endif
+  snprintf(info, sizeof info, "sgen %s; BLAS: %s; OpenMP: %s; CUDA: %s", SGEN_VERSION, blas,
+#ifdef _OPENMP
+           "yes",
+#else
+           "no",
+#endif
+#ifdef SGEN_WITH_CUDA
+           "yes"
+#else
+           "no"
+#endif
+  );
+  return info;
+}

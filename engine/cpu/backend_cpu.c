@@ -1,0 +1,42 @@
+/* The CPU backend: 64-byte aligned host memory and the CPU kernel tables. */
+#include <stdlib.h>
+
+#include "internal/backend.h"
+#include "internal/kernels_blas.h"
+#include "internal/kernels_conv.h"
+#include "internal/kernels_ew.h"
+#include "internal/kernels_index.h"
+#include "internal/kernels_linalg.h"
+#include "internal/kernels_loss.h"
+#include "internal/kernels_norm.h"
+#include "internal/kernels_pool.h"
+#include "internal/kernels_reduce.h"
+#include "internal/kernels_rng.h"
+
+sg_status sg_cpu_copy(sg_tensor *dst, const sg_tensor *src);
+sg_status sg_cpu_fill(sg_tensor *t, double value);
+
+static void *cpu_alloc(size_t nbytes) {
+  size_t rounded = (nbytes + 63) & ~(size_t)63;
+  return aligned_alloc(64, rounded);
+}
+
+static void cpu_free(void *p) { free(p); }
+
+const sg_backend sg_cpu_backend = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy = sg_cpu_copy,
+    .fill = sg_cpu_fill,
+    .ew = &sg_cpu_ew_kernels,
+    .reduce = &sg_cpu_reduce_kernels,
+    .blas = &sg_cpu_blas_kernels,
+    .conv = &sg_cpu_conv_kernels,
+    .norm = &sg_cpu_norm_kernels,
+    .pool = &sg_cpu_pool_kernels,
+    .loss = &sg_cpu_loss_kernels,
+    .index = &sg_cpu_index_kernels,
+    .linalg = &sg_cpu_linalg_kernels,
+    .rng = &sg_cpu_rng_kernels,
+};

@@ -1,0 +1,132 @@
+/* Reverse-mode automatic differentiation on a dynamic graph.
+ *
+ * Ops record an sg_node when grad mode is on and an input requires grad.
+ * A node's backward formula is written with the engine's public ops, so
+ * running backward with create_graph records a graph of its own: gradients
+ * are differentiable (double backward). */
+#ifndef SGEN_AUTOGRAD_H
+#define SGEN_AUTOGRAD_H
+
+#include "sgen/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_NODE_MAX_INPUTS 8
+#define SG_NODE_MAX_OUTPUTS 4
+#define SG_NODE_MAX_SAVED 8
+
+typedef struct sg_node sg_node;
+
+/* Computes grad_inputs[i] (new references, or NULL for "no gradient") from
+ * grad_outputs[j] (borrowed; NULL means zero). Returns SG_OK or an error. */
+typedef sg_status (*sg_backward_fn)(sg_node *node, sg_tensor **grad_outputs,
+                                    sg_tensor **grad_inputs);
+
+struct sg_node_edge {
+  sg_node *fn;    /* producer of the input (retained), or NULL */
+  int index;      /* output index of fn */
+  sg_tensor *leaf; /* leaf tensor requiring grad (retained), or NULL */
+};
+
+struct sg_saved {
+  sg_tensor *t;    /* a saved input (retained as is), or a detached alias of an output */
+  bool is_output;  /* saved output of this node: reattached to it on unpack */
+  int output_index;
+};
+
+struct sg_node {
+  int refcount;
+  const char *name;
+  sg_backward_fn backward;
+  bool differentiable; /* backward may run with create_graph */
+  int n_inputs;
+  struct sg_node_edge inputs[SG_NODE_MAX_INPUTS];
+  int n_outputs;
+  /* metadata of outputs, to build zero gradients */
+  int out_ndim[SG_NODE_MAX_OUTPUTS];
+  int64_t out_shape[SG_NODE_MAX_OUTPUTS][SG_MAX_DIMS];
+  int out_dtype[SG_NODE_MAX_OUTPUTS];
+  int n_saved;
+  struct sg_saved saved[SG_NODE_MAX_SAVED];
+  bool released; /* saved tensors freed after backward */
+  /* op parameters */
+  double f[8];
+  int64_t i[24];
+  void *extra;
+  void (*free_extra)(void *);
+};
+
+/* ---- grad mode (thread-local, like PyTorch) ---- */
+bool sg_grad_enabled(void);
+/* Sets grad mode, returns the previous value. */
+bool sg_set_grad_enabled(bool on);
+
+/* ---- leaves ---- */
+sg_status sg_set_requires_grad(sg_tensor *t, bool on);
+/* Sets t->grad (retains g; NULL clears). */
+void sg_set_grad(sg_tensor *t, sg_tensor *g);
+
+/* ---- running backward ---- */
+/* Accumulates d(sum(grad_outputs[i] * outputs[i]))/d(leaf) into leaf->grad.
+ * grad_outputs may be NULL (then each output must be a one-element tensor
+ * and its gradient is 1). */
+sg_status sg_backward(sg_tensor **outputs, sg_tensor **grad_outputs, int n,
+                      bool retain_graph, bool create_graph);
+/* Returns gradients of outputs w.r.t. inputs in grads_out[] (new refs;
+ * NULL where an input is unreachable and allow_unused). */
+sg_status sg_grad(sg_tensor **outputs, sg_tensor **grad_outputs, int n_out,
+                  sg_tensor **inputs, int n_in, sg_tensor **grads_out,
+                  bool retain_graph, bool create_graph, bool allow_unused);
+
+/* ---- for op implementations ---- */
+/* True if grad mode is on and any of the inputs requires grad. */
+bool sg_needs_grad(sg_tensor *const *inputs, int n);
+/* Creates a node with edges to the inputs that require grad. */
+sg_node *sg_node_new(const char *name, sg_backward_fn fn, sg_tensor *const *inputs,
+                     int n_inputs);
+/* Attaches node to outputs (sets grad_fn, requires_grad, output_index). */
+void sg_node_set_outputs(sg_node *node, sg_tensor **outputs, int n);
+/* Saves a tensor for backward: an input (or any tensor) ... */
+void sg_node_save(sg_node *node, sg_tensor *t);
+/* ... or an output of this same node (kept without a reference cycle). */
+void sg_node_save_output(sg_node *node, sg_tensor *t, int output_index);
+/* Returns saved tensor k as a new reference, reconnected to the graph so
+ * that formulas using it are differentiable; NULL if already released. */
+sg_tensor *sg_node_saved(sg_node *node, int k);
+/* Convenience: the common case for a single-output op. Creates the node if
+ * sg_needs_grad(inputs) and attaches it to out; returns the node (borrowed,
+ * owned by out) or NULL when no graph is recorded. */
+sg_node *sg_record(const char *name, sg_backward_fn fn, sg_tensor *const *inputs,
+                   int n_inputs, sg_tensor *out);
+sg_node *sg_record_multi(const char *name, sg_backward_fn fn, sg_tensor *const *inputs,
+                         int n_inputs, sg_tensor **outs, int n_outs);
+void sg_node_retain(sg_node *n);
+void sg_node_release(sg_node *n);
+
+/* Raises a clear error if a non-differentiable backward is run with
+ * create_graph; call at the top of such backward functions. */
+sg_status sg_require_first_order(sg_node *node);
+
+/* ---- finite-difference checks (float64 inputs) ---- */
+/* A function of n tensors returning one tensor (new reference) or NULL. */
+typedef sg_tensor *(*sg_fn)(sg_tensor **inputs, int n, void *ctx);
+typedef struct sg_gradcheck_opts {
+  double eps;   /* default 1e-6 */
+  double atol;  /* default 1e-5 */
+  double rtol;  /* default 1e-3 */
+  uint64_t seed; /* for the random output weights */
+} sg_gradcheck_opts;
+/* Compares autograd with central differences for every input that requires
+ * grad. Returns SG_OK, or SG_ERR_ARG with a message naming the worst entry. */
+sg_status sg_gradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
+                       const sg_gradcheck_opts *opts);
+/* Same for the gradient of f (checks double backward). */
+sg_status sg_gradgradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
+                           const sg_gradcheck_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,50 @@
+/* A backend is a table of kernel tables, one per op family, so ops never
+ * contain #ifdef CUDA (ARCHITECTURE.md §2). Each family declares its kernel
+ * struct in kernels_<family>.h; the CPU backend fills every slot, a CUDA
+ * backend may leave a slot NULL (the op then fails with a clear error). */
+#ifndef SG_INTERNAL_BACKEND_H
+#define SG_INTERNAL_BACKEND_H
+
+#include "sgen/tensor.h"
+
+struct sg_ew_kernels;
+struct sg_reduce_kernels;
+struct sg_blas_kernels;
+struct sg_conv_kernels;
+struct sg_norm_kernels;
+struct sg_pool_kernels;
+struct sg_loss_kernels;
+struct sg_index_kernels;
+struct sg_linalg_kernels;
+struct sg_rng_kernels;
+
+typedef struct sg_backend {
+  const char *name;
+  void *(*alloc)(size_t nbytes);          /* NULL on failure */
+  void (*free)(void *p);
+  /* dst <- src: same shape, any strides, dtype converted. Devices may differ
+   * only where the backend knows how (host <-> device). */
+  sg_status (*copy)(sg_tensor *dst, const sg_tensor *src);
+  sg_status (*fill)(sg_tensor *t, double value);
+  const struct sg_ew_kernels *ew;
+  const struct sg_reduce_kernels *reduce;
+  const struct sg_blas_kernels *blas;
+  const struct sg_conv_kernels *conv;
+  const struct sg_norm_kernels *norm;
+  const struct sg_pool_kernels *pool;    /* pooling, interpolate, pad, pixel shuffle */
+  const struct sg_loss_kernels *loss;    /* softmax, losses */
+  const struct sg_index_kernels *index;  /* cat, gather/scatter, sort/topk, ... */
+  const struct sg_linalg_kernels *linalg;
+  const struct sg_rng_kernels *rng;
+} sg_backend;
+
+/* The backend of a device; NULL with an error if it is not compiled in. */
+const sg_backend *sg_backend_for(sg_device dev);
+extern const sg_backend sg_cpu_backend;
+
+/* Returns the backend of t, checking the family slot is filled; on failure
+ * sets an error naming `op` and returns NULL. Usage:
+ *   const sg_backend *be = sg_backend_checked("sg_conv2d", x, offsetof(sg_backend, conv)); */
+const sg_backend *sg_backend_checked(const char *op, const sg_tensor *t, size_t slot_offset);
+
+#endif

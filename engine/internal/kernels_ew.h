@@ -1,0 +1,30 @@
+/* Kernel table of the elementwise family, plus sum (the reduction every
+ * broadcasting backward needs). */
+#ifndef SG_INTERNAL_KERNELS_EW_H
+#define SG_INTERNAL_KERNELS_EW_H
+
+#include "sgen/ops_elementwise.h"
+
+struct sg_ew_kernels {
+  /* out = op(x); out and x have out's shape (x may have broadcast strides).
+   * x and out share dtype, except comparisons / logical ops (out bool). */
+  sg_status (*unary)(sg_unary_op op, sg_tensor *out, const sg_tensor *x);
+  /* out = op(a, b) with a, b already broadcast to out's shape (strides may
+   * be 0) and of one dtype; out has that dtype or bool. */
+  sg_status (*binary)(sg_binary_op op, sg_tensor *out, const sg_tensor *a, const sg_tensor *b);
+  /* out = where(cond, a, b), all broadcast to out's shape; cond bool. */
+  sg_status (*where)(sg_tensor *out, const sg_tensor *cond, const sg_tensor *a,
+                     const sg_tensor *b);
+  /* out = leaky_relu(x, slope) and its backward mask form. */
+  sg_status (*leaky_relu)(sg_tensor *out, const sg_tensor *x, double slope);
+  /* out = clamp(x, lo, hi) (NAN = absent). */
+  sg_status (*clamp)(sg_tensor *out, const sg_tensor *x, double lo, double hi);
+  /* out[kept] = sum of x over the reduced dims. x is contiguous with ndim
+   * dims; reduce[d] says whether dim d is reduced; out is contiguous with
+   * the kept dims (in order). */
+  sg_status (*sum)(sg_tensor *out, const sg_tensor *x, const bool *reduce);
+};
+
+extern const struct sg_ew_kernels sg_cpu_ew_kernels;
+
+#endif

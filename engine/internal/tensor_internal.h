@@ -1,0 +1,36 @@
+/* Helpers shared by engine files; not part of the public API. */
+#ifndef SG_INTERNAL_TENSOR_H
+#define SG_INTERNAL_TENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sgen/tensor.h"
+
+/* Contiguous row-major strides for shape. */
+void sg_contiguous_strides(const int64_t *shape, int ndim, int64_t *strides);
+int64_t sg_shape_numel(const int64_t *shape, int ndim);
+/* New tensor struct viewing `base`'s storage with the given geometry (no
+ * autograd). */
+sg_tensor *sg_alias(const sg_tensor *base, const int64_t *shape, const int64_t *strides,
+                    int ndim, int64_t offset);
+/* Broadcast shapes a and b into out (PyTorch rules); -1 with error naming op. */
+int sg_broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t *b, int nb,
+                        int64_t *out, int *nout);
+/* Strides of t viewed as broadcast to shape (0 on broadcast dims). */
+void sg_broadcast_strides(const sg_tensor *t, const int64_t *shape, int ndim, int64_t *strides);
+/* Checks tensor non-NULL, reporting "op: argument `name` is NULL". */
+int sg_check_arg(const char *op, const char *name, const sg_tensor *t);
+/* Checks two tensors live on the same device. */
+int sg_check_same_device(const char *op, const sg_tensor *a, const sg_tensor *b);
+/* Checks floating dtype (float32/float64). */
+int sg_check_float(const char *op, const char *name, const sg_tensor *t);
+/* Contiguous tensor of dtype dt with t's values (retains t if it already is
+ * one). Not recorded by autograd: use in kernels' preparation only. */
+sg_tensor *sg_as_contiguous_dtype(const sg_tensor *t, sg_dtype dt);
+/* Reduction helpers (ops/sum.c): parse a dim list (ndims == 0: all dims)
+ * into a per-dim mask, and compute the result shape. */
+int sg_reduce_mask(const char *op, const sg_tensor *x, const int *dims, int ndims, bool *mask);
+int sg_reduced_shape(const sg_tensor *x, const bool *mask, bool keepdim, int64_t *shape);
+
+#endif
