@@ -76,10 +76,20 @@ static sg_status unary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
       break;
     case SG_SIN: r = mul_take(g, sg_cos(x)); break;
     case SG_COS: r = mul_take(g, sg_sin(x)); if (r) { sg_tensor *h = sg_neg(r); sg_release(r); r = h; } break;
-    case SG_TANH: r = mul_take(g, sg_rsub_scalar(1.0, mul_take(y, sg_retain(y)))); break;
+    case SG_TANH: { /* g * (1 - y^2) */
+      sg_tensor *y2 = sg_mul(y, y);
+      r = y2 ? mul_take(g, sg_rsub_scalar(1.0, y2)) : NULL;
+      sg_release(y2);
+      break;
+    }
     case SG_SIGMOID: r = mul_take(g, mul_take(y, sg_rsub_scalar(1.0, y))); break;
     case SG_RELU: r = mul_take(g, mask_as(sg_cmp_scalar(SG_GT, y, 0.0), y->dtype)); break;
-    case SG_RECIPROCAL: r = mul_take(g, sg_neg(y)); if (r) r = mul_take(r, sg_retain(y)); break;
+    case SG_RECIPROCAL: { /* -g * y^2 */
+      sg_tensor *y2 = sg_mul(y, y);
+      r = y2 ? mul_take(g, sg_neg(y2)) : NULL;
+      sg_release(y2);
+      break;
+    }
     case SG_SQUARE: r = mul_take(g, sg_mul_scalar(x, 2.0)); break;
     case SG_LOG1P: {
       sg_tensor *d = sg_add_scalar(x, 1.0);
