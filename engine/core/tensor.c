@@ -36,7 +36,7 @@ static void storage_release(sg_storage *s) {
   if (!s || --s->refcount > 0) return;
   if (s->owns_data) {
     const sg_backend *be = sg_backend_for(s->device);
-    if (be) be->free(s->data);
+    if (be) be->free(s->data, s->nbytes ? s->nbytes : 1);
   }
   free(s);
 }

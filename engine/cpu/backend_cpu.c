@@ -1,6 +1,4 @@
 /* The CPU backend: 64-byte aligned host memory and the CPU kernel tables. */
-#include <stdlib.h>
-
 #include "internal/backend.h"
 #include "internal/kernels_blas.h"
 #include "internal/kernels_conv.h"
@@ -16,17 +14,13 @@
 sg_status sg_cpu_copy(sg_tensor *dst, const sg_tensor *src);
 sg_status sg_cpu_fill(sg_tensor *t, double value);
 
-static void *cpu_alloc(size_t nbytes) {
-  size_t rounded = (nbytes + 63) & ~(size_t)63;
-  return aligned_alloc(64, rounded);
-}
-
-static void cpu_free(void *p) { free(p); }
+void *sg_cpu_alloc(size_t nbytes);
+void sg_cpu_free(void *p, size_t nbytes);
 
 const sg_backend sg_cpu_backend = {
     .name = "cpu",
-    .alloc = cpu_alloc,
-    .free = cpu_free,
+    .alloc = sg_cpu_alloc,
+    .free = sg_cpu_free,
     .copy = sg_cpu_copy,
     .fill = sg_cpu_fill,
     .ew = &sg_cpu_ew_kernels,

@@ -21,7 +21,7 @@ struct sg_rng_kernels;
 typedef struct sg_backend {
   const char *name;
   void *(*alloc)(size_t nbytes);          /* NULL on failure */
-  void (*free)(void *p);
+  void (*free)(void *p, size_t nbytes);  /* nbytes as given to alloc */
   /* dst <- src: same shape, any strides, dtype converted. Devices may differ
    * only where the backend knows how (host <-> device). */
   sg_status (*copy)(sg_tensor *dst, const sg_tensor *src);

@@ -14,6 +14,17 @@
 /* Threads used by CPU kernels and BLAS (one OpenMP pool for both). */
 void sg_set_num_threads(int n);
 int sg_get_num_threads(void);
+/* Host memory: bytes held by live tensors, bytes kept in the allocator's
+ * cache of large blocks for reuse, and the peak of the live bytes. */
+typedef struct sg_memory_stats {
+  size_t live_bytes;
+  size_t cached_bytes;
+  size_t peak_bytes;
+} sg_memory_stats;
+sg_memory_stats sg_cpu_memory_stats(void);
+/* Returns the cached blocks to the system. */
+void sg_cpu_empty_cache(void);
+
 /* Build description: BLAS, OpenMP, CUDA. */
 const char *sg_build_info(void);
 
