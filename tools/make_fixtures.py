@@ -1,0 +1,444 @@
+#!/usr/bin/python3
+"""PyTorch oracle fixtures for the sgen engine's C test (engine/tests/test_oracle.c).
+
+Run with Debian's interpreter, which has torch (CPU):
+
+    /usr/bin/python3 tools/make_fixtures.py [OUT_DIR]
+
+OUT_DIR defaults to engine/tests/fixtures next to this script. One
+.safetensors file per op; each file holds one or more cases, keyed
+"<case>.<name>":
+
+  <case>.x, <case>.w, ...      inputs (float32; int64 class indices, 0-based)
+  <case>.out                   forward output
+  <case>.gout                  a random upstream gradient (float32)
+  <case>.grad_x, .grad_w, ...  d sum(out * gout) / d input, by torch.autograd
+
+Inputs are float32. References (outputs and gradients) are computed by
+torch in float64 from those same float32 values and stored as float64, so
+a test can check sgen in float32 (rounding of one side only) and in float64
+(near-exact agreement). Op parameters are written into the file's
+__metadata__ (as JSON text) for documentation; the C test states them too.
+
+The sparsity projections have no PyTorch op: they are implemented below as
+reference code with the semantics of ARCHITECTURE.md §3 (gradient through
+the kept entries only). Their inputs have no ties in |x| and no |x| close
+to a threshold.
+
+The output is deterministic: same bytes on every run (fixed seeds, float64
+CPU arithmetic, a safetensors writer with a fixed key order).
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+F32 = torch.float32
+F64 = torch.float64
+
+_DTYPE_NAMES = {
+    torch.float32: "F32",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Minimal safetensors writer (the python3-safetensors package is not in
+    Debian): u64 little-endian header length, JSON header padded with spaces
+    to a multiple of 8, then the raw little-endian row-major data. Keys are
+    written in the given order (a list of (name, tensor) pairs)."""
+    header = {}
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    blobs = []
+    offset = 0
+    for name, t in tensors:
+        t = t.detach().contiguous().cpu()
+        if t.dtype not in _DTYPE_NAMES:
+            raise ValueError(f"{name}: unsupported dtype {t.dtype}")
+        if sys.byteorder != "little":
+            raise RuntimeError("this writer assumes a little-endian host")
+        data = t.numpy().tobytes() if t.dtype != torch.bool else t.to(torch.uint8).numpy().tobytes()
+        header[name] = {
+            "dtype": _DTYPE_NAMES[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+    return offset + len(text) + 8
+
+
+class Fixture:
+    """Collects the cases of one op and writes them to one file."""
+
+    def __init__(self, op):
+        self.op = op
+        self.items = []
+        self.meta = {"op": op, "generator": "tools/make_fixtures.py",
+                     "torch": torch.__version__.split("+")[0],
+                     "convention": "inputs float32 (int64 indices 0-based); references "
+                                   "computed by torch in float64 from the float32 inputs"}
+
+    def add(self, case, name, t):
+        self.items.append((f"{case}.{name}", t))
+
+    def params(self, case, **kw):
+        self.meta[f"{case}.params"] = json.dumps(kw, sort_keys=True)
+
+    def write(self, out_dir):
+        path = os.path.join(out_dir, self.op + ".safetensors")
+        n = write_safetensors(path, self.items, self.meta)
+        names = ", ".join(f"{k}{list(t.shape)}" for k, t in self.items)
+        print(f"wrote {path} ({n} bytes): {names}")
+        return n
+
+
+def gen(seed):
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def randn32(g, *shape, scale=1.0):
+    return (torch.randn(tuple(shape), generator=g, dtype=F64) * scale).to(F32)
+
+
+def uniform32(g, lo, hi, *shape):
+    return (lo + (hi - lo) * torch.rand(tuple(shape), generator=g, dtype=F64)).to(F32)
+
+
+def run_case(fx, case, fn, inputs, grad_names, g, extra_outputs=None):
+    """inputs: list of (name, float32 tensor, requires_grad). Stores the inputs,
+    out = fn(*inputs in float64), gout and the gradients of the inputs that
+    require grad. Returns the float64 output."""
+    xs = []
+    for name, t, rg in inputs:
+        fx.add(case, name, t)
+        x = t.to(F64) if t.is_floating_point() else t.clone()
+        if rg:
+            x.requires_grad_(True)
+        xs.append(x)
+    out = fn(*xs)
+    fx.add(case, "out", out.detach())
+    gout = randn32(g, *out.shape)
+    fx.add(case, "gout", gout)
+    wrt = [x for (name, t, rg), x in zip(inputs, xs) if rg]
+    grads = torch.autograd.grad(out, wrt, gout.to(F64))
+    for name, gr in zip(grad_names, grads):
+        fx.add(case, name, gr.detach())
+    if extra_outputs:
+        for name, t in extra_outputs():
+            fx.add(case, name, t.detach())
+    return out
+
+
+# ---------------------------------------------------------------- conv2d
+def make_conv2d():
+    fx = Fixture("conv2d")
+    g = gen(101)
+    # a: stride 2, padding 1, dilation 2, groups 2, bias
+    x = randn32(g, 2, 4, 9, 8)
+    w = randn32(g, 6, 2, 3, 3, scale=0.5)
+    b = randn32(g, 6)
+    fx.params("a", stride=[2, 2], padding=[1, 1], dilation=[2, 2], groups=2, bias=True)
+    run_case(fx, "a", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+             [("x", x, True), ("w", w, True), ("b", b, True)], ["grad_x", "grad_w", "grad_b"], g)
+    # b: non-square kernel, stride (1,2), padding (1,0), no bias
+    x = randn32(g, 2, 3, 6, 7)
+    w = randn32(g, 5, 3, 3, 2, scale=0.5)
+    fx.params("b", stride=[1, 2], padding=[1, 0], dilation=[1, 1], groups=1, bias=False)
+    run_case(fx, "b", lambda x, w: F.conv2d(x, w, None, stride=(1, 2), padding=(1, 0)),
+             [("x", x, True), ("w", w, True)], ["grad_x", "grad_w"], g)
+    # c: double backward (what WGAN-GP needs). With case a's options:
+    # gx = d sum(conv(x,w,b) * gout)/dx; then gradients of sum(gx * v) w.r.t. x and w.
+    x = randn32(g, 1, 4, 6, 6)
+    w = randn32(g, 4, 2, 3, 3, scale=0.5)
+    b = randn32(g, 4)
+    fx.params("c", stride=[2, 2], padding=[1, 1], dilation=[1, 1], groups=2, bias=True,
+              note="gg_x, gg_w: d sum(grad_x * v) / d (x, w) where grad_x = d sum(out*gout)/dx")
+    x64 = x.to(F64).requires_grad_(True)
+    w64 = w.to(F64).requires_grad_(True)
+    b64 = b.to(F64).requires_grad_(True)
+    out = F.conv2d(x64, w64, b64, stride=2, padding=1, groups=2)
+    gout = randn32(g, *out.shape)
+    gx, = torch.autograd.grad(out, x64, gout.to(F64), create_graph=True)
+    v = randn32(g, *gx.shape)
+    ggx, ggw = torch.autograd.grad(gx, [x64, w64], v.to(F64), allow_unused=True)
+    if ggx is None:  # conv is linear in x: d grad_x / d x = 0
+        ggx = torch.zeros_like(x64)
+    for k, t in [("x", x), ("w", w), ("b", b), ("out", out), ("gout", gout), ("grad_x", gx),
+                 ("v", v), ("gg_x", ggx), ("gg_w", ggw)]:
+        fx.add("c", k, t.detach())
+    return fx
+
+
+def make_conv_transpose2d():
+    fx = Fixture("conv_transpose2d")
+    g = gen(102)
+    # a: stride 2, padding 1, output_padding 1, groups 2, bias
+    x = randn32(g, 2, 4, 5, 4)
+    w = randn32(g, 4, 3, 3, 3, scale=0.5)  # Cin x Cout/groups x kh x kw -> Cout = 6
+    b = randn32(g, 6)
+    fx.params("a", stride=[2, 2], padding=[1, 1], output_padding=[1, 1], dilation=[1, 1],
+              groups=2, bias=True)
+    run_case(fx, "a", lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                         output_padding=1, groups=2),
+             [("x", x, True), ("w", w, True), ("b", b, True)], ["grad_x", "grad_w", "grad_b"], g)
+    # b: stride 2, padding (0,1), output_padding (1,0), dilation 2, kernel 4x3, no bias
+    x = randn32(g, 1, 3, 4, 5)
+    w = randn32(g, 3, 2, 4, 3, scale=0.5)
+    fx.params("b", stride=[2, 2], padding=[0, 1], output_padding=[1, 0], dilation=[2, 2],
+              groups=1, bias=False)
+    run_case(fx, "b", lambda x, w: F.conv_transpose2d(x, w, None, stride=2, padding=(0, 1),
+                                                      output_padding=(1, 0), dilation=2),
+             [("x", x, True), ("w", w, True)], ["grad_x", "grad_w"], g)
+    return fx
+
+
+# ------------------------------------------------------------ batch_norm
+def make_batch_norm():
+    fx = Fixture("batch_norm")
+    g = gen(103)
+    x = randn32(g, 4, 3, 5, 5, scale=2.0) + torch.tensor([0.5, -1.0, 3.0]).view(1, 3, 1, 1)
+    w = uniform32(g, 0.5, 1.5, 3)
+    b = randn32(g, 3)
+    rm = randn32(g, 3, scale=0.1)
+    rv = uniform32(g, 0.5, 2.0, 3)
+    # train: batch statistics, running stats updated in place (unbiased var)
+    fx.params("train", training=True, momentum=0.1, eps=1e-5,
+              note="rm/rv are the running stats before; rm_after/rv_after after the update")
+    rm64, rv64 = rm.to(F64), rv.to(F64)
+    run_case(fx, "train",
+             lambda x, w, b: F.batch_norm(x, rm64, rv64, w, b, training=True, momentum=0.1,
+                                          eps=1e-5),
+             [("x", x, True), ("w", w, True), ("b", b, True)], ["grad_x", "grad_w", "grad_b"], g,
+             extra_outputs=lambda: [("rm", rm), ("rv", rv), ("rm_after", rm64),
+                                    ("rv_after", rv64)])
+    # eval: running statistics
+    fx.params("eval", training=False, momentum=0.1, eps=1e-5)
+    rm64, rv64 = rm.to(F64), rv.to(F64)
+    run_case(fx, "eval",
+             lambda x, w, b: F.batch_norm(x, rm64, rv64, w, b, training=False, momentum=0.1,
+                                          eps=1e-5),
+             [("x", x, True), ("w", w, True), ("b", b, True)], ["grad_x", "grad_w", "grad_b"], g,
+             extra_outputs=lambda: [("rm", rm), ("rv", rv)])
+    return fx
+
+
+# ----------------------------------------------------------- interpolate
+def make_interpolate():
+    fx = Fixture("interpolate_bilinear")
+    g = gen(104)
+    x = randn32(g, 2, 3, 4, 5)
+    cases = [
+        # name, kwargs, (out_h, out_w), scale passed to sgen (0 = from sizes)
+        ("up2", dict(scale_factor=2, align_corners=False), (8, 10), 2.0),
+        ("up2_ac", dict(scale_factor=2, align_corners=True), (8, 10), 2.0),
+        ("size", dict(size=(7, 9), align_corners=False), (7, 9), 0.0),
+        ("size_ac", dict(size=(7, 9), align_corners=True), (7, 9), 0.0),
+        ("down", dict(size=(3, 3), align_corners=False), (3, 3), 0.0),
+        ("scale17", dict(scale_factor=1.7, align_corners=False), (6, 8), 1.7),
+    ]
+    for name, kw, size, scale in cases:
+        fx.params(name, mode="bilinear", out_h=size[0], out_w=size[1],
+                  align_corners=kw["align_corners"], scale=scale, torch_kwargs=str(kw))
+        out = run_case(fx, name, lambda x, kw=kw: F.interpolate(x, mode="bilinear", **kw),
+                       [("x", x, True)], ["grad_x"], g)
+        assert tuple(out.shape[2:]) == size, (name, out.shape)
+    return fx
+
+
+# ------------------------------------------------------------------- pad
+def make_pad():
+    fx = Fixture("pad_reflect")
+    g = gen(105)
+    x = randn32(g, 2, 3, 5, 6)
+    # PyTorch order: (left, right, top, bottom)
+    for name, pads in [("a", (2, 1, 1, 3)), ("b", (0, 5, 4, 0))]:
+        fx.params(name, mode="reflect", pads=list(pads))
+        run_case(fx, name, lambda x, pads=pads: F.pad(x, pads, mode="reflect"),
+                 [("x", x, True)], ["grad_x"], g)
+    return fx
+
+
+# ---------------------------------------------------------------- matmul
+def make_matmul():
+    fx = Fixture("matmul")
+    g = gen(106)
+    shapes = [("mm", (5, 7), (7, 4)),
+              ("bcast", (2, 1, 3, 5), (4, 5, 6)),
+              ("mv", (3, 5), (5,)),
+              ("vm", (5,), (2, 5, 3))]
+    for name, sa, sb in shapes:
+        a = randn32(g, *sa)
+        b = randn32(g, *sb)
+        fx.params(name, a=list(sa), b=list(sb))
+        run_case(fx, name, torch.matmul, [("a", a, True), ("b", b, True)],
+                 ["grad_a", "grad_b"], g)
+    return fx
+
+
+# --------------------------------------------------------- cross_entropy
+def make_cross_entropy():
+    fx = Fixture("cross_entropy")
+    g = gen(107)
+    # a: N x C, class weights, ignore_index 2, mean
+    logits = randn32(g, 8, 5, scale=2.0)
+    target = torch.tensor([0, 2, 4, 1, 2, 3, 4, 0], dtype=torch.int64)
+    weight = uniform32(g, 0.5, 2.0, 5)
+    fx.params("a", reduction="mean", ignore_index=2, label_smoothing=0.0, weight=True)
+    fx.add("a", "target", target)
+    fx.add("a", "weight", weight)
+    run_case(fx, "a", lambda x: F.cross_entropy(x, target, weight.to(F64), ignore_index=2,
+                                                reduction="mean"),
+             [("logits", logits, True)], ["grad_logits"], g)
+    # b: N x C x H x W, weight, default ignore_index (-100, one entry), sum
+    logits = randn32(g, 2, 4, 3, 3, scale=2.0)
+    target = torch.randint(0, 4, (2, 3, 3), generator=g, dtype=torch.int64)
+    target[1, 2, 0] = -100
+    weight = uniform32(g, 0.5, 2.0, 4)
+    fx.params("b", reduction="sum", ignore_index=-100, label_smoothing=0.0, weight=True)
+    fx.add("b", "target", target)
+    fx.add("b", "weight", weight)
+    run_case(fx, "b", lambda x: F.cross_entropy(x, target, weight.to(F64), reduction="sum"),
+             [("logits", logits, True)], ["grad_logits"], g)
+    # c: N x C, no weight, reduction none
+    logits = randn32(g, 6, 3, scale=2.0)
+    target = torch.tensor([2, 0, 1, 1, 0, 2], dtype=torch.int64)
+    fx.params("c", reduction="none", ignore_index=-100, label_smoothing=0.0, weight=False)
+    fx.add("c", "target", target)
+    run_case(fx, "c", lambda x: F.cross_entropy(x, target, reduction="none"),
+             [("logits", logits, True)], ["grad_logits"], g)
+    # d: label smoothing 0.1 with weight and ignore_index 1, mean
+    logits = randn32(g, 7, 4, scale=2.0)
+    target = torch.tensor([3, 1, 0, 2, 1, 0, 3], dtype=torch.int64)
+    weight = uniform32(g, 0.5, 2.0, 4)
+    fx.params("d", reduction="mean", ignore_index=1, label_smoothing=0.1, weight=True)
+    fx.add("d", "target", target)
+    fx.add("d", "weight", weight)
+    run_case(fx, "d", lambda x: F.cross_entropy(x, target, weight.to(F64), ignore_index=1,
+                                                reduction="mean", label_smoothing=0.1),
+             [("logits", logits, True)], ["grad_logits"], g)
+    return fx
+
+
+# ---------------------------------------------------------------- logdet
+def make_logdet():
+    fx = Fixture("logdet")
+    g = gen(108)
+    for name, batch, n in [("a", (3,), 4), ("b", (2, 2), 3), ("c", (), 5)]:
+        m = torch.randn(*batch, n, n, generator=g, dtype=F64)
+        a = (m @ m.transpose(-1, -2) + 0.5 * n * torch.eye(n, dtype=F64)).to(F32)
+        a = ((a + a.transpose(-1, -2)) / 2).to(F32)  # exactly symmetric in float32
+        assert torch.equal(a, a.transpose(-1, -2))
+        fx.params(name, shape=list(a.shape), note="symmetric positive definite")
+        run_case(fx, name, torch.logdet, [("a", a, True)], ["grad_a"], g)
+    return fx
+
+
+# ------------------------------------------------- sparsity projections
+def no_tie_input(g, shape, lo=0.05, hi=3.0, avoid=()):
+    """float32 values with distinct |x| (a shuffled grid of magnitudes),
+    random signs, and no |x| within 0.02 of a value in `avoid`."""
+    n = math.prod(shape)
+    mags = torch.linspace(lo, hi, 4 * n, dtype=F64)
+    keep = torch.ones_like(mags, dtype=torch.bool)
+    for a in avoid:
+        keep &= (mags - a).abs() > 0.02
+    mags = mags[keep]
+    pick = torch.randperm(mags.numel(), generator=g)[:n]
+    m = mags[pick]
+    sign = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).to(F64)
+    x = (m * sign).to(F32).view(*shape)
+    assert torch.unique(x.abs()).numel() == n
+    return x
+
+
+def ref_l0_mask(x, k):
+    """Per sample (dim 0): keep the k largest |x| over all other dims; k >= 1 a
+    count, 0 < k < 1 a fraction (rounded up, at least 1)."""
+    flat = x.reshape(x.shape[0], -1)
+    m = flat.shape[1]
+    kk = int(k) if k >= 1 else max(1, math.ceil(k * m))
+    idx = flat.abs().topk(kk, dim=1).indices
+    mask = torch.zeros_like(flat, dtype=torch.bool).scatter(1, idx, True)
+    return mask.view(x.shape)
+
+
+def ref_l0inf_mask(x, k, dim):
+    idx = x.abs().topk(k, dim=dim).indices
+    return torch.zeros_like(x, dtype=torch.bool).scatter(dim, idx, True)
+
+
+def make_sparse():
+    fx = Fixture("sparse")
+    g = gen(109)
+    # l0_project, count k = 7 and fraction k = 0.1 (-> ceil(0.1 * 100) = 10)
+    x = no_tie_input(g, (3, 4, 5, 5))
+    for name, k in [("l0", 7.0), ("l0_frac", 0.1)]:
+        mask = ref_l0_mask(x, k)
+        fx.params(name, op="l0_project", k=k)
+        run_case(fx, name, lambda x, mask=mask: x * mask, [("x", x, True)], ["grad_x"], g,
+                 extra_outputs=lambda mask=mask: [("mask", mask)])
+    # l0inf_project along channels (dim 1), k = 2; and along dim 2 (k = 3)
+    x = no_tie_input(g, (2, 6, 4, 4))
+    for name, k, dim in [("l0inf", 2, 1), ("l0inf_d2", 3, 2)]:
+        mask = ref_l0inf_mask(x, k, dim)
+        fx.params(name, op="l0inf_project", k=k, dim=dim)
+        run_case(fx, name, lambda x, mask=mask: x * mask, [("x", x, True)], ["grad_x"], g,
+                 extra_outputs=lambda mask=mask: [("mask", mask)])
+    # soft / hard threshold with a scalar lambda = 0.75 (exact in float32)
+    lam = 0.75
+    x = no_tie_input(g, (2, 3, 4, 4), avoid=(lam,))
+    fx.params("soft", op="soft_threshold", lam=lam)
+    run_case(fx, "soft", lambda x: torch.sign(x) * torch.clamp(x.abs() - lam, min=0),
+             [("x", x, True)], ["grad_x"], g)
+    fx.params("hard", op="hard_threshold", lam=lam)
+    run_case(fx, "hard", lambda x: x * (x.abs() > lam), [("x", x, True)], ["grad_x"], g)
+    # soft threshold with a learnable per-channel lambda (1 x C x 1 x 1)
+    lam_t = torch.tensor([0.25, 0.75, 1.5], dtype=F32).view(1, 3, 1, 1)
+    x = no_tie_input(g, (2, 3, 4, 4), avoid=(0.25, 0.75, 1.5))
+    fx.params("soft_t", op="soft_threshold_t", lam_shape=[1, 3, 1, 1])
+    run_case(fx, "soft_t", lambda x, l: torch.sign(x) * torch.clamp(x.abs() - l, min=0),
+             [("x", x, True), ("lam", lam_t, True)], ["grad_x", "grad_lam"], g)
+    fx.params("hard_t", op="hard_threshold_t", lam_shape=[1, 3, 1, 1],
+              note="gradient w.r.t. x only")
+    run_case(fx, "hard_t", lambda x, l: x * (x.abs() > l),
+             [("x", x, True), ("lam", lam_t, False)], ["grad_x"], g)
+    return fx
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "engine", "tests",
+                                                                 "fixtures")
+    out_dir = os.path.normpath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # float64 sums in a fixed order
+    total = 0
+    for make in [make_conv2d, make_conv_transpose2d, make_batch_norm, make_interpolate, make_pad,
+                 make_matmul, make_cross_entropy, make_logdet, make_sparse]:
+        total += make().write(out_dir)
+    print(f"total {total} bytes in {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
