@@ -186,9 +186,12 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 SG_LINALG_KERNELS(float, s)
 SG_LINALG_KERNELS(double, d)
 
+/* Empty tensors are contiguous whatever their strides. */
+static int contig(const sg_tensor *t) { return sg_numel(t) == 0 || sg_is_contiguous(t); }
+
 /* (batch, n) of a contiguous stack of square matrices. */
 static int stack_dims(const sg_tensor *a, int64_t *batch, int *n) {
-  if (a->ndim < 2 || a->dtype > SG_FLOAT64 || !sg_is_contiguous(a)) return -1;
+  if (a->ndim < 2 || a->dtype > SG_FLOAT64 || !contig(a)) return -1;
   int64_t m = a->shape[a->ndim - 1];
   if (m != a->shape[a->ndim - 2] || m > 0x7fffffff / 64) return -1;
   int64_t b = 1;
@@ -213,7 +216,7 @@ static sg_status cpu_cholesky(sg_tensor *a, bool upper, int64_t *info) {
 static sg_status cpu_logdet(sg_tensor *out, const sg_tensor *a) {
   int64_t batch;
   int n;
-  if (stack_dims(a, &batch, &n) || out->dtype != a->dtype || !sg_is_contiguous(out) ||
+  if (stack_dims(a, &batch, &n) || out->dtype != a->dtype || !contig(out) ||
       sg_numel(out) != batch)
     return bad_args();
   if (a->dtype == SG_FLOAT32) return logdet_s(sg_data_ptr(out), sg_data_ptr(a), batch, n);
@@ -232,7 +235,7 @@ static sg_status cpu_solve(sg_tensor *x, const sg_tensor *a, const int64_t *a_in
                            int64_t *info) {
   int64_t abatch;
   int n;
-  if (stack_dims(a, &abatch, &n) || x->dtype != a->dtype || !sg_is_contiguous(x) ||
+  if (stack_dims(a, &abatch, &n) || x->dtype != a->dtype || !contig(x) ||
       x->ndim < 2 || x->shape[x->ndim - 2] != n || x->shape[x->ndim - 1] > 0x7fffffff)
     return bad_args();
   int64_t k = x->shape[x->ndim - 1];

@@ -1,0 +1,439 @@
+/* Batched dense linear algebra: cholesky, logdet, solve, inv on (..., n, n)
+ * stacks, float32/float64, with backward formulas written with public
+ * differentiable ops (matmul, transpose, inv, solve, elementwise), so that
+ * gradients are themselves differentiable.
+ *
+ * Kernels (ops on contiguous stacks) are in cpu/linalg_cpu.c; this file
+ * checks arguments, broadcasts the batch dims of solve, and turns the
+ * kernels' info codes into messages naming the batch element. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal/backend.h"
+#include "internal/kernels_linalg.h"
+#include "internal/tensor_internal.h"
+#include "sgen/autograd.h"
+#include "sgen/ops.h"
+
+/* ---------------- helpers ---------------- */
+
+static const struct sg_linalg_kernels *linalg_kernels(const char *op, const sg_tensor *t) {
+  const sg_backend *be = sg_backend_checked(op, t, offsetof(sg_backend, linalg));
+  return be ? be->linalg : NULL;
+}
+
+/* a is a float stack of square matrices (..., n, n). */
+static int check_square(const char *op, const char *name, const sg_tensor *a) {
+  if (sg_check_arg(op, name, a) || sg_check_float(op, name, a)) return -1;
+  char s[128];
+  if (a->ndim < 2)
+    return sg_error(SG_ERR_ARG, "%s: `%s` has %d dims (%s), expected at least 2 (...xnxn)", op,
+                    name, a->ndim, sg_shape_str(a, s, sizeof s));
+  if (a->shape[a->ndim - 1] != a->shape[a->ndim - 2])
+    return sg_error(SG_ERR_ARG,
+                    "%s: `%s` has shape %s, expected square matrices (...xnxn): the last two "
+                    "dims differ",
+                    op, name, sg_shape_str(a, s, sizeof s));
+  return 0;
+}
+
+static int64_t batch_count(const sg_tensor *t) {
+  int64_t b = 1;
+  for (int i = 0; i < t->ndim - 2; i++) b *= t->shape[i];
+  return b;
+}
+
+/* "" for a single matrix, " (batch element 3)" for a stack. */
+static const char *batch_label(const sg_tensor *a, int64_t b, char *buf, size_t n) {
+  if (a->ndim <= 2) buf[0] = '\0';
+  else snprintf(buf, n, " (batch element %lld)", (long long)b);
+  return buf;
+}
+
+/* New contiguous copy of t in dtype dt (the kernels overwrite it). */
+static sg_tensor *fresh_copy(const sg_tensor *t, sg_dtype dt) {
+  sg_tensor *c = sg_empty(t->shape, t->ndim, dt, t->storage->device);
+  if (c && sg_copy_(c, t) != SG_OK) {
+    sg_release(c);
+    return NULL;
+  }
+  return c;
+}
+
+static int64_t *alloc_info(int64_t n) {
+  int64_t *p = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t));
+  if (!p) sg_error(SG_ERR_MEM, "linalg: out of memory for %lld status codes", (long long)n);
+  return p;
+}
+
+/* a @ b, releasing both (NULL-safe). */
+static sg_tensor *mm_take(sg_tensor *a, sg_tensor *b) {
+  sg_tensor *r = (a && b) ? sg_matmul(a, b) : NULL;
+  sg_release(a);
+  sg_release(b);
+  return r;
+}
+
+/* transpose of the last two dims (a view). */
+static sg_tensor *mT(sg_tensor *t) { return t ? sg_transpose(t, -2, -1) : NULL; }
+
+/* ---------------- cholesky ---------------- */
+
+/* PyTorch's formula: with L = chol(A) lower and gL its gradient,
+ *   P = tril(L^T gL) with its diagonal halved,  S = (P + P^T) / 2,
+ *   gA = L^-T S L^-1  (symmetric).
+ * For upper, U = L^T and gL = gU^T. */
+static sg_status cholesky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  bool upper = node->i[0] != 0;
+  sg_tensor *f = sg_node_saved(node, 0);
+  if (!f) return sg_last_status();
+  sg_tensor *L = upper ? mT(f) : sg_retain(f);
+  sg_tensor *gL = upper ? mT(go[0]) : sg_retain(go[0]);
+  sg_release(f);
+  sg_tensor *r = NULL;
+  if (!L || !gL) goto out;
+  int64_t n = L->shape[L->ndim - 1];
+  /* W: 1/2 strictly below the diagonal, 1/4 on it (the /2 of S folded in). */
+  double *w = calloc((size_t)(n * n > 0 ? n * n : 1), sizeof(double));
+  if (!w) {
+    sg_error(SG_ERR_MEM, "cholesky backward: out of memory");
+    goto out;
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j <= i; j++) w[i * n + j] = i == j ? 0.25 : 0.5;
+  sg_tensor *w64 = sg_from_data(w, (const int64_t[]){n, n}, 2, SG_FLOAT64);
+  free(w);
+  sg_tensor *wd = w64 ? sg_to_dtype(w64, L->dtype) : NULL;
+  sg_release(w64);
+  sg_tensor *W = wd ? sg_to_device(wd, L->storage->device) : NULL;
+  sg_release(wd);
+  sg_tensor *LtgL = W ? mm_take(mT(L), sg_retain(gL)) : NULL;
+  sg_tensor *P = LtgL ? sg_mul(LtgL, W) : NULL;
+  sg_release(LtgL);
+  sg_release(W);
+  sg_tensor *Pt = mT(P);
+  sg_tensor *S = (P && Pt) ? sg_add(P, Pt) : NULL;
+  sg_release(P);
+  sg_release(Pt);
+  sg_tensor *Li = S ? sg_inv(L) : NULL;
+  if (S && !Li) sg_error_context("cholesky backward");
+  if (S && Li) r = mm_take(mm_take(mT(Li), S), sg_retain(Li)); /* takes S */
+  else sg_release(S);
+  sg_release(Li);
+out:
+  sg_release(L);
+  sg_release(gL);
+  gi[0] = r;
+  return r ? SG_OK : sg_last_status();
+}
+
+sg_tensor *sg_cholesky(sg_tensor *a, bool upper) {
+  const char *op = "cholesky";
+  if (check_square(op, "input", a)) return NULL;
+  const struct sg_linalg_kernels *k = linalg_kernels(op, a);
+  if (!k) return NULL;
+  if (!k->cholesky) {
+    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
+    return NULL;
+  }
+  int64_t batch = batch_count(a);
+  sg_tensor *out = fresh_copy(a, a->dtype);
+  int64_t *info = out ? alloc_info(batch) : NULL;
+  if (!info || k->cholesky(out, upper, info) != SG_OK) {
+    if (info) sg_error_context("%s", op);
+    free(info);
+    sg_release(out);
+    return NULL;
+  }
+  for (int64_t b = 0; b < batch; b++) {
+    if (info[b] != 0) {
+      char lb[64];
+      sg_error(SG_ERR_ARG,
+               "%s: the input%s is not positive definite: leading minor of order %lld is not "
+               "positive",
+               op, batch_label(a, b, lb, sizeof lb), (long long)info[b]);
+      free(info);
+      sg_release(out);
+      return NULL;
+    }
+  }
+  free(info);
+  sg_node *n = sg_record(op, cholesky_backward, &a, 1, out);
+  if (n) {
+    n->i[0] = upper;
+    sg_node_save_output(n, out, 0);
+  }
+  return out;
+}
+
+/* ---------------- inv ---------------- */
+
+/* gA = -A^-T g A^-T */
+static sg_status inv_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_tensor *ai = sg_node_saved(node, 0);
+  if (!ai) return sg_last_status();
+  sg_tensor *m = mm_take(mm_take(mT(ai), sg_retain(go[0])), mT(ai));
+  sg_release(ai);
+  gi[0] = m ? sg_neg(m) : NULL;
+  sg_release(m);
+  return gi[0] ? SG_OK : sg_last_status();
+}
+
+static sg_status singular_error(const char *op, const char *what, const sg_tensor *a, int64_t b,
+                                int64_t i) {
+  char lb[64];
+  return sg_error(SG_ERR_ARG,
+                  "%s: %s%s is singular: U[%lld,%lld] of its LU factorization is exactly zero",
+                  op, what, batch_label(a, b, lb, sizeof lb), (long long)(i - 1),
+                  (long long)(i - 1));
+}
+
+sg_tensor *sg_inv(sg_tensor *a) {
+  const char *op = "inv";
+  if (check_square(op, "input", a)) return NULL;
+  const struct sg_linalg_kernels *k = linalg_kernels(op, a);
+  if (!k) return NULL;
+  if (!k->inv) {
+    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
+    return NULL;
+  }
+  int64_t batch = batch_count(a);
+  sg_tensor *out = fresh_copy(a, a->dtype);
+  int64_t *info = out ? alloc_info(batch) : NULL;
+  if (!info || k->inv(out, info) != SG_OK) {
+    if (info) sg_error_context("%s", op);
+    free(info);
+    sg_release(out);
+    return NULL;
+  }
+  for (int64_t b = 0; b < batch; b++) {
+    if (info[b] != 0) {
+      singular_error(op, "the input", a, b, info[b]);
+      free(info);
+      sg_release(out);
+      return NULL;
+    }
+  }
+  free(info);
+  sg_node *n = sg_record(op, inv_backward, &a, 1, out);
+  if (n) sg_node_save_output(n, out, 0);
+  return out;
+}
+
+/* ---------------- logdet ---------------- */
+
+/* gA = g A^-T (g broadcast over the two matrix dims) */
+static sg_status logdet_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_tensor *a = sg_node_saved(node, 0);
+  if (!a) return sg_last_status();
+  sg_tensor *ai = sg_inv(a);
+  if (!ai) sg_error_context("logdet backward");
+  sg_release(a);
+  sg_tensor *g1 = ai ? sg_unsqueeze(go[0], -1) : NULL;
+  sg_tensor *g2 = g1 ? sg_unsqueeze(g1, -1) : NULL;
+  sg_release(g1);
+  sg_tensor *ait = mT(ai);
+  gi[0] = (g2 && ait) ? sg_mul(g2, ait) : NULL;
+  sg_release(g2);
+  sg_release(ait);
+  sg_release(ai);
+  return gi[0] ? SG_OK : sg_last_status();
+}
+
+sg_tensor *sg_logdet(sg_tensor *a) {
+  const char *op = "logdet";
+  if (check_square(op, "input", a)) return NULL;
+  const struct sg_linalg_kernels *k = linalg_kernels(op, a);
+  if (!k) return NULL;
+  if (!k->logdet) {
+    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
+    return NULL;
+  }
+  sg_tensor *c = sg_as_contiguous_dtype(a, a->dtype);
+  sg_tensor *out = c ? sg_empty(a->shape, a->ndim - 2, a->dtype, a->storage->device) : NULL;
+  if (!out || k->logdet(out, c) != SG_OK) {
+    if (out) sg_error_context("%s", op);
+    sg_release(out);
+    sg_release(c);
+    return NULL;
+  }
+  sg_release(c);
+  sg_node *n = sg_record(op, logdet_backward, &a, 1, out);
+  if (n) sg_node_save(n, a);
+  return out;
+}
+
+/* ---------------- solve ---------------- */
+
+static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b);
+
+/* X = A^-1 B:  gB = solve(A^T, g),  gA = -gB X^T, each summed back over the
+ * batch dims its input was broadcast along. Shapes of a and b are in i[]:
+ * i[0] = a ndim, i[1..8] a shape, i[9] = b ndim, i[10..17] b shape. */
+static sg_status solve_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
+  bool want_b = node->inputs[1].fn || node->inputs[1].leaf;
+  sg_tensor *a = sg_node_saved(node, 0);
+  sg_tensor *x = a && want_a ? sg_node_saved(node, 1) : NULL;
+  sg_tensor *gb = NULL, *ga = NULL;
+  sg_status st;
+  if (!a || (want_a && !x)) goto fail;
+  sg_tensor *at = mT(a);
+  gb = at ? solve_matrix(at, go[0]) : NULL;
+  sg_release(at);
+  if (!gb) {
+    sg_error_context("solve backward");
+    goto fail;
+  }
+  if (want_a) {
+    sg_tensor *m = mm_take(sg_retain(gb), mT(x));
+    sg_tensor *nm = m ? sg_neg(m) : NULL;
+    sg_release(m);
+    ga = nm ? sg_sum_to_shape(nm, &node->i[1], (int)node->i[0]) : NULL;
+    sg_release(nm);
+    if (!ga) goto fail;
+  }
+  if (want_b) {
+    sg_tensor *r = sg_sum_to_shape(gb, &node->i[10], (int)node->i[9]);
+    sg_release(gb);
+    gb = r;
+    if (!gb) goto fail;
+  } else {
+    sg_release(gb);
+    gb = NULL;
+  }
+  sg_release(a);
+  sg_release(x);
+  gi[0] = ga;
+  gi[1] = gb;
+  return SG_OK;
+fail:
+  st = sg_last_status();
+  sg_release(a);
+  sg_release(x);
+  sg_release(ga);
+  sg_release(gb);
+  return st != SG_OK ? st : SG_ERR_STATE;
+}
+
+/* a (..., n, n), b (..., n, k) of one float dtype; batch dims broadcast. */
+static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b) {
+  const char *op = "solve";
+  const struct sg_linalg_kernels *k = linalg_kernels(op, a);
+  if (!k) return NULL;
+  if (!k->solve) {
+    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
+    return NULL;
+  }
+  int64_t n = a->shape[a->ndim - 1];
+  int64_t bs[SG_MAX_DIMS];
+  int nb;
+  if (sg_broadcast_shapes(op, a->shape, a->ndim - 2, b->shape, b->ndim - 2, bs, &nb)) {
+    char sa[128], sb[128];
+    sg_error(SG_ERR_ARG,
+             "%s: the batch dims of a (%s) and b (%s) cannot be broadcast together", op,
+             sg_shape_str(a, sa, sizeof sa), sg_shape_str(b, sb, sizeof sb));
+    return NULL;
+  }
+  if (nb + 2 > SG_MAX_DIMS) {
+    sg_error(SG_ERR_ARG, "%s: result would have more than %d dims", op, SG_MAX_DIMS);
+    return NULL;
+  }
+  int64_t xs[SG_MAX_DIMS];
+  memcpy(xs, bs, sizeof(int64_t) * (size_t)nb);
+  xs[nb] = n;
+  xs[nb + 1] = b->shape[b->ndim - 1];
+  int64_t batch = sg_shape_numel(bs, nb);
+  int64_t abatch = batch_count(a);
+  sg_tensor *x = sg_empty(xs, nb + 2, a->dtype, a->storage->device);
+  if (x && sg_copy_(x, b) != SG_OK) {
+    sg_release(x);
+    x = NULL;
+  }
+  sg_tensor *ac = x ? sg_as_contiguous_dtype(a, a->dtype) : NULL;
+  int64_t *info = ac ? alloc_info(abatch) : NULL;
+  int64_t *a_index = info ? alloc_info(batch) : NULL;
+  if (!a_index) goto fail;
+  /* flat index into a's batch for every element of the broadcast batch */
+  {
+    int na = a->ndim - 2, off = nb - na;
+    int64_t astr[SG_MAX_DIMS];
+    int64_t s = 1;
+    for (int d = na - 1; d >= 0; d--) {
+      astr[d] = a->shape[d] == 1 ? 0 : s;
+      s *= a->shape[d];
+    }
+    for (int64_t e = 0; e < batch; e++) {
+      int64_t rem = e, idx = 0;
+      for (int d = nb - 1; d >= 0; d--) {
+        int64_t c = rem % bs[d];
+        rem /= bs[d];
+        if (d >= off) idx += c * astr[d - off];
+      }
+      a_index[e] = idx;
+    }
+  }
+  if (k->solve(x, ac, a_index, info) != SG_OK) {
+    sg_error_context("%s", op);
+    goto fail;
+  }
+  for (int64_t j = 0; j < abatch; j++) {
+    if (info[j] != 0) {
+      singular_error(op, "the matrix a", a, j, info[j]);
+      goto fail;
+    }
+  }
+  free(info);
+  free(a_index);
+  sg_release(ac);
+  sg_tensor *ins[2] = {a, b};
+  sg_node *node = sg_record(op, solve_backward, ins, 2, x);
+  if (node) {
+    node->i[0] = a->ndim;
+    memcpy(&node->i[1], a->shape, sizeof(int64_t) * (size_t)a->ndim);
+    node->i[9] = b->ndim;
+    memcpy(&node->i[10], b->shape, sizeof(int64_t) * (size_t)b->ndim);
+    sg_node_save(node, a);
+    sg_node_save_output(node, x, 0);
+  }
+  return x;
+fail:
+  free(info);
+  free(a_index);
+  sg_release(ac);
+  sg_release(x);
+  return NULL;
+}
+
+sg_tensor *sg_solve(sg_tensor *a, sg_tensor *b) {
+  const char *op = "solve";
+  if (check_square(op, "a", a)) return NULL;
+  if (sg_check_arg(op, "b", b) || sg_check_float(op, "b", b) || sg_check_same_device(op, a, b))
+    return NULL;
+  int64_t n = a->shape[a->ndim - 1];
+  /* PyTorch's rule: b is a (batch of) vector(s) if it is 1-D or has the
+   * shape of a without its last dim. */
+  bool vec = b->ndim == 1 ||
+             (b->ndim == a->ndim - 1 && memcmp(b->shape, a->shape, sizeof(int64_t) * (size_t)b->ndim) == 0);
+  char sa[128], sb[128];
+  if (b->ndim == 0 || (vec ? b->shape[b->ndim - 1] != n : b->shape[b->ndim - 2] != n)) {
+    sg_error(SG_ERR_ARG,
+             "%s: a has shape %s and b has shape %s: expected b of shape (...x%lldxk) or "
+             "(...x%lld)",
+             op, sg_shape_str(a, sa, sizeof sa), sg_shape_str(b, sb, sizeof sb), (long long)n,
+             (long long)n);
+    return NULL;
+  }
+  sg_dtype dt = sg_promote_types(a->dtype, b->dtype);
+  sg_tensor *ca = sg_to_dtype(a, dt);
+  sg_tensor *cb = ca ? sg_to_dtype(b, dt) : NULL;
+  sg_tensor *bm = cb ? (vec ? sg_unsqueeze(cb, -1) : sg_retain(cb)) : NULL;
+  sg_tensor *x = bm ? solve_matrix(ca, bm) : NULL;
+  sg_tensor *r = (x && vec) ? sg_squeeze(x, -1) : sg_retain(x);
+  sg_release(x);
+  sg_release(bm);
+  sg_release(cb);
+  sg_release(ca);
+  return r;
+}
