@@ -1,4 +1,298 @@
-/* Placeholder until the norm kernels land. */
-#include "internal/kernels_norm.h"
+/* CPU kernels of the norm family (see kernels_norm.h for the layouts).
+ * Statistics are two-pass (mean, then the sum of squared deviations) and
+ * accumulate in double; OpenMP splits groups (batch / instance norm) or rows
+ * (layer norm); inner loops run over contiguous memory with simd reductions. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
-const struct sg_norm_kernels sg_cpu_norm_kernels = {0};
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal/kernels_norm.h"
+#include "internal/tensor_internal.h"
+
+/* Below this many elements a kernel runs on one thread. */
+#define NORM_PAR_GRAIN 32768
+
+static int max_threads(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+static int thread_num(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/* ---------------- group statistics ---------------- */
+
+#define DEFINE_MOMENTS(SUF, T)                                                           \
+  static void moments_##SUF(T *mean, T *var, const T *x, int64_t A, int64_t G,          \
+                            int64_t B) {                                                 \
+    const double inv_m = 1.0 / (double)(A * B);                                          \
+    _Pragma("omp parallel for schedule(static) if (A * G * B > NORM_PAR_GRAIN && G > 1)") \
+    for (int64_t g = 0; g < G; g++) {                                                    \
+      double s = 0;                                                                      \
+      for (int64_t a = 0; a < A; a++) {                                                  \
+        const T *p = x + (a * G + g) * B;                                                \
+        _Pragma("omp simd reduction(+ : s)") for (int64_t b = 0; b < B; b++) s += p[b]; \
+      }                                                                                  \
+      const double m = s * inv_m;                                                        \
+      double q = 0;                                                                      \
+      for (int64_t a = 0; a < A; a++) {                                                  \
+        const T *p = x + (a * G + g) * B;                                                \
+        _Pragma("omp simd reduction(+ : q)") for (int64_t b = 0; b < B; b++) {          \
+          double d = (double)p[b] - m;                                                   \
+          q += d * d;                                                                    \
+        }                                                                                \
+      }                                                                                  \
+      mean[g] = (T)m;                                                                    \
+      var[g] = (T)(q * inv_m);                                                           \
+    }                                                                                    \
+  }
+DEFINE_MOMENTS(f32, float)
+DEFINE_MOMENTS(f64, double)
+
+static sg_status cpu_moments(sg_tensor *mean, sg_tensor *var, const sg_tensor *x, int64_t A,
+                             int64_t G, int64_t B) {
+  if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm moments: empty groups");
+  if (x->dtype == SG_FLOAT32)
+    moments_f32(sg_data_ptr(mean), sg_data_ptr(var), sg_data_ptr(x), A, G, B);
+  else
+    moments_f64(sg_data_ptr(mean), sg_data_ptr(var), sg_data_ptr(x), A, G, B);
+  return SG_OK;
+}
+
+/* ---------------- normalize with given statistics ---------------- */
+
+#define DEFINE_NORMALIZE(SUF, T)                                                          \
+  static void normalize_##SUF(T *y, const T *x, int64_t A, int64_t G, int64_t B,         \
+                              const T *mean, const T *invstd, const T *w, const T *bias, \
+                              int64_t C) {                                                \
+    _Pragma("omp parallel for collapse(2) schedule(static) if (A * G * B > NORM_PAR_GRAIN)") \
+    for (int64_t a = 0; a < A; a++) {                                                     \
+      for (int64_t g = 0; g < G; g++) {                                                   \
+        const T m = mean[g];                                                              \
+        const T s = invstd[g] * (w ? w[g % C] : (T)1);                                    \
+        const T sh = bias ? bias[g % C] : (T)0;                                           \
+        const T *p = x + (a * G + g) * B;                                                 \
+        T *q = y + (a * G + g) * B;                                                       \
+        for (int64_t b = 0; b < B; b++) q[b] = (p[b] - m) * s + sh;                       \
+      }                                                                                   \
+    }                                                                                     \
+  }
+DEFINE_NORMALIZE(f32, float)
+DEFINE_NORMALIZE(f64, double)
+
+static const void *opt_ptr(const sg_tensor *t) { return t ? sg_data_ptr(t) : NULL; }
+
+static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G,
+                               int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
+                               const sg_tensor *w, const sg_tensor *b, int64_t C) {
+  if (C <= 0) C = G;
+  if (x->dtype == SG_FLOAT32)
+    normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
+                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
+  else
+    normalize_f64(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
+                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
+  return SG_OK;
+}
+
+/* ---------------- backward with batch statistics ---------------- */
+
+#define DEFINE_NORM_BWD(SUF, T)                                                             \
+  static void norm_bwd_##SUF(T *dx, T *sdy, T *sdyx, const T *dy, const T *x, int64_t A,   \
+                             int64_t G, int64_t B, const T *mean, const T *invstd,         \
+                             const T *w, int64_t C) {                                       \
+    const double inv_m = 1.0 / (double)(A * B);                                             \
+    _Pragma("omp parallel for schedule(static) if (A * G * B > NORM_PAR_GRAIN && G > 1)")   \
+    for (int64_t g = 0; g < G; g++) {                                                       \
+      const T m = mean[g];                                                                  \
+      double s1 = 0, s2 = 0;                                                                \
+      for (int64_t a = 0; a < A; a++) {                                                     \
+        const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
+        _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t b = 0; b < B; b++) {        \
+          s1 += pg[b];                                                                      \
+          s2 += (double)pg[b] * (double)(px[b] - m);                                        \
+        }                                                                                   \
+      }                                                                                     \
+      const double is = invstd[g];                                                          \
+      sdy[g] = (T)s1;                                                                       \
+      sdyx[g] = (T)(s2 * is);                                                               \
+      if (!dx) continue;                                                                    \
+      /* dx = k * (dy - s1/M - (x - m) * is * (s2 * is)/M) */                               \
+      const double k = is * (w ? (double)w[g % C] : 1.0);                                   \
+      const T c_dy = (T)k;                                                                  \
+      const T c_x = (T)(k * is * is * s2 * inv_m);                                          \
+      const T c_0 = (T)(k * s1 * inv_m);                                                    \
+      for (int64_t a = 0; a < A; a++) {                                                     \
+        const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
+        T *q = dx + (a * G + g) * B;                                                        \
+        for (int64_t b = 0; b < B; b++) q[b] = c_dy * pg[b] - c_x * (px[b] - m) - c_0;      \
+      }                                                                                     \
+    }                                                                                       \
+  }
+DEFINE_NORM_BWD(f32, float)
+DEFINE_NORM_BWD(f64, double)
+
+static sg_status cpu_normalize_backward(sg_tensor *dx, sg_tensor *sum_dy, sg_tensor *sum_dy_xhat,
+                                        const sg_tensor *dy, const sg_tensor *x, int64_t A,
+                                        int64_t G, int64_t B, const sg_tensor *mean,
+                                        const sg_tensor *invstd, const sg_tensor *w, int64_t C) {
+  if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm backward: empty groups");
+  if (C <= 0) C = G;
+  if (x->dtype == SG_FLOAT32)
+    norm_bwd_f32(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
+                 sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd),
+                 opt_ptr(w), C);
+  else
+    norm_bwd_f64(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
+                 sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd),
+                 opt_ptr(w), C);
+  return SG_OK;
+}
+
+/* ---------------- layer norm ---------------- */
+
+#define DEFINE_LN(SUF, T)                                                                 \
+  static void ln_##SUF(T *y, T *mean, T *invstd, const T *x, int64_t R, int64_t D,       \
+                       const T *w, const T *bias, double eps) {                           \
+    const double inv_d = 1.0 / (double)D;                                                 \
+    _Pragma("omp parallel for schedule(static) if (R * D > NORM_PAR_GRAIN && R > 1)")     \
+    for (int64_t r = 0; r < R; r++) {                                                     \
+      const T *p = x + r * D;                                                             \
+      T *q = y + r * D;                                                                   \
+      double s = 0;                                                                       \
+      _Pragma("omp simd reduction(+ : s)") for (int64_t d = 0; d < D; d++) s += p[d];    \
+      const double m = s * inv_d;                                                         \
+      double v = 0;                                                                       \
+      _Pragma("omp simd reduction(+ : v)") for (int64_t d = 0; d < D; d++) {             \
+        double e = (double)p[d] - m;                                                      \
+        v += e * e;                                                                       \
+      }                                                                                   \
+      const double is = 1.0 / sqrt(v * inv_d + eps);                                      \
+      mean[r] = (T)m;                                                                     \
+      invstd[r] = (T)is;                                                                  \
+      const T mt = (T)m, it = (T)is;                                                      \
+      if (w && bias)                                                                      \
+        for (int64_t d = 0; d < D; d++) q[d] = (p[d] - mt) * it * w[d] + bias[d];         \
+      else if (w)                                                                         \
+        for (int64_t d = 0; d < D; d++) q[d] = (p[d] - mt) * it * w[d];                   \
+      else if (bias)                                                                      \
+        for (int64_t d = 0; d < D; d++) q[d] = (p[d] - mt) * it + bias[d];                \
+      else                                                                                \
+        for (int64_t d = 0; d < D; d++) q[d] = (p[d] - mt) * it;                          \
+    }                                                                                     \
+  }
+DEFINE_LN(f32, float)
+DEFINE_LN(f64, double)
+
+static sg_status cpu_layer_norm(sg_tensor *y, sg_tensor *mean, sg_tensor *invstd,
+                                const sg_tensor *x, int64_t R, int64_t D, const sg_tensor *w,
+                                const sg_tensor *b, double eps) {
+  if (R == 0) return SG_OK;
+  if (D == 0) return sg_error(SG_ERR_ARG, "layer_norm: empty rows");
+  if (x->dtype == SG_FLOAT32)
+    ln_f32(sg_data_ptr(y), sg_data_ptr(mean), sg_data_ptr(invstd), sg_data_ptr(x), R, D,
+           opt_ptr(w), opt_ptr(b), eps);
+  else
+    ln_f64(sg_data_ptr(y), sg_data_ptr(mean), sg_data_ptr(invstd), sg_data_ptr(x), R, D,
+           opt_ptr(w), opt_ptr(b), eps);
+  return SG_OK;
+}
+
+/* dx per row; dw/db accumulate per thread in acc (nt x 2 x D doubles). */
+#define DEFINE_LN_BWD(SUF, T)                                                               \
+  static void ln_bwd_##SUF(T *dx, double *acc, bool want_w, bool want_b, const T *dy,      \
+                           const T *x, const T *mean, const T *invstd, const T *w, int64_t R, \
+                           int64_t D, bool par) {                                           \
+    const double inv_d = 1.0 / (double)D;                                                   \
+    _Pragma("omp parallel if (par)") {                                                      \
+      double *pw = acc + (size_t)thread_num() * 2 * (size_t)D, *pb = pw + D;               \
+      _Pragma("omp for schedule(static)") for (int64_t r = 0; r < R; r++) {                 \
+        const T *g = dy + r * D, *p = x + r * D;                                            \
+        const T m = mean[r], is = invstd[r];                                                \
+        if (dx) {                                                                           \
+          double c1 = 0, c2 = 0;                                                            \
+          if (w) {                                                                          \
+            _Pragma("omp simd reduction(+ : c1, c2)") for (int64_t d = 0; d < D; d++) {    \
+              double gw = (double)g[d] * (double)w[d];                                      \
+              c1 += gw;                                                                     \
+              c2 += gw * (double)(p[d] - m);                                                \
+            }                                                                               \
+          } else {                                                                          \
+            _Pragma("omp simd reduction(+ : c1, c2)") for (int64_t d = 0; d < D; d++) {    \
+              c1 += g[d];                                                                   \
+              c2 += (double)g[d] * (double)(p[d] - m);                                      \
+            }                                                                               \
+          }                                                                                 \
+          /* dx = is * (g*w - c1/D - (x - m) * is * (c2 * is)/D) */                         \
+          const T k1 = (T)(c1 * inv_d), k2 = (T)(c2 * (double)is * (double)is * inv_d);    \
+          T *q = dx + r * D;                                                                \
+          if (w)                                                                            \
+            for (int64_t d = 0; d < D; d++) q[d] = is * (g[d] * w[d] - k1 - (p[d] - m) * k2); \
+          else                                                                              \
+            for (int64_t d = 0; d < D; d++) q[d] = is * (g[d] - k1 - (p[d] - m) * k2);      \
+        }                                                                                   \
+        if (want_w)                                                                         \
+          for (int64_t d = 0; d < D; d++) pw[d] += (double)g[d] * (double)((p[d] - m) * is); \
+        if (want_b)                                                                         \
+          for (int64_t d = 0; d < D; d++) pb[d] += g[d];                                    \
+      }                                                                                     \
+    }                                                                                       \
+  }
+DEFINE_LN_BWD(f32, float)
+DEFINE_LN_BWD(f64, double)
+
+static sg_status cpu_layer_norm_backward(sg_tensor *dx, sg_tensor *dw, sg_tensor *db,
+                                         const sg_tensor *dy, const sg_tensor *x,
+                                         const sg_tensor *mean, const sg_tensor *invstd,
+                                         const sg_tensor *w, int64_t R, int64_t D) {
+  if (D == 0) return sg_error(SG_ERR_ARG, "layer_norm backward: empty rows");
+  bool par = R * D > NORM_PAR_GRAIN && R > 1;
+  int nt = par ? max_threads() : 1;
+  bool want_w = dw != NULL, want_b = db != NULL;
+  /* per-thread partial sums of dw and db (the kernel indexes them by thread) */
+  double *buf = calloc((size_t)nt * 2 * (size_t)D, sizeof(double));
+  if (!buf) return sg_error(SG_ERR_MEM, "layer_norm backward: out of memory");
+  if (x->dtype == SG_FLOAT32)
+    ln_bwd_f32(dx ? sg_data_ptr(dx) : NULL, buf, want_w, want_b, sg_data_ptr(dy), sg_data_ptr(x),
+               sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), R, D, par);
+  else
+    ln_bwd_f64(dx ? sg_data_ptr(dx) : NULL, buf, want_w, want_b, sg_data_ptr(dy), sg_data_ptr(x),
+               sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), R, D, par);
+  /* sum the per-thread partials */
+  for (int t = 1; t < nt; t++) {
+    double *src = buf + (size_t)t * 2 * (size_t)D;
+    for (int64_t d = 0; d < 2 * D; d++) buf[d] += src[d];
+  }
+  for (int64_t d = 0; d < D; d++) {
+    if (want_w) {
+      if (dw->dtype == SG_FLOAT32) ((float *)sg_data_ptr(dw))[d] = (float)buf[d];
+      else ((double *)sg_data_ptr(dw))[d] = buf[d];
+    }
+    if (want_b) {
+      if (db->dtype == SG_FLOAT32) ((float *)sg_data_ptr(db))[d] = (float)buf[D + d];
+      else ((double *)sg_data_ptr(db))[d] = buf[D + d];
+    }
+  }
+  free(buf);
+  return SG_OK;
+}
+
+const struct sg_norm_kernels sg_cpu_norm_kernels = {
+    .moments = cpu_moments,
+    .normalize = cpu_normalize,
+    .normalize_backward = cpu_normalize_backward,
+    .layer_norm = cpu_layer_norm,
+    .layer_norm_backward = cpu_layer_norm_backward,
+};
