@@ -39,6 +39,44 @@ static inline int batch_parallel(int64_t batch, int64_t n) {
 static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 
 #define SG_LINALG_KERNELS(T, P)                                                               \
+  /* x (row-major n x k) <- A^-1 x, from getrf's factors of A^T (= P L U,                     \
+   * column-major). Row-major, that storage reads as A = U^T L^T P^T: U^T is                  \
+   * its lower triangle, L^T its unit upper one. Same operations as getrs                     \
+   * with trans = 'T', but on rows of k contiguous entries (no transposes),                   \
+   * and without getrs's per-call buffers, which serialize small solves. */                   \
+  static void lu_solve_##P(const T *lu, const int *ipiv, int n, T *x, int k) {                \
+    for (int r = 0; r < n; r++) {                                                             \
+      T *xr = x + (int64_t)r * k;                                                             \
+      const T *row = lu + (int64_t)r * n;                                                     \
+      for (int c = 0; c < r; c++) {                                                           \
+        const T f = row[c];                                                                   \
+        const T *xc = x + (int64_t)c * k;                                                     \
+        for (int j = 0; j < k; j++) xr[j] -= f * xc[j];                                       \
+      }                                                                                       \
+      const T d = row[r];                                                                     \
+      for (int j = 0; j < k; j++) xr[j] /= d;                                                 \
+    }                                                                                         \
+    for (int r = n - 1; r >= 0; r--) {                                                        \
+      T *xr = x + (int64_t)r * k;                                                             \
+      const T *row = lu + (int64_t)r * n;                                                     \
+      for (int c = r + 1; c < n; c++) {                                                       \
+        const T f = row[c];                                                                   \
+        const T *xc = x + (int64_t)c * k;                                                     \
+        for (int j = 0; j < k; j++) xr[j] -= f * xc[j];                                       \
+      }                                                                                       \
+    }                                                                                         \
+    for (int i = n - 1; i >= 0; i--) {                                                        \
+      const int p = ipiv[i] - 1;                                                              \
+      if (p == i) continue;                                                                   \
+      T *a = x + (int64_t)i * k, *b = x + (int64_t)p * k;                                     \
+      for (int j = 0; j < k; j++) {                                                           \
+        const T t = a[j];                                                                     \
+        a[j] = b[j];                                                                          \
+        b[j] = t;                                                                             \
+      }                                                                                       \
+    }                                                                                         \
+  }                                                                                           \
+                                                                                              \
   static sg_status cholesky_##P(T *a, int64_t batch, int n, bool upper, int64_t *info) {      \
     const char uplo = upper ? 'L' : 'U';                                                      \
     const int lda = n > 0 ? n : 1;                                                            \
@@ -149,38 +187,40 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
       P##getrf_(&n, &n, lu + j * nn, &lda, ipiv + j * n, &inf);                               \
       info[j] = inf;                                                                          \
     }                                                                                         \
-    int failed = 0;                                                                           \
     const int64_t nk = (int64_t)n * k;                                                        \
-    /* each solve costs ~2 n^2 k: weigh it as one n x n factorization would be */             \
-    const int par = batch > 1 && (double)batch * (double)n * (double)n * (double)k >= 2e4;   \
-    _Pragma("omp parallel if(par)")                                                           \
-    {                                                                                         \
-      T *tmp = k > 1 ? xmalloc(sizeof(T) * (size_t)nk) : NULL;                                \
-      if (k > 1 && !tmp) {                                                                    \
-        _Pragma("omp atomic write") failed = 1;                                               \
-      }                                                                                       \
-      _Pragma("omp for schedule(static)")                                                     \
+    if (n <= 128 || k <= 16) {                                                                \
+      /* substitution on row-major x: each solve costs ~2 n^2 k */                            \
+      const int par = batch > 1 && (double)batch * (double)n * (double)n * (double)k >= 2e4; \
+      _Pragma("omp parallel for schedule(static) if(par)")                                    \
       for (int64_t b = 0; b < batch; b++) {                                                   \
         int64_t j = a_index[b];                                                               \
-        if (info[j] != 0 || k == 0 || (k > 1 && !tmp)) continue;                              \
+        if (info[j] == 0) lu_solve_##P(lu + j * nn, ipiv + j * n, n, x + b * nk, k);         \
+      }                                                                                       \
+    } else {                                                                                  \
+      /* large: OpenBLAS's blocked, threaded getrs, one system at a time */                   \
+      T *tmp = xmalloc(sizeof(T) * (size_t)nk);                                               \
+      if (!tmp) {                                                                             \
+        free(lu);                                                                             \
+        free(ipiv);                                                                           \
+        return SG_ERR_MEM;                                                                    \
+      }                                                                                       \
+      for (int64_t b = 0; b < batch; b++) {                                                   \
+        int64_t j = a_index[b];                                                               \
+        if (info[j] != 0) continue;                                                           \
         T *xb = x + b * nk;                                                                   \
         int inf = 0;                                                                          \
-        if (k == 1) {                                                                         \
-          P##getrs_("T", &n, &k, lu + j * nn, &lda, ipiv + j * n, xb, &lda, &inf, 1);         \
-        } else {                                                                              \
-          /* row-major n x k -> column-major n x k and back */                                \
-          for (int i = 0; i < n; i++)                                                         \
-            for (int c = 0; c < k; c++) tmp[(int64_t)c * n + i] = xb[(int64_t)i * k + c];     \
-          P##getrs_("T", &n, &k, lu + j * nn, &lda, ipiv + j * n, tmp, &lda, &inf, 1);        \
-          for (int i = 0; i < n; i++)                                                         \
-            for (int c = 0; c < k; c++) xb[(int64_t)i * k + c] = tmp[(int64_t)c * n + i];     \
-        }                                                                                     \
+        /* row-major n x k -> column-major n x k and back */                                  \
+        for (int i = 0; i < n; i++)                                                           \
+          for (int c = 0; c < k; c++) tmp[(int64_t)c * n + i] = xb[(int64_t)i * k + c];       \
+        P##getrs_("T", &n, &k, lu + j * nn, &lda, ipiv + j * n, tmp, &lda, &inf, 1);          \
+        for (int i = 0; i < n; i++)                                                           \
+          for (int c = 0; c < k; c++) xb[(int64_t)i * k + c] = tmp[(int64_t)c * n + i];       \
       }                                                                                       \
       free(tmp);                                                                              \
     }                                                                                         \
     free(lu);                                                                                 \
     free(ipiv);                                                                               \
-    return failed ? SG_ERR_MEM : SG_OK;                                                       \
+    return SG_OK;                                                                             \
   }
 
 SG_LINALG_KERNELS(float, s)
