@@ -183,10 +183,10 @@ static sg_status inv_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
 static sg_status singular_error(const char *op, const char *what, const sg_tensor *a, int64_t b,
                                 int64_t i) {
   char lb[64];
+  /* as PyTorch: batch elements count from 0, diagonal elements from 1 */
   return sg_error(SG_ERR_ARG,
-                  "%s: %s%s is singular: U[%lld,%lld] of its LU factorization is exactly zero",
-                  op, what, batch_label(a, b, lb, sizeof lb), (long long)(i - 1),
-                  (long long)(i - 1));
+                  "%s: %s%s is singular: diagonal element %lld of its LU factorization is zero",
+                  op, what, batch_label(a, b, lb, sizeof lb), (long long)i);
 }
 
 sg_tensor *sg_inv(sg_tensor *a) {
