@@ -219,6 +219,7 @@ sg_tensor *sg_eye(int64_t n, int64_t m, sg_dtype dt, sg_device dev) {
 int64_t sg_numel(const sg_tensor *t) { return sg_shape_numel(t->shape, t->ndim); }
 
 bool sg_is_contiguous(const sg_tensor *t) {
+  if (sg_numel(t) == 0) return true; /* nothing to lay out */
   int64_t expected = 1;
   for (int i = t->ndim - 1; i >= 0; i--) {
     if (t->shape[i] == 1) continue;

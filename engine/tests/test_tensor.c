@@ -25,6 +25,18 @@ static void creation(void) {
   sg_release(s);
 }
 
+static void empty_tensors(void) {
+  sg_tensor *e = sg_zeros(SHAPE(2, 0, 0), 3, SG_FLOAT32, sg_cpu_device());
+  CHECK(e && sg_numel(e) == 0 && sg_is_contiguous(e));
+  sg_tensor *s = sg_sum(e, NULL, 0, false);
+  CHECK_VALUES(s, VALS(0), 1, 0);
+  sg_tensor *v = sg_reshape(e, SHAPE(0, 5), 2);
+  CHECK(v && sg_numel(v) == 0);
+  sg_release(e);
+  sg_release(s);
+  sg_release(v);
+}
+
 static void creation_errors(void) {
   CHECK_FAILS(sg_empty(SHAPE(-1, 2), 2, SG_FLOAT32, sg_cpu_device()), "negative size");
   CHECK_FAILS(sg_empty(SHAPE(1 << 30, 1 << 30), 2, SG_FLOAT32, sg_cpu_device()), "2^46");
@@ -130,6 +142,7 @@ static void shape_strings(void) {
 
 int main(void) {
   RUN(creation);
+  RUN(empty_tensors);
   RUN(creation_errors);
   RUN(dtype_conversion);
   RUN(views_share_storage);
