@@ -25,6 +25,14 @@
 #define PNG_MAX_PIXELS (INT64_C(1) << 28)
 #define PNG_ERRMSG_CAP 512
 
+/* The libpng error pointer: the last warning and the error message. libpng
+ * often warns with the detail ("Image width is zero in IHDR") and then fails
+ * with a summary ("Invalid IHDR data"), so the error keeps the warning. */
+typedef struct png_msgs {
+  char err[PNG_ERRMSG_CAP];
+  char warn[256];
+} png_msgs;
+
 typedef struct png_ctx {
   const char *path;
   FILE *fp;
@@ -34,22 +42,25 @@ typedef struct png_ctx {
   png_bytep *rows;
   uint32_t width, height;
   int channels, bit_depth;
-  char errmsg[PNG_ERRMSG_CAP];
+  png_msgs msgs;
 } png_ctx;
 
-/* The error pointer is the context's errmsg buffer (PNG_ERRMSG_CAP bytes). */
 static void png_error_cb(png_structp png, png_const_charp msg) {
-  char *buf = png_get_error_ptr(png);
-  snprintf(buf, PNG_ERRMSG_CAP, "%s", msg ? msg : "unknown libpng error");
+  png_msgs *m = png_get_error_ptr(png);
+  if (m->warn[0])
+    snprintf(m->err, sizeof m->err, "%s (last warning: %s)", msg ? msg : "libpng error", m->warn);
+  else
+    snprintf(m->err, sizeof m->err, "%s", msg ? msg : "libpng error");
   png_longjmp(png, 1);
 }
 
+/* Warnings (bad ancillary chunks...) are not fatal; remember the last. */
 static void png_warning_cb(png_structp png, png_const_charp msg) {
-  (void)png;
-  (void)msg; /* warnings (bad ancillary chunks...) are not fatal */
+  png_msgs *m = png_get_error_ptr(png);
+  snprintf(m->warn, sizeof m->warn, "%s", msg ? msg : "");
 }
 
-/* Decodes the whole image into c->pixels. 0 on success, -1 with c->errmsg. */
+/* Decodes the whole image into c->pixels. 0 on success, -1 with c->msgs.err. */
 static int png_decode(png_ctx *c) {
   if (setjmp(png_jmpbuf(c->png))) return -1;
   png_init_io(c->png, c->fp);
@@ -59,7 +70,7 @@ static int png_decode(png_ctx *c) {
   int bit_depth = 0, color_type = 0;
   png_get_IHDR(c->png, c->info, &w, &h, &bit_depth, &color_type, NULL, NULL, NULL);
   if ((int64_t)w * (int64_t)h > PNG_MAX_PIXELS) {
-    snprintf(c->errmsg, sizeof c->errmsg, "image is %ux%u, more than 2^28 pixels", (unsigned)w,
+    snprintf(c->msgs.err, sizeof c->msgs.err, "image is %ux%u, more than 2^28 pixels", (unsigned)w,
              (unsigned)h);
     return -1;
   }
@@ -73,7 +84,7 @@ static int png_decode(png_ctx *c) {
   size_t rowbytes = png_get_rowbytes(c->png, c->info);
   if (ch < 1 || ch > 4 || (bd != 8 && bd != 16) ||
       rowbytes != (size_t)w * (size_t)ch * (size_t)(bd / 8)) {
-    snprintf(c->errmsg, sizeof c->errmsg,
+    snprintf(c->msgs.err, sizeof c->msgs.err,
              "unexpected layout after expansion (%d channels, %d bits, %zu bytes per row)", ch, bd,
              rowbytes);
     return -1;
@@ -85,7 +96,7 @@ static int png_decode(png_ctx *c) {
   c->pixels = malloc(rowbytes * h); /* libpng rejects zero sizes */
   c->rows = malloc(sizeof(png_bytep) * (h ? h : 1));
   if (!c->pixels || !c->rows) {
-    snprintf(c->errmsg, sizeof c->errmsg, "out of memory for a %ux%u image", (unsigned)w,
+    snprintf(c->msgs.err, sizeof c->msgs.err, "out of memory for a %ux%u image", (unsigned)w,
              (unsigned)h);
     return -1;
   }
@@ -107,14 +118,14 @@ sg_tensor *sg_png_read(const char *path) {
     sg_error(SG_ERR_IO, "png: '%s': not a PNG file (bad signature)", path);
     goto done;
   }
-  c.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c.errmsg, png_error_cb, png_warning_cb);
+  c.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c.msgs, png_error_cb, png_warning_cb);
   if (c.png) c.info = png_create_info_struct(c.png);
   if (!c.png || !c.info) {
     sg_error(SG_ERR_MEM, "png: '%s': out of memory creating the decoder", path);
     goto done;
   }
   if (png_decode(&c) != 0) {
-    sg_error(SG_ERR_IO, "png: '%s': %s", path, c.errmsg);
+    sg_error(SG_ERR_IO, "png: '%s': %s", path, c.msgs.err);
     goto done;
   }
   int64_t H = c.height, W = c.width, C = c.channels;
@@ -156,7 +167,7 @@ typedef struct png_wctx {
   png_bytep *rows;
   uint32_t width, height;
   int color_type;
-  char errmsg[PNG_ERRMSG_CAP];
+  png_msgs msgs;
 } png_wctx;
 
 static int png_encode(png_wctx *c) {
@@ -236,12 +247,12 @@ sg_status sg_png_write(const char *path, sg_tensor *img) {
   sg_status st = sg_atomic_open("png_write", path, &af);
   if (st == SG_OK) {
     c.fp = af.fp;
-    c.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c.errmsg, png_error_cb, png_warning_cb);
+    c.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c.msgs, png_error_cb, png_warning_cb);
     if (c.png) c.info = png_create_info_struct(c.png);
     if (!c.png || !c.info)
       st = sg_error(SG_ERR_MEM, "png_write: '%s': out of memory creating the encoder", path);
     else if (png_encode(&c) != 0)
-      st = sg_error(SG_ERR_IO, "png_write: '%s': %s", path, c.errmsg);
+      st = sg_error(SG_ERR_IO, "png_write: '%s': %s", path, c.msgs.err);
     if (c.png) png_destroy_write_struct(&c.png, c.info ? &c.info : NULL);
     if (st == SG_OK)
       st = sg_atomic_commit(&af);

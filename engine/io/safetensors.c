@@ -13,8 +13,9 @@
  * uses F32, F64, I64, U8, BOOL.
  *
  * The writer follows the official one: "__metadata__" first, tensors ordered
- * by element size (widest first) then name, compact JSON padded with spaces
- * to a multiple of 8 bytes, so every tensor is aligned to its element size. */
+ * by dtype as the official writer does (I64, F64, F32, U8, BOOL) then name,
+ * compact JSON padded with spaces to a multiple of 8 bytes, so every tensor
+ * is aligned to its element size. */
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -545,7 +546,6 @@ static bool valid_utf8(const char *s) {
 typedef struct save_item {
   const char *name;
   sg_tensor *t;
-  size_t elsize;
   uint64_t nbytes;
 } save_item;
 
@@ -553,9 +553,22 @@ static int cmp_save_name(const void *a, const void *b) {
   return strcmp(((const save_item *)a)->name, ((const save_item *)b)->name);
 }
 
+/* Rank of a dtype in the official writer's Dtype enum (it writes the
+ * highest rank first): BOOL < U8 < ... < F32 < F64 < I64. */
+static int st_rank(sg_dtype dt) {
+  switch (dt) {
+    case SG_BOOL: return 0;
+    case SG_UINT8: return 1;
+    case SG_FLOAT32: return 11;
+    case SG_FLOAT64: return 12;
+    default: return 13; /* SG_INT64 */
+  }
+}
+
 static int cmp_save_order(const void *a, const void *b) {
   const save_item *x = a, *y = b;
-  if (x->elsize != y->elsize) return x->elsize > y->elsize ? -1 : 1;
+  int rx = st_rank(x->t->dtype), ry = st_rank(y->t->dtype);
+  if (rx != ry) return rx > ry ? -1 : 1;
   return strcmp(x->name, y->name);
 }
 
@@ -607,8 +620,7 @@ sg_status sg_safetensors_save(const char *path, const sg_tensor_dict *d) {
   for (int i = 0; i < d->n; i++) {
     items[i].name = d->names[i];
     items[i].t = d->tensors[i];
-    items[i].elsize = sg_dtype_size(d->tensors[i]->dtype);
-    items[i].nbytes = (uint64_t)sg_numel(d->tensors[i]) * items[i].elsize;
+    items[i].nbytes = (uint64_t)sg_numel(d->tensors[i]) * sg_dtype_size(d->tensors[i]->dtype);
   }
   qsort(items, (size_t)d->n, sizeof *items, cmp_save_name);
   for (int i = 1; i < d->n; i++) {
