@@ -23,22 +23,32 @@ typedef struct sg_tensor_dict {
 
 void sg_tensor_dict_free(sg_tensor_dict *d); /* frees contents, not d itself */
 /* Writes atomically (temp file in the same dir + rename). Tensors may be
- * non-contiguous; they are written in row-major order. */
+ * non-contiguous; they are written in row-major order. Names must be unique,
+ * valid UTF-8 and not "__metadata__". */
 sg_status sg_safetensors_save(const char *path, const sg_tensor_dict *d);
+/* Fills *out (overwritten; empty on failure; free with sg_tensor_dict_free).
+ * F32 F64 I64 U8 BOOL load as float32 float64 int64 uint8 bool; other dtypes
+ * are converted exactly: F16 and BF16 -> float32; I32 I16 I8 U32 U16 -> int64;
+ * U64 -> int64 (error above 2^63-1). F8 types are refused. Tensors come in
+ * data-offset order. */
 sg_status sg_safetensors_load(const char *path, sg_tensor_dict *out);
 
-/* PNG: read returns float32 C x H x W in [0,1] (C = 1, 2, 3 or 4; 16-bit
- * supported). Write takes C x H x W, C in {1,3,4}: float values in [0,1]
- * (clamped) or uint8. */
+/* PNG: read returns float32 C x H x W in [0,1] (C = 1 gray, 2 gray+alpha,
+ * 3 RGB, 4 RGBA; palettes expanded, tRNS becomes alpha; 8-bit / 255, 16-bit
+ * / 65535). Write takes C x H x W, C in {1,2,3,4}: float32/float64 values in
+ * [0,1] (clamped, NaN -> 0, round(v*255)) or uint8; 8-bit, atomic. */
 sg_tensor *sg_png_read(const char *path);
 sg_status sg_png_write(const char *path, sg_tensor *img);
 
 /* IDX (optionally gzip-compressed): returns a tensor of the file's dims with
- * dtype uint8 (ubyte/sbyte data as uint8/int64), int64 (int/short), float32
- * or float64. */
+ * dtype uint8 (ubyte), int64 (sbyte, short, int), float32 (float) or float64
+ * (double). */
 sg_tensor *sg_idx_read(const char *path);
 
-/* CIFAR-10 binary batch: images uint8 N x 3 x 32 x 32, labels int64 N. */
+/* CIFAR-10 binary batch (records of 1 label byte + R, G, B 32x32 planes):
+ * images uint8 N x 3 x 32 x 32, labels int64 N. The file size must be a
+ * positive multiple of 3073 and labels < 10; on failure both outputs are
+ * NULL. */
 sg_status sg_cifar10_read(const char *path, sg_tensor **images, sg_tensor **labels);
 
 #ifdef __cplusplus
