@@ -1,11 +1,41 @@
-/* Kernel table of the loss family (see backend.h). */
+/* Kernel table of the loss family (see backend.h): softmax and losses.
+ * Softmax kernels see a contiguous [O, N, I] block and normalize along the
+ * middle dim (the softmax dim). */
 #ifndef SG_INTERNAL_KERNELS_LOSS_H
 #define SG_INTERNAL_KERNELS_LOSS_H
 
+#include <stdint.h>
+
 #include "sgen/tensor.h"
 
+/* pointwise losses with a fused reduction */
+typedef enum sg_pointwise_loss { SG_LOSS_MSE = 0, SG_LOSS_L1 } sg_pointwise_loss;
+
 struct sg_loss_kernels {
-  int placeholder; /* replace with the family's kernel function pointers */
+  /* y = softmax(x) (or log_softmax when log) along n; x, y contiguous,
+   * same float dtype; max subtraction for stability. */
+  sg_status (*softmax)(sg_tensor *y, const sg_tensor *x, int64_t O, int64_t N, int64_t I,
+                       bool log);
+  /* gx from the output y and its gradient g (all contiguous, same dtype):
+   * softmax: gx = y * (g - sum_n g*y); log_softmax: gx = g - exp(y) * sum_n g. */
+  sg_status (*softmax_backward)(sg_tensor *gx, const sg_tensor *g, const sg_tensor *y,
+                                int64_t O, int64_t N, int64_t I, bool log);
+  /* *out = sum over all elements of (x - t)^2 (MSE) or |x - t| (L1);
+   * x, t contiguous with the same numel and float dtype. */
+  sg_status (*pointwise_sum)(sg_pointwise_loss kind, const sg_tensor *x, const sg_tensor *t,
+                             double *out);
+  /* gx = scale * 2 (x - t) (MSE) or scale * sign(x - t) (L1); contiguous. */
+  sg_status (*pointwise_grad)(sg_pointwise_loss kind, sg_tensor *gx, const sg_tensor *x,
+                              const sg_tensor *t, double scale);
+  /* Class targets (int64, contiguous, M elements) checked against [0, C)
+   * and ignore_index. Writes safe_idx (int64; ignored -> 0) and w (float
+   * dtype of w: weight[target] or 1, 0 where ignored; weight contiguous of
+   * w's dtype, or NULL), *wsum = sum of w and *n_ignored = number of
+   * targets equal to ignore_index. *bad = flat position of the first
+   * invalid target, or -1 when all are valid. */
+  sg_status (*nll_prepare)(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *target,
+                           const sg_tensor *weight, int64_t C, int64_t ignore_index,
+                           int64_t *bad, double *wsum, int64_t *n_ignored);
 };
 
 extern const struct sg_loss_kernels sg_cpu_loss_kernels;
