@@ -625,9 +625,10 @@ sg_status sg_safetensors_save(const char *path, const sg_tensor_dict *d) {
   qsort(items, (size_t)d->n, sizeof *items, cmp_save_name);
   for (int i = 1; i < d->n; i++) {
     if (strcmp(items[i - 1].name, items[i].name) == 0) {
+      st = sg_error(SG_ERR_ARG, "safetensors: save '%s': tensor name '%s' appears twice", path,
+                    items[i].name);
       free(items);
-      return sg_error(SG_ERR_ARG, "safetensors: save '%s': tensor name '%s' appears twice", path,
-                      items[i].name);
+      return st;
     }
   }
   qsort(items, (size_t)d->n, sizeof *items, cmp_save_order);
