@@ -1,4 +1,508 @@
-/* Placeholder until the conv kernels land. */
-#include "internal/kernels_conv.h"
+/* CPU convolution: im2col / col2im + OpenBLAS GEMM.
+ *
+ * The column matrix is never built for a whole image at once: each image
+ * is processed in tiles of output rows, so the column buffer (C/groups *
+ * kh * kw x tile) stays in cache. Two schedules:
+ *  - many work items (images x groups x tiles >= threads): items are spread
+ *    over OpenMP threads, each calling single-threaded BLAS (OpenBLAS's
+ *    OpenMP build runs a call made inside a parallel region on one thread);
+ *  - few items (e.g. a single 256x256 image): items run in order, BLAS
+ *    uses all threads, and im2col/col2im are split over threads.
+ * 1x1 stride-1 unpadded convolutions skip im2col: the image is the column
+ * matrix. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 
-const struct sg_conv_kernels sg_cpu_conv_kernels = {0};
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal/kernels_conv.h"
+#include "sgen/error.h"
+
+/* Bytes of one thread's column buffer (a tile is at least one output row). */
+#define SG_CONV_TILE_BYTES ((int64_t)1 << 20)
+
+static int max_threads(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+static int num_threads_now(void) {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
+static void *data_of(const sg_tensor *t) {
+  return (char *)t->storage->data + t->offset * (int64_t)sg_dtype_size(t->dtype);
+}
+
+/* ---- im2col / col2im on one image (C/groups channels) ----
+ * Column row r = (c * kh + ki) * kw + kj; column index (oh - oh0) * Wo + ow;
+ * ld is the column matrix's row stride. */
+
+/* Output columns ow in [*lo, *hi) read input columns inside [0, W). */
+static void valid_range(const sg_conv_geom *g, int64_t kj, int64_t *lo, int64_t *hi) {
+  int64_t off = kj * g->dw - g->pw;
+  int64_t l = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+  int64_t h = g->W - 1 - off >= 0 ? (g->W - 1 - off) / g->sw + 1 : 0;
+  if (l > g->Wo) l = g->Wo;
+  if (h > g->Wo) h = g->Wo;
+  if (h < l) h = l;
+  *lo = l;
+  *hi = h;
+}
+
+#define DEFINE_COLS(T, P)                                                                         \
+  static void im2col_##P(const sg_conv_geom *g, const T *img, T *col, int64_t ld, int64_t oh0,     \
+                         int64_t oh1, int64_t r0, int64_t r1) {                                    \
+    const int64_t H = g->H, W = g->W, Wo = g->Wo, sw = g->sw;                                      \
+    for (int64_t r = r0; r < r1; r++) {                                                           \
+      int64_t kj = r % g->kw, ki = (r / g->kw) % g->kh, c = r / (g->kw * g->kh);                   \
+      const T *src = img + c * H * W;                                                             \
+      T *dst = col + r * ld;                                                                      \
+      int64_t lo, hi, off = kj * g->dw - g->pw;                                                   \
+      valid_range(g, kj, &lo, &hi);                                                               \
+      for (int64_t oh = oh0; oh < oh1; oh++, dst += Wo) {                                          \
+        int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                              \
+        if (ih < 0 || ih >= H) {                                                                  \
+          memset(dst, 0, sizeof(T) * (size_t)Wo);                                                 \
+          continue;                                                                               \
+        }                                                                                         \
+        for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0;                                          \
+        if (sw == 1) {                                                                            \
+          if (hi > lo) memcpy(dst + lo, src + ih * W + off + lo, sizeof(T) * (size_t)(hi - lo));  \
+        } else {                                                                                  \
+          for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ih * W + off + ow * sw];             \
+        }                                                                                         \
+        for (int64_t ow = hi; ow < Wo; ow++) dst[ow] = 0;                                         \
+      }                                                                                           \
+    }                                                                                             \
+  }                                                                                               \
+  /* img[c0..c1) += the patches of col (accumulates; the caller zeroes). */                      \
+  static void col2im_##P(const sg_conv_geom *g, const T *col, int64_t ld, T *img, int64_t oh0,     \
+                         int64_t oh1, int64_t c0, int64_t c1) {                                    \
+    const int64_t H = g->H, W = g->W, Wo = g->Wo, sw = g->sw;                                      \
+    for (int64_t c = c0; c < c1; c++) {                                                           \
+      T *dstc = img + c * H * W;                                                                  \
+      for (int64_t ki = 0; ki < g->kh; ki++)                                                      \
+        for (int64_t kj = 0; kj < g->kw; kj++) {                                                  \
+          int64_t r = (c * g->kh + ki) * g->kw + kj;                                              \
+          const T *src = col + r * ld;                                                            \
+          int64_t lo, hi, off = kj * g->dw - g->pw;                                               \
+          valid_range(g, kj, &lo, &hi);                                                           \
+          for (int64_t oh = oh0; oh < oh1; oh++, src += Wo) {                                      \
+            int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                          \
+            if (ih < 0 || ih >= H || hi == lo) continue;                                          \
+            T *d = dstc + ih * W + off + lo * sw; /* the first element written */                 \
+            const T *s = src + lo;                                                                \
+            if (sw == 1) {                                                                        \
+              for (int64_t j = 0; j < hi - lo; j++) d[j] += s[j];                                 \
+            } else {                                                                              \
+              for (int64_t j = 0; j < hi - lo; j++) d[j * sw] += s[j];                            \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+    }                                                                                             \
+  }                                                                                               \
+  static void add_bias_##P(T *out, int64_t ld, int64_t rows, int64_t cols, const T *b) {          \
+    for (int64_t r = 0; r < rows; r++) {                                                          \
+      T v = b[r], *o = out + r * ld;                                                              \
+      for (int64_t j = 0; j < cols; j++) o[j] += v;                                               \
+    }                                                                                             \
+  }
+
+DEFINE_COLS(float, s)
+DEFINE_COLS(double, d)
+
+static void im2col(sg_dtype dt, const sg_conv_geom *g, const void *img, void *col, int64_t ld,
+                   int64_t oh0, int64_t oh1, int64_t r0, int64_t r1) {
+  if (dt == SG_FLOAT32)
+    im2col_s(g, img, col, ld, oh0, oh1, r0, r1);
+  else
+    im2col_d(g, img, col, ld, oh0, oh1, r0, r1);
+}
+
+static void col2im(sg_dtype dt, const sg_conv_geom *g, const void *col, int64_t ld, void *img,
+                   int64_t oh0, int64_t oh1, int64_t c0, int64_t c1) {
+  if (dt == SG_FLOAT32)
+    col2im_s(g, col, ld, img, oh0, oh1, c0, c1);
+  else
+    col2im_d(g, col, ld, img, oh0, oh1, c0, c1);
+}
+
+static void add_bias(sg_dtype dt, void *out, int64_t ld, int64_t rows, int64_t cols,
+                     const void *b) {
+  if (dt == SG_FLOAT32)
+    add_bias_s(out, ld, rows, cols, b);
+  else
+    add_bias_d(out, ld, rows, cols, b);
+}
+
+/* C = alpha op(A) op(B) + beta C, row-major. */
+static void gemm(sg_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double beta,
+                 const void *A, int64_t lda, const void *B, int64_t ldb, void *C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (dt == SG_FLOAT32)
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, (float)beta, C, (int)ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, 1.0, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+static bool is_direct(const sg_conv_geom *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* Output rows per tile so that a column tile fits SG_CONV_TILE_BYTES. */
+static int64_t tile_rows(const sg_conv_geom *g, int64_t ckk, size_t es) {
+  if (is_direct(g) || g->Ho == 0) return g->Ho > 0 ? g->Ho : 1;
+  int64_t row_bytes = ckk * g->Wo * (int64_t)es;
+  int64_t rows = row_bytes > 0 ? SG_CONV_TILE_BYTES / row_bytes : g->Ho;
+  if (rows < 1) rows = 1;
+  if (rows > g->Ho) rows = g->Ho;
+  return rows;
+}
+
+/* Whether `items` independent work items keep `nth` threads busy. */
+static bool spread_items(int64_t items, int nth) {
+  return nth <= 1 || items >= 4 * (int64_t)nth || (items >= nth && items % nth == 0);
+}
+
+/* Splits [0, n) evenly over the threads of the current team. */
+static void my_share(int64_t n, int64_t *lo, int64_t *hi) {
+  int t = thread_id(), nt = num_threads_now();
+  *lo = n * t / nt;
+  *hi = n * (t + 1) / nt;
+}
+
+static sg_status oom(const char *op) {
+  return sg_error(SG_ERR_MEM, "%s: out of memory for the column buffer", op);
+}
+
+/* ---------------- conv2d ---------------- */
+
+static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
+                            const sg_tensor *b, const sg_conv_geom *g) {
+  const sg_dtype dt = x->dtype;
+  const size_t es = sg_dtype_size(dt);
+  const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, ckk = Cg * g->kh * g->kw;
+  const int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
+  const bool direct = is_direct(g);
+  const int64_t rows = tile_rows(g, ckk, es), ntiles = (g->Ho + rows - 1) / rows;
+  const int64_t items = g->N * G * ntiles;
+  const char *X = data_of(x), *Wt = data_of(w), *B = b ? data_of(b) : NULL;
+  char *O = data_of(out);
+  if (items == 0 || P == 0) return SG_OK;
+  const size_t buf_bytes = direct ? 0 : (size_t)(ckk * rows * g->Wo) * es;
+  const int nth = max_threads();
+  int fail = 0;
+  if (spread_items(items, nth)) {
+#pragma omp parallel reduction(| : fail)
+    {
+      char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+      if (buf_bytes && !buf) fail = 1;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t it = 0; it < items; it++) {
+        if (buf_bytes && !buf) continue;
+        int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
+        int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+        int64_t T = (oh1 - oh0) * g->Wo;
+        const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
+        const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
+        int64_t ldb = HW;
+        if (!direct) {
+          im2col(dt, g, xi, buf, T, oh0, oh1, 0, ckk);
+          cols = buf;
+          ldb = T;
+        }
+        char *oi = O + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
+        gemm(dt, false, false, Kg, T, ckk, 0.0, Wt + (size_t)(gi * Kg * ckk) * es, ckk, cols, ldb,
+             oi, P);
+        if (B) add_bias(dt, oi, P, Kg, T, B + (size_t)(gi * Kg) * es);
+      }
+      free(buf);
+    }
+    return fail ? oom("conv2d") : SG_OK;
+  }
+  char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+  if (buf_bytes && !buf) return oom("conv2d");
+  for (int64_t it = 0; it < items; it++) {
+    int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
+    int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+    int64_t T = (oh1 - oh0) * g->Wo;
+    const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
+    const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
+    int64_t ldb = HW;
+    if (!direct) {
+#pragma omp parallel if (ckk * T > 32768)
+      {
+        int64_t r0, r1;
+        my_share(ckk, &r0, &r1);
+        im2col(dt, g, xi, buf, T, oh0, oh1, r0, r1);
+      }
+      cols = buf;
+      ldb = T;
+    }
+    char *oi = O + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
+    gemm(dt, false, false, Kg, T, ckk, 0.0, Wt + (size_t)(gi * Kg * ckk) * es, ckk, cols, ldb, oi,
+         P);
+    if (B) {
+#pragma omp parallel if (Kg * T > 32768)
+      {
+        int64_t r0, r1;
+        my_share(Kg, &r0, &r1);
+        add_bias(dt, oi + (size_t)(r0 * P) * es, P, r1 - r0, T,
+                 B + (size_t)(gi * Kg + r0) * es);
+      }
+    }
+  }
+  free(buf);
+  return SG_OK;
+}
+
+/* ---------------- conv_transpose2d ---------------- */
+
+static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
+                                      const sg_tensor *b, const sg_conv_geom *g) {
+  const sg_dtype dt = x->dtype;
+  const size_t es = sg_dtype_size(dt);
+  const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, ckk = Cg * g->kh * g->kw;
+  const int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
+  const bool direct = is_direct(g);
+  const int64_t rows = tile_rows(g, ckk, es), ntiles = (g->Ho + rows - 1) / rows;
+  const int64_t nimg = g->N * G;
+  const char *X = data_of(x), *Wt = data_of(w), *B = b ? data_of(b) : NULL;
+  char *O = data_of(out);
+  if (nimg == 0 || HW == 0) return SG_OK;
+  const size_t buf_bytes = direct ? 0 : (size_t)(ckk * rows * g->Wo) * es;
+  const int nth = max_threads();
+  int fail = 0;
+  /* Tiles of one image scatter into overlapping rows: an image (x group)
+   * is one work item. */
+  if (spread_items(nimg, nth)) {
+#pragma omp parallel reduction(| : fail)
+    {
+      char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+      if (buf_bytes && !buf) fail = 1;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t ng = 0; ng < nimg; ng++) {
+        if (buf_bytes && !buf) continue;
+        int64_t n = ng / G, gi = ng % G;
+        char *oi = O + (size_t)((n * g->C + gi * Cg) * HW) * es;
+        const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
+        const char *wg = Wt + (size_t)(gi * Kg * ckk) * es;
+        if (direct) {
+          gemm(dt, true, false, Cg, P, Kg, 0.0, wg, ckk, xi, P, oi, HW);
+        } else {
+          memset(oi, 0, (size_t)(Cg * HW) * es);
+          for (int64_t tile = 0; tile < ntiles; tile++) {
+            int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+            int64_t T = (oh1 - oh0) * g->Wo;
+            gemm(dt, true, false, ckk, T, Kg, 0.0, wg, ckk, xi + (size_t)(oh0 * g->Wo) * es, P,
+                 buf, T);
+            col2im(dt, g, buf, T, oi, oh0, oh1, 0, Cg);
+          }
+        }
+        if (B) add_bias(dt, oi, HW, Cg, HW, B + (size_t)(gi * Cg) * es);
+      }
+      free(buf);
+    }
+    return fail ? oom("conv_transpose2d") : SG_OK;
+  }
+  char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+  if (buf_bytes && !buf) return oom("conv_transpose2d");
+  for (int64_t ng = 0; ng < nimg; ng++) {
+    int64_t n = ng / G, gi = ng % G;
+    char *oi = O + (size_t)((n * g->C + gi * Cg) * HW) * es;
+    const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
+    const char *wg = Wt + (size_t)(gi * Kg * ckk) * es;
+    if (direct) {
+      gemm(dt, true, false, Cg, P, Kg, 0.0, wg, ckk, xi, P, oi, HW);
+    } else {
+#pragma omp parallel if (Cg * HW > 32768)
+      {
+        int64_t c0, c1;
+        my_share(Cg, &c0, &c1);
+        memset(oi + (size_t)(c0 * HW) * es, 0, (size_t)((c1 - c0) * HW) * es);
+      }
+      for (int64_t tile = 0; tile < ntiles; tile++) {
+        int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+        int64_t T = (oh1 - oh0) * g->Wo;
+        gemm(dt, true, false, ckk, T, Kg, 0.0, wg, ckk, xi + (size_t)(oh0 * g->Wo) * es, P, buf,
+             T);
+#pragma omp parallel if (ckk * T > 32768)
+        {
+          int64_t c0, c1;
+          my_share(Cg, &c0, &c1);
+          col2im(dt, g, buf, T, oi, oh0, oh1, c0, c1);
+        }
+      }
+    }
+    if (B) {
+#pragma omp parallel if (Cg * HW > 32768)
+      {
+        int64_t c0, c1;
+        my_share(Cg, &c0, &c1);
+        add_bias(dt, oi + (size_t)(c0 * HW) * es, HW, c1 - c0, HW,
+                 B + (size_t)(gi * Cg + c0) * es);
+      }
+    }
+  }
+  free(buf);
+  return SG_OK;
+}
+
+/* ---------------- conv2d_weight ---------------- */
+
+static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_tensor *go,
+                                   const sg_conv_geom *g) {
+  const sg_dtype dt = x->dtype;
+  const size_t es = sg_dtype_size(dt);
+  const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, ckk = Cg * g->kh * g->kw;
+  const int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
+  const bool direct = is_direct(g);
+  const int64_t rows = tile_rows(g, ckk, es), ntiles = (g->Ho + rows - 1) / rows;
+  const int64_t items = g->N * G * ntiles;
+  const int64_t wn = g->K * ckk; /* elements of gw */
+  const char *X = data_of(x), *GO = data_of(go);
+  char *GW = data_of(gw);
+  memset(GW, 0, (size_t)wn * es);
+  if (items == 0 || P == 0) return SG_OK;
+  const size_t buf_bytes = direct ? 0 : (size_t)(ckk * rows * g->Wo) * es;
+  const int nth = max_threads();
+  if (spread_items(items, nth) && nth > 1) {
+    /* Each thread accumulates into its own copy of gw; then they are summed. */
+    char *acc = calloc((size_t)nth, (size_t)wn * es);
+    if (!acc) return oom("conv2d_weight");
+    int fail = 0;
+#pragma omp parallel reduction(| : fail)
+    {
+      char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+      char *mine = acc + (size_t)thread_id() * (size_t)wn * es;
+      if (buf_bytes && !buf) fail = 1;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t it = 0; it < items; it++) {
+        if (buf_bytes && !buf) continue;
+        int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
+        int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+        int64_t T = (oh1 - oh0) * g->Wo;
+        const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
+        const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
+        int64_t ldb = HW;
+        if (!direct) {
+          im2col(dt, g, xi, buf, T, oh0, oh1, 0, ckk);
+          cols = buf;
+          ldb = T;
+        }
+        const char *goi = GO + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
+        gemm(dt, false, true, Kg, ckk, T, 1.0, goi, P, cols, ldb,
+             mine + (size_t)(gi * Kg * ckk) * es, ckk);
+      }
+      free(buf);
+      int nt = num_threads_now();
+#pragma omp barrier
+      int64_t lo, hi;
+      my_share(wn, &lo, &hi);
+      if (dt == SG_FLOAT32) {
+        float *o = (float *)GW;
+        for (int t = 0; t < nt; t++) {
+          const float *a = (const float *)acc + (size_t)t * (size_t)wn;
+          for (int64_t i = lo; i < hi; i++) o[i] += a[i];
+        }
+      } else {
+        double *o = (double *)GW;
+        for (int t = 0; t < nt; t++) {
+          const double *a = (const double *)acc + (size_t)t * (size_t)wn;
+          for (int64_t i = lo; i < hi; i++) o[i] += a[i];
+        }
+      }
+    }
+    free(acc);
+    return fail ? oom("conv2d_weight") : SG_OK;
+  }
+  char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+  if (buf_bytes && !buf) return oom("conv2d_weight");
+  for (int64_t it = 0; it < items; it++) {
+    int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
+    int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+    int64_t T = (oh1 - oh0) * g->Wo;
+    const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
+    const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
+    int64_t ldb = HW;
+    if (!direct) {
+#pragma omp parallel if (ckk * T > 32768)
+      {
+        int64_t r0, r1;
+        my_share(ckk, &r0, &r1);
+        im2col(dt, g, xi, buf, T, oh0, oh1, r0, r1);
+      }
+      cols = buf;
+      ldb = T;
+    }
+    const char *goi = GO + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
+    gemm(dt, false, true, Kg, ckk, T, 1.0, goi, P, cols, ldb, GW + (size_t)(gi * Kg * ckk) * es,
+         ckk);
+  }
+  free(buf);
+  return SG_OK;
+}
+
+/* ---------------- unfold / fold ---------------- */
+
+static sg_status cpu_unfold(sg_tensor *cols, const sg_tensor *x, const sg_conv_geom *g) {
+  const sg_dtype dt = x->dtype;
+  const size_t es = sg_dtype_size(dt);
+  const int64_t ckk = g->C * g->kh * g->kw, L = g->Ho * g->Wo, HW = g->H * g->W;
+  const char *X = data_of(x);
+  char *O = data_of(cols);
+  const int64_t nrows = g->N * ckk;
+#pragma omp parallel for schedule(static) if (nrows * L > 32768)
+  for (int64_t nr = 0; nr < nrows; nr++) {
+    int64_t n = nr / ckk, r = nr % ckk;
+    im2col(dt, g, X + (size_t)(n * g->C * HW) * es, O + (size_t)(n * ckk * L) * es, L, 0, g->Ho,
+           r, r + 1);
+  }
+  return SG_OK;
+}
+
+static sg_status cpu_fold(sg_tensor *out, const sg_tensor *cols, const sg_conv_geom *g) {
+  const sg_dtype dt = out->dtype;
+  const size_t es = sg_dtype_size(dt);
+  const int64_t ckk = g->C * g->kh * g->kw, L = g->Ho * g->Wo, HW = g->H * g->W;
+  const char *CL = data_of(cols);
+  char *O = data_of(out);
+  const int64_t nch = g->N * g->C;
+#pragma omp parallel for schedule(static) if (nch * HW > 32768)
+  for (int64_t nc = 0; nc < nch; nc++) {
+    int64_t n = nc / g->C, c = nc % g->C;
+    char *oi = O + (size_t)(n * g->C * HW) * es;
+    memset(oi + (size_t)(c * HW) * es, 0, (size_t)HW * es);
+    col2im(dt, g, CL + (size_t)(n * ckk * L) * es, L, oi, 0, g->Ho, c, c + 1);
+  }
+  return SG_OK;
+}
+
+const struct sg_conv_kernels sg_cpu_conv_kernels = {
+    .conv2d = cpu_conv2d,
+    .conv_transpose2d = cpu_conv_transpose2d,
+    .conv2d_weight = cpu_conv2d_weight,
+    .unfold = cpu_unfold,
+    .fold = cpu_fold,
+};
