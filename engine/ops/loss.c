@@ -370,8 +370,9 @@ sg_tensor *sg_cross_entropy(sg_tensor *logits, sg_tensor *target, sg_tensor *wei
   int64_t nign = 0;
   v[LP] = sg_log_softmax(logits, cdim);
   if (!v[LP]) goto done;
-  v[NLL] = nll_reduce(nll_elements(op, v[LP], target, weight, ignore_index, &wsum, &nign), r,
-                      wsum);
+  /* two statements: wsum must be read after nll_elements sets it */
+  v[NLL] = nll_elements(op, v[LP], target, weight, ignore_index, &wsum, &nign);
+  v[NLL] = nll_reduce(v[NLL], r, wsum);
   if (!v[NLL]) goto done;
   if (label_smoothing == 0) {
     out = sg_retain(v[NLL]);
