@@ -1,0 +1,259 @@
+/* pad (constant, reflect, replicate) and pixel_shuffle.
+ *
+ * Constant padding works on any dims and any dtype: negative pads crop
+ * (narrow views), positive pads embed the tensor in a filled one (op
+ * "constant_pad", whose backward narrows the gradient back; narrow's
+ * backward embeds again, so double backward works).
+ * Reflect and replicate pad the last 1, 2 or 3 dims with a fused kernel;
+ * their backward is the adjoint kernel (accumulating the gradient of every
+ * copy of an element) recorded as an op whose backward is the pad again.
+ * pixel_shuffle is a reshape / permute composite. */
+#include <string.h>
+
+#include "internal/backend.h"
+#include "internal/kernels_pool.h"
+#include "internal/tensor_internal.h"
+#include "sgen/autograd.h"
+#include "sgen/ops.h"
+
+/* ---------------- constant ---------------- */
+
+/* i: ndim, before[ndim] at i[1..], sizes of the input at i[1 + SG_MAX_DIMS..] */
+static sg_status constant_pad_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  if (!go[0]) return SG_OK;
+  int ndim = (int)node->i[0];
+  sg_tensor *t = sg_retain(go[0]);
+  for (int d = 0; d < ndim && t; d++) {
+    int64_t before = node->i[1 + d], size = node->i[1 + SG_MAX_DIMS + d];
+    if (before == 0 && size == t->shape[d]) continue;
+    sg_tensor *n = sg_narrow(t, d, before, size);
+    sg_release(t);
+    t = n;
+  }
+  gi[0] = t;
+  return t ? SG_OK : sg_last_status();
+}
+
+/* x embedded at offset `before` in a tensor of x's shape grown by before +
+ * after (all >= 0), filled with value elsewhere. */
+static sg_tensor *constant_embed(sg_tensor *x, const int64_t *before, const int64_t *after,
+                                 double value) {
+  int64_t shape[SG_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d] + before[d] + after[d];
+  sg_tensor *out = sg_full(shape, x->ndim, value, x->dtype, x->storage->device);
+  if (!out) return NULL;
+  int64_t off = out->offset;
+  for (int d = 0; d < x->ndim; d++) off += before[d] * out->strides[d];
+  sg_tensor *win = sg_numel(x) ? sg_alias(out, x->shape, out->strides, x->ndim, off) : NULL;
+  if (sg_numel(x) && (!win || sg_copy_(win, x) != SG_OK)) {
+    sg_release(win);
+    sg_release(out);
+    return NULL;
+  }
+  sg_release(win);
+  if (sg_dtype_is_float(x->dtype)) {
+    sg_node *n = sg_record("constant_pad", constant_pad_backward, &x, 1, out);
+    if (n) {
+      n->i[0] = x->ndim;
+      for (int d = 0; d < x->ndim; d++) {
+        n->i[1 + d] = before[d];
+        n->i[1 + SG_MAX_DIMS + d] = x->shape[d];
+      }
+    }
+  }
+  return out;
+}
+
+static sg_tensor *pad_constant(sg_tensor *x, const int64_t *before, const int64_t *after,
+                               double value) {
+  /* crop first (views), then embed */
+  sg_tensor *t = sg_retain(x);
+  int64_t b[SG_MAX_DIMS], a[SG_MAX_DIMS];
+  bool grow = false;
+  for (int d = 0; d < x->ndim && t; d++) {
+    int64_t cb = before[d] < 0 ? -before[d] : 0, ca = after[d] < 0 ? -after[d] : 0;
+    b[d] = before[d] > 0 ? before[d] : 0;
+    a[d] = after[d] > 0 ? after[d] : 0;
+    grow = grow || b[d] || a[d];
+    if (cb || ca) {
+      sg_tensor *n = sg_narrow(t, d, cb, t->shape[d] - cb - ca);
+      sg_release(t);
+      t = n;
+    }
+  }
+  if (!t) return NULL;
+  sg_tensor *out = grow ? constant_embed(t, b, a, value) : sg_clone(t);
+  sg_release(t);
+  return out;
+}
+
+/* ---------------- reflect / replicate ---------------- */
+
+static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, int k,
+                            const int64_t *lead, int nlead);
+
+/* i: 0 planes, 1-3 in, 4-6 out, 7-9 before, 10 mode, 11 adjoint, 12 k,
+ *    13 nlead, 14.. lead dims */
+static sg_status pad_kernel_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  if (!go[0]) return SG_OK;
+  const int64_t *v = node->i;
+  sg_pad_geom g = {.planes = v[0],
+                   .in = {v[1], v[2], v[3]},
+                   .out = {v[4], v[5], v[6]},
+                   .before = {v[7], v[8], v[9]},
+                   .mode = (sg_pad_mode)v[10]};
+  gi[0] = pad_apply(go[0], &g, !v[11], (int)v[12], v + 14, (int)v[13]);
+  return gi[0] ? SG_OK : sg_last_status();
+}
+
+/* adjoint = false: pad (lead x in -> lead x out); true: accumulate back. */
+static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, int k,
+                            const int64_t *lead, int nlead) {
+  const char *name = adjoint ? "pad_backward" : "pad";
+  const sg_backend *be = sg_backend_checked(name, t, offsetof(sg_backend, pool));
+  if (!be) return NULL;
+  int64_t shape[SG_MAX_DIMS];
+  for (int d = 0; d < nlead; d++) shape[d] = lead[d];
+  for (int j = 0; j < k; j++) shape[nlead + j] = adjoint ? g->in[3 - k + j] : g->out[3 - k + j];
+  sg_tensor *tc = sg_as_contiguous_dtype(t, t->dtype);
+  sg_tensor *out = tc ? sg_empty(shape, nlead + k, t->dtype, t->storage->device) : NULL;
+  sg_status st = SG_ERR_STATE;
+  if (out) st = adjoint ? be->pool->pad_backward(out, tc, g) : be->pool->pad(out, tc, g);
+  sg_release(tc);
+  if (st != SG_OK) {
+    if (out) sg_error_context("%s", name);
+    sg_release(out);
+    return NULL;
+  }
+  if (sg_dtype_is_float(t->dtype)) {
+    sg_node *n = sg_record(name, pad_kernel_backward, &t, 1, out);
+    if (n) {
+      const int64_t v[14] = {g->planes, g->in[0],     g->in[1],     g->in[2], g->out[0],
+                             g->out[1], g->out[2],    g->before[0], g->before[1],
+                             g->before[2], g->mode,   adjoint,      k,        nlead};
+      memcpy(n->i, v, sizeof v);
+      for (int d = 0; d < nlead; d++) n->i[14 + d] = lead[d];
+    }
+  }
+  return out;
+}
+
+static const char *mode_name(sg_pad_mode m) {
+  return m == SG_PAD_CONSTANT ? "constant" : m == SG_PAD_REFLECT ? "reflect" : "replicate";
+}
+
+sg_tensor *sg_pad(sg_tensor *x, const int64_t *pads, int npads, sg_pad_mode mode, double value) {
+  const char *op = "pad";
+  if (sg_check_arg(op, "input", x)) return NULL;
+  char a[128];
+  if (mode != SG_PAD_CONSTANT && mode != SG_PAD_REFLECT && mode != SG_PAD_REPLICATE) {
+    sg_error(SG_ERR_ARG, "%s: unknown mode %d (expected constant, reflect or replicate)", op,
+             (int)mode);
+    return NULL;
+  }
+  if (npads < 0 || npads % 2 || npads > 2 * x->ndim || (npads && !pads)) {
+    sg_error(SG_ERR_ARG,
+             "%s: %d pad values given for input %s; expected an even number, at most 2 per dim "
+             "(%d)",
+             op, npads, sg_shape_str(x, a, sizeof a), 2 * x->ndim);
+    return NULL;
+  }
+  int k = npads / 2;
+  /* per-dim pads, dims in order */
+  int64_t before[SG_MAX_DIMS] = {0}, after[SG_MAX_DIMS] = {0}, oshape[SG_MAX_DIMS];
+  for (int j = 0; j < k; j++) {
+    int d = x->ndim - 1 - j;
+    before[d] = pads[2 * j];
+    after[d] = pads[2 * j + 1];
+  }
+  for (int d = 0; d < x->ndim; d++) {
+    oshape[d] = x->shape[d] + before[d] + after[d];
+    if (oshape[d] < 0) {
+      sg_error(SG_ERR_ARG,
+               "%s: dim %d of input %s with padding (%lld, %lld) would have negative size %lld",
+               op, d, sg_shape_str(x, a, sizeof a), (long long)before[d], (long long)after[d],
+               (long long)oshape[d]);
+      return NULL;
+    }
+  }
+  if (mode == SG_PAD_CONSTANT) return pad_constant(x, before, after, value);
+
+  if (k < 1 || k > 3) {
+    sg_error(SG_ERR_ARG, "%s: %s padding pads the last 1, 2 or 3 dims; got %d pad values", op,
+             mode_name(mode), npads);
+    return NULL;
+  }
+  for (int j = 0; j < k; j++) {
+    int d = x->ndim - 1 - j;
+    int64_t n = x->shape[d];
+    if (mode == SG_PAD_REFLECT && (before[d] >= n || after[d] >= n)) {
+      sg_error(SG_ERR_ARG,
+               "%s: reflect padding (%lld, %lld) of dim %d must be less than its size %lld "
+               "(input %s)",
+               op, (long long)before[d], (long long)after[d], d, (long long)n,
+               sg_shape_str(x, a, sizeof a));
+      return NULL;
+    }
+    if (n == 0 || oshape[d] < 1) {
+      sg_error(SG_ERR_ARG, "%s: %s padding (%lld, %lld) of dim %d of input %s gives size %lld",
+               op, mode_name(mode), (long long)before[d], (long long)after[d], d,
+               sg_shape_str(x, a, sizeof a), (long long)oshape[d]);
+      return NULL;
+    }
+  }
+  int nlead = x->ndim - k;
+  sg_pad_geom g = {.planes = 1, .in = {1, 1, 1}, .out = {1, 1, 1}, .before = {0, 0, 0},
+                   .mode = mode};
+  for (int d = 0; d < nlead; d++) g.planes *= x->shape[d];
+  for (int j = 0; j < k; j++) {
+    int d = nlead + j, slot = 3 - k + j;
+    g.in[slot] = x->shape[d];
+    g.out[slot] = oshape[d];
+    g.before[slot] = before[d];
+  }
+  if (sg_dtype_size(x->dtype) != 1 && sg_dtype_size(x->dtype) != 4 &&
+      sg_dtype_size(x->dtype) != 8) {
+    sg_error(SG_ERR_ARG, "%s: dtype %s is not supported", op, sg_dtype_name(x->dtype));
+    return NULL;
+  }
+  return pad_apply(x, &g, false, k, x->shape, nlead);
+}
+
+/* ---------------- pixel_shuffle ---------------- */
+
+sg_tensor *sg_pixel_shuffle(sg_tensor *x, int upscale) {
+  const char *op = "pixel_shuffle";
+  if (sg_check_arg(op, "input", x)) return NULL;
+  char a[128];
+  if (x->ndim < 3 || x->ndim > SG_MAX_DIMS) {
+    sg_error(SG_ERR_ARG, "%s: input has %d dims (%s), expected at least 3 (... x C x H x W)", op,
+             x->ndim, sg_shape_str(x, a, sizeof a));
+    return NULL;
+  }
+  if (upscale < 1) {
+    sg_error(SG_ERR_ARG, "%s: upscale factor %d must be positive", op, upscale);
+    return NULL;
+  }
+  int64_t r = upscale, nd = x->ndim;
+  int64_t C = x->shape[nd - 3], H = x->shape[nd - 2], W = x->shape[nd - 1];
+  if (C % (r * r)) {
+    sg_error(SG_ERR_ARG, "%s: input %s has %lld channels, not divisible by upscale^2 = %lld", op,
+             sg_shape_str(x, a, sizeof a), (long long)C, (long long)(r * r));
+    return NULL;
+  }
+  int64_t B = 1;
+  for (int d = 0; d < nd - 3; d++) B *= x->shape[d];
+  const int64_t s6[6] = {B, C / (r * r), r, r, H, W};
+  const int perm[6] = {0, 1, 4, 2, 5, 3};
+  int64_t oshape[SG_MAX_DIMS];
+  for (int d = 0; d < nd - 3; d++) oshape[d] = x->shape[d];
+  oshape[nd - 3] = C / (r * r);
+  oshape[nd - 2] = H * r;
+  oshape[nd - 1] = W * r;
+  sg_tensor *v = sg_reshape(x, s6, 6);
+  sg_tensor *p = v ? sg_permute(v, perm, 6) : NULL;
+  sg_tensor *out = p ? sg_reshape(p, oshape, (int)nd) : NULL;
+  sg_release(v);
+  sg_release(p);
+  return out;
+}
