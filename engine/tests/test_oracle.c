@@ -1,0 +1,463 @@
+/* Oracle tests: sgen against PyTorch on the fixtures that
+ * tools/make_fixtures.py wrote (engine/tests/fixtures/<op>.safetensors).
+ *
+ * Each fixture case holds float32 inputs, the forward output, an upstream
+ * gradient `gout` and the gradients of the inputs (d sum(out * gout) / d in),
+ * computed by torch in float64 from the float32 inputs. Every case runs twice:
+ * in float32 (within 1e-5 relative + 1e-5 absolute of the reference) and in
+ * float64 (within 1e-9 relative + 1e-10 absolute). A failure names the op, the
+ * case, the tensor, the dtype and the worst element with both values. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define F32_ATOL 1e-5
+#define F32_RTOL 1e-5
+#define F64_ATOL 1e-10
+#define F64_RTOL 1e-9
+
+typedef struct oc {
+  sg_tensor_dict *d;
+  const char *op; /* fixture file / op name, for messages */
+  const char *cs; /* case name (key prefix) */
+  sg_dtype dt;    /* dtype the op runs in */
+} oc;
+
+/* The fixture tensor "<case>.<name>" (borrowed), or NULL (a failed check). */
+static sg_tensor *fx(const oc *c, const char *name) {
+  char key[128];
+  snprintf(key, sizeof key, "%s.%s", c->cs, name);
+  return tt_fixture_get(c->d, key);
+}
+
+/* A fresh leaf of the run's dtype holding the fixture's values (new ref). */
+static sg_tensor *in(const oc *c, const char *name, bool requires_grad) {
+  sg_tensor *src = fx(c, name);
+  if (!src) return NULL;
+  sg_tensor *t = sg_to_dtype(src, c->dt);
+  sg_tensor *leaf = t ? sg_clone(t) : NULL;
+  sg_release(t);
+  if (leaf && requires_grad) sg_set_requires_grad(leaf, true);
+  if (!leaf) sg_test_check(false, name, __FILE__, __LINE__);
+  return leaf;
+}
+
+/* The fixture tensor as stored (int64 class indices), new reference. */
+static sg_tensor *raw(const oc *c, const char *name) {
+  sg_tensor *t = fx(c, name);
+  return t ? sg_retain(t) : NULL;
+}
+
+static bool cmp_at(const oc *c, sg_tensor *actual, const char *ref_name, int line) {
+  char expr[256];
+  snprintf(expr, sizeof expr, "%s case %s: %s (%s) vs torch", c->op, c->cs, ref_name,
+           sg_dtype_name(c->dt));
+  sg_tensor *ref = fx(c, ref_name);
+  if (!ref) return false;
+  if (!actual) return sg_test_check(false, expr, __FILE__, line);
+  if (sg_dtype_is_float(ref->dtype) && actual->dtype != c->dt) {
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s: result dtype %s, expected %s", expr,
+             sg_dtype_name(actual->dtype), sg_dtype_name(c->dt));
+    return sg_test_check(false, msg, __FILE__, line);
+  }
+  bool f32 = c->dt == SG_FLOAT32;
+  return sg_test_check_close(actual, ref, f32 ? F32_ATOL : F64_ATOL, f32 ? F32_RTOL : F64_RTOL,
+                             expr, __FILE__, line);
+}
+#define CMP(c, actual, ref_name) cmp_at((c), (actual), (ref_name), __LINE__)
+
+/* Gradients of sum(out * gout) w.r.t. wrt[0..n) (via sg_grad), compared with
+ * the fixture tensors ref_names[]. A NULL gradient (unused input) compares as
+ * zeros. */
+static void grads_at(const oc *c, sg_tensor *out, sg_tensor **wrt, int n,
+                     const char *const *ref_names, int line) {
+  if (!out) return;
+  sg_tensor *gout = in(c, "gout", false);
+  sg_tensor *g[8] = {0};
+  char expr[256];
+  snprintf(expr, sizeof expr, "%s case %s: sg_grad (%s)", c->op, c->cs, sg_dtype_name(c->dt));
+  if (gout && sg_test_check_ok(sg_grad(&out, &gout, 1, wrt, n, g, false, false, true), expr,
+                               __FILE__, line)) {
+    for (int i = 0; i < n; i++) {
+      if (!g[i]) g[i] = sg_zeros_like(wrt[i]);
+      cmp_at(c, g[i], ref_names[i], line);
+    }
+  }
+  sg_release_all(g, n);
+  sg_release(gout);
+}
+#define GRADS(c, out, wrt, n, ...) \
+  grads_at((c), (out), (wrt), (n), (const char *const[]){__VA_ARGS__}, __LINE__)
+
+static sg_tensor_dict *open_fixture(const char *name) {
+  sg_tensor_dict *d = tt_fixture(name);
+  if (!d) printf("  (fixture %s: %s)\n", name, sg_last_error());
+  return d;
+}
+
+static const sg_dtype DTS[2] = {SG_FLOAT32, SG_FLOAT64};
+
+/* ---------------------------------------------------------------- conv2d */
+static void conv2d(void) {
+  sg_tensor_dict *d = open_fixture("conv2d");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    /* a: stride 2, padding 1, dilation 2, groups 2, bias */
+    oc c = {d, "conv2d", "a", DTS[k]};
+    sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
+    sg_conv_opts o = {.stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 2}, .groups = 2};
+    sg_tensor *out = sg_conv2d(x, w, b, &o);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all[] = {x, w, b, out};
+    sg_release_all(all, 4);
+
+    /* b: 3x2 kernel, stride (1,2), padding (1,0), no bias */
+    c.cs = "b";
+    x = in(&c, "x", true);
+    w = in(&c, "w", true);
+    sg_conv_opts ob = {.stride = {1, 2}, .padding = {1, 0}};
+    out = sg_conv2d(x, w, NULL, &ob);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, w}), 2, "grad_x", "grad_w");
+    sg_tensor *all_b[] = {x, w, out};
+    sg_release_all(all_b, 3);
+  }
+  tt_fixture_free(d);
+}
+
+/* Double backward of conv2d: gx = d sum(out * gout)/dx with create_graph, then
+ * d sum(gx * v) / d(x, w). */
+static void conv2d_double_backward(void) {
+  sg_tensor_dict *d = open_fixture("conv2d");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    oc c = {d, "conv2d", "c", DTS[k]};
+    sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
+    sg_tensor *gout = in(&c, "gout", false), *v = in(&c, "v", false);
+    sg_conv_opts o = {.stride = {2, 2}, .padding = {1, 1}, .groups = 2};
+    sg_tensor *out = sg_conv2d(x, w, b, &o);
+    CMP(&c, out, "out");
+    sg_tensor *gx = NULL;
+    if (out && CHECK_OK(sg_grad(&out, &gout, 1, &x, 1, &gx, true, true, false))) {
+      CMP(&c, gx, "grad_x");
+      sg_tensor *gg[2] = {0};
+      if (CHECK_OK(sg_grad(&gx, &v, 1, ((sg_tensor *[]){x, w}), 2, gg, false, false, true))) {
+        if (!gg[0]) gg[0] = sg_zeros_like(x); /* conv is linear in x */
+        CMP(&c, gg[0], "gg_x");
+        CMP(&c, gg[1], "gg_w");
+      }
+      sg_release_all(gg, 2);
+    }
+    sg_tensor *all[] = {x, w, b, gout, v, out, gx};
+    sg_release_all(all, 7);
+  }
+  tt_fixture_free(d);
+}
+
+static void conv_transpose2d(void) {
+  sg_tensor_dict *d = open_fixture("conv_transpose2d");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    /* a: stride 2, padding 1, output_padding 1, groups 2, bias */
+    oc c = {d, "conv_transpose2d", "a", DTS[k]};
+    sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
+    sg_conv_opts o = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}, .groups = 2};
+    sg_tensor *out = sg_conv_transpose2d(x, w, b, &o);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all[] = {x, w, b, out};
+    sg_release_all(all, 4);
+
+    /* b: stride 2, padding (0,1), output_padding (1,0), dilation 2, 4x3 kernel */
+    c.cs = "b";
+    x = in(&c, "x", true);
+    w = in(&c, "w", true);
+    sg_conv_opts ob = {.stride = {2, 2}, .padding = {0, 1}, .output_padding = {1, 0},
+                       .dilation = {2, 2}};
+    out = sg_conv_transpose2d(x, w, NULL, &ob);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, w}), 2, "grad_x", "grad_w");
+    sg_tensor *all_b[] = {x, w, out};
+    sg_release_all(all_b, 3);
+  }
+  tt_fixture_free(d);
+}
+
+/* ------------------------------------------------------------ batch_norm */
+static void batch_norm(void) {
+  sg_tensor_dict *d = open_fixture("batch_norm");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (int training = 1; training >= 0; training--) {
+      oc c = {d, "batch_norm", training ? "train" : "eval", DTS[k]};
+      sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
+      sg_tensor *rm = in(&c, "rm", false), *rv = in(&c, "rv", false);
+      sg_tensor *out = sg_batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5);
+      CMP(&c, out, "out");
+      if (training) {
+        CMP(&c, rm, "rm_after");
+        CMP(&c, rv, "rv_after");
+      } else {
+        CMP(&c, rm, "rm"); /* eval leaves the running stats alone */
+        CMP(&c, rv, "rv");
+      }
+      GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+      sg_tensor *all[] = {x, w, b, rm, rv, out};
+      sg_release_all(all, 6);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+/* ----------------------------------------------------------- interpolate */
+static void interpolate_bilinear(void) {
+  static const struct {
+    const char *cs;
+    int64_t h, w;
+    bool align_corners;
+    double scale; /* what the user gave as scale_factor (0: a size) */
+  } cases[] = {
+      {"up2", 8, 10, false, 2.0},   {"up2_ac", 8, 10, true, 2.0}, {"size", 7, 9, false, 0},
+      {"size_ac", 7, 9, true, 0},   {"down", 3, 3, false, 0},     {"scale17", 6, 8, false, 1.7},
+  };
+  sg_tensor_dict *d = open_fixture("interpolate_bilinear");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "interpolate_bilinear", cases[i].cs, DTS[k]};
+      sg_tensor *x = in(&c, "x", true);
+      sg_tensor *out = sg_interpolate(x, cases[i].h, cases[i].w, SG_INTERP_BILINEAR,
+                                      cases[i].align_corners, cases[i].scale, cases[i].scale);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &x, 1, "grad_x");
+      sg_release(out);
+      sg_release(x);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+/* ------------------------------------------------------------------- pad */
+static void pad_reflect(void) {
+  static const struct {
+    const char *cs;
+    int64_t pads[4];
+  } cases[] = {{"a", {2, 1, 1, 3}}, {"b", {0, 5, 4, 0}}};
+  sg_tensor_dict *d = open_fixture("pad_reflect");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "pad_reflect", cases[i].cs, DTS[k]};
+      sg_tensor *x = in(&c, "x", true);
+      sg_tensor *out = sg_pad(x, cases[i].pads, 4, SG_PAD_REFLECT, 0.0);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &x, 1, "grad_x");
+      sg_release(out);
+      sg_release(x);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+/* ---------------------------------------------------------------- matmul */
+static void matmul(void) {
+  static const char *const cases[] = {"mm", "bcast", "mv", "vm"};
+  sg_tensor_dict *d = open_fixture("matmul");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "matmul", cases[i], DTS[k]};
+      sg_tensor *a = in(&c, "a", true), *b = in(&c, "b", true);
+      sg_tensor *out = sg_matmul(a, b);
+      CMP(&c, out, "out");
+      GRADS(&c, out, ((sg_tensor *[]){a, b}), 2, "grad_a", "grad_b");
+      sg_tensor *all[] = {a, b, out};
+      sg_release_all(all, 3);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+/* --------------------------------------------------------- cross_entropy */
+static void cross_entropy(void) {
+  static const struct {
+    const char *cs;
+    sg_reduction r;
+    int64_t ignore_index;
+    double label_smoothing;
+    bool weight;
+  } cases[] = {
+      {"a", SG_REDUCTION_MEAN, 2, 0.0, true},
+      {"b", SG_REDUCTION_SUM, -100, 0.0, true},
+      {"c", SG_REDUCTION_NONE, -100, 0.0, false},
+      {"d", SG_REDUCTION_MEAN, 1, 0.1, true},
+  };
+  sg_tensor_dict *d = open_fixture("cross_entropy");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "cross_entropy", cases[i].cs, DTS[k]};
+      sg_tensor *logits = in(&c, "logits", true);
+      sg_tensor *target = raw(&c, "target"); /* int64, 0-based already */
+      sg_tensor *weight = cases[i].weight ? in(&c, "weight", false) : NULL;
+      CHECK(target && target->dtype == SG_INT64);
+      sg_tensor *out = sg_cross_entropy(logits, target, weight, cases[i].r, cases[i].ignore_index,
+                                        cases[i].label_smoothing);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &logits, 1, "grad_logits");
+      sg_tensor *all[] = {logits, target, weight, out};
+      sg_release_all(all, 4);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+/* ---------------------------------------------------------------- logdet */
+static void logdet(void) {
+  static const char *const cases[] = {"a", "b", "c"};
+  sg_tensor_dict *d = open_fixture("logdet");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "logdet", cases[i], DTS[k]};
+      sg_tensor *a = in(&c, "a", true);
+      sg_tensor *out = sg_logdet(a);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &a, 1, "grad_a");
+      sg_release(out);
+      sg_release(a);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+/* ------------------------------------------------- sparsity projections */
+static void l0_project(void) {
+  static const struct {
+    const char *cs;
+    double k;
+  } cases[] = {{"l0", 7.0}, {"l0_frac", 0.1}};
+  sg_tensor_dict *d = open_fixture("sparse");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "l0_project", cases[i].cs, DTS[k]};
+      sg_tensor *x = in(&c, "x", true);
+      sg_tensor *out = sg_l0_project(x, cases[i].k);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &x, 1, "grad_x");
+      sg_tensor *mask = sg_l0_mask(x, cases[i].k);
+      CMP(&c, mask, "mask");
+      sg_tensor *all[] = {x, out, mask};
+      sg_release_all(all, 3);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+static void l0inf_project(void) {
+  static const struct {
+    const char *cs;
+    int64_t k;
+    int dim;
+  } cases[] = {{"l0inf", 2, 1}, {"l0inf_d2", 3, 2}};
+  sg_tensor_dict *d = open_fixture("sparse");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, "l0inf_project", cases[i].cs, DTS[k]};
+      sg_tensor *x = in(&c, "x", true);
+      sg_tensor *out = sg_l0inf_project(x, cases[i].k, cases[i].dim);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &x, 1, "grad_x");
+      sg_tensor *mask = sg_l0inf_mask(x, cases[i].k, cases[i].dim);
+      CMP(&c, mask, "mask");
+      sg_tensor *all[] = {x, out, mask};
+      sg_release_all(all, 3);
+    }
+  }
+  tt_fixture_free(d);
+}
+
+static void thresholds(void) {
+  sg_tensor_dict *d = open_fixture("sparse");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    oc c = {d, "soft_threshold", "soft", DTS[k]};
+    sg_tensor *x = in(&c, "x", true);
+    sg_tensor *out = sg_soft_threshold(x, 0.75);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "hard_threshold", "hard", DTS[k]};
+    x = in(&c, "x", true);
+    out = sg_hard_threshold(x, 0.75);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    /* learnable per-channel lambda: gradients w.r.t. x and lambda */
+    c = (oc){d, "soft_threshold_t", "soft_t", DTS[k]};
+    x = in(&c, "x", true);
+    sg_tensor *lam = in(&c, "lam", true);
+    out = sg_soft_threshold_t(x, lam);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, lam}), 2, "grad_x", "grad_lam");
+    sg_tensor *all[] = {x, lam, out};
+    sg_release_all(all, 3);
+
+    c = (oc){d, "hard_threshold_t", "hard_t", DTS[k]};
+    x = in(&c, "x", true);
+    lam = in(&c, "lam", false);
+    out = sg_hard_threshold_t(x, lam);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_tensor *all_h[] = {x, lam, out};
+    sg_release_all(all_h, 3);
+  }
+  tt_fixture_free(d);
+}
+
+/* The fixtures themselves: present, readable, with the dtypes the script
+ * writes (a check that cannot pass on an empty or mangled folder). */
+static void fixtures_present(void) {
+  static const char *const names[] = {"conv2d",      "conv_transpose2d", "batch_norm",
+                                      "interpolate_bilinear", "pad_reflect", "matmul",
+                                      "cross_entropy", "logdet",         "sparse"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    sg_tensor_dict *d = open_fixture(names[i]);
+    CHECK(d != NULL && d->n >= 4);
+    tt_fixture_free(d);
+  }
+  sg_tensor_dict *d = open_fixture("sparse");
+  if (!d) return;
+  sg_tensor *x = tt_fixture_get(d, "l0.x"), *m = tt_fixture_get(d, "l0.mask");
+  sg_tensor *g = tt_fixture_get(d, "l0.grad_x");
+  CHECK(x && x->dtype == SG_FLOAT32 && x->ndim == 4 && x->shape[0] == 3);
+  CHECK(m && m->dtype == SG_BOOL);
+  CHECK(g && g->dtype == SG_FLOAT64);
+  tt_fixture_free(d);
+}
+
+int main(void) {
+  RUN(fixtures_present);
+  RUN(conv2d);
+  RUN(conv2d_double_backward);
+  RUN(conv_transpose2d);
+  RUN(batch_norm);
+  RUN(interpolate_bilinear);
+  RUN(pad_reflect);
+  RUN(matmul);
+  RUN(cross_entropy);
+  RUN(logdet);
+  RUN(l0_project);
+  RUN(l0inf_project);
+  RUN(thresholds);
+  return sg_test_finish();
+}
