@@ -82,7 +82,8 @@ static void convert_be(const idx_type *ty, const unsigned char *src, int64_t n, 
     }
     case 0x0B: {
       int64_t *o = dst;
-      for (int64_t i = 0; i < n; i++) o[i] = (int16_t)(uint16_t)((src[2 * i] << 8) | src[2 * i + 1]);
+      for (int64_t i = 0; i < n; i++)
+        o[i] = (int16_t)(uint16_t)((src[2 * i] << 8) | src[2 * i + 1]);
       break;
     }
     case 0x0C: {

@@ -127,7 +127,8 @@ static sg_status parse_entry(const char *path, const cJSON *item, uint64_t data_
     const cJSON *v = cJSON_GetArrayItem(sh, i);
     uint64_t x = 0;
     int rc = json_uint(v, &x);
-    if (rc == -2) return st_fail(path, "tensor '%s': negative size %g in shape", nm, v->valuedouble);
+    if (rc == -2)
+      return st_fail(path, "tensor '%s': negative size %g in shape", nm, v->valuedouble);
     if (rc == -3) return st_fail(path, "tensor '%s': huge size %g in shape", nm, v->valuedouble);
     if (rc) return st_fail(path, "tensor '%s': shape entry %d is not an integer", nm, i);
     e->shape[i] = (int64_t)x;

@@ -229,7 +229,7 @@ static void safetensors_roundtrip(void) {
       prev = q ? q : prev;
     }
     free(hdr);
-    /* data section: 8+8*4+8*4+8*4 (p, f64, i64, empty=0) ... total size */
+    /* the data section holds exactly the tensors' bytes */
     size_t data = 0;
     for (int i = 0; i < 10; i++) data += (size_t)sg_numel(ts[i]) * sg_dtype_size(ts[i]->dtype);
     CHECK(n == 8 + hl + data);
@@ -414,9 +414,12 @@ static void safetensors_corrupt(void) {
   /* entries */
   ST_BAD("{\"a\":3}", 16, "tensor 'a': entry is not a JSON object");
   ST_BAD("{\"a\":{\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, "tensor 'a': missing \"dtype\"");
-  ST_BAD("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,16]}}", 16, "tensor 'a': missing \"shape\"");
-  ST_BAD("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2]}}", 16, "tensor 'a': missing \"data_offsets\"");
-  ST_BAD("{\"a\":{\"dtype\":7,\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, "\"dtype\" is not a string");
+  ST_BAD("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,16]}}", 16,
+         "tensor 'a': missing \"shape\"");
+  ST_BAD("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2]}}", 16,
+         "tensor 'a': missing \"data_offsets\"");
+  ST_BAD("{\"a\":{\"dtype\":7,\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16,
+         "\"dtype\" is not a string");
   ST_BAD("{\"a\":{\"dtype\":\"F99\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16,
          "tensor 'a': unknown dtype 'F99'");
   ST_BAD("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 16,
@@ -831,7 +834,7 @@ static void idx_roundtrip(void) {
   /* float: 1.5 = 0x3fc00000, -2.25 = 0xc0100000 */
   const unsigned char fl[8] = {0x3f, 0xc0, 0, 0, 0xc0, 0x10, 0, 0};
   idx_case(0x0D, 2, (const uint32_t[]){1, 2}, fl, 8, SG_FLOAT32, VALS(1.5, -2.25), 2);
-  /* double: 0.1 = 0x3fb999999999999a, -1e300 = 0xfe3c58b33c1b3f2b? computed below */
+  /* double, big-endian (0.1 = 0x3fb999999999999a) */
   double dv[2] = {0.1, -1e300};
   unsigned char db[16];
   for (int j = 0; j < 2; j++) {
@@ -1008,7 +1011,9 @@ static void idx_fashion_mnist(void) {
 
 /* ---- CIFAR-10 ---- */
 
-static unsigned char cifar_px(int rec, int i) { return (unsigned char)(rec * 7 + i * 13 + (i >> 8)); }
+static unsigned char cifar_px(int rec, int i) {
+  return (unsigned char)(rec * 7 + i * 13 + (i >> 8));
+}
 
 static void cifar10(void) {
   const int n = 3;
