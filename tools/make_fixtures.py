@@ -425,6 +425,141 @@ def make_sparse():
     return fx
 
 
+# ------------------------------------------------- more ops (beyond the main list)
+def make_pool():
+    fx = Fixture("pool")
+    g = gen(110)
+    x = randn32(g, 2, 3, 7, 8)
+    # max: kernel 3, stride 2, padding 1, ceil_mode; indices are flat in each H x W plane
+    fx.params("max_a", kernel=[3, 3], stride=[2, 2], padding=[1, 1], dilation=[1, 1], ceil_mode=True)
+    run_case(fx, "max_a", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [("x", x, True)],
+             ["grad_x"], g,
+             extra_outputs=lambda: [("indices", F.max_pool2d(x, 3, 2, 1, ceil_mode=True,
+                                                             return_indices=True)[1])])
+    # max: kernel (2,3), stride (2,1), padding (1,1), dilation 2
+    kw = dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 1), dilation=2)
+    fx.params("max_b", kernel=[2, 3], stride=[2, 1], padding=[1, 1], dilation=[2, 2],
+              ceil_mode=False)
+    run_case(fx, "max_b", lambda x: F.max_pool2d(x, **kw), [("x", x, True)], ["grad_x"], g,
+             extra_outputs=lambda: [("indices", F.max_pool2d(x, return_indices=True, **kw)[1])])
+    # avg: kernel 3, stride 2, padding 1, ceil_mode, count_include_pad False
+    fx.params("avg_a", kernel=[3, 3], stride=[2, 2], padding=[1, 1], ceil_mode=True,
+              count_include_pad=False)
+    run_case(fx, "avg_a", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True,
+                                                 count_include_pad=False),
+             [("x", x, True)], ["grad_x"], g)
+    # avg: kernel (2,2), stride default, padding (1,0), count_include_pad True
+    fx.params("avg_b", kernel=[2, 2], stride=[2, 2], padding=[1, 0], ceil_mode=False,
+              count_include_pad=True)
+    run_case(fx, "avg_b", lambda x: F.avg_pool2d(x, 2, padding=(1, 0)), [("x", x, True)],
+             ["grad_x"], g)
+    # adaptive average to 3 x 5 (windows overlap: 7 -> 3, 8 -> 5)
+    fx.params("adaptive", out=[3, 5])
+    run_case(fx, "adaptive", lambda x: F.adaptive_avg_pool2d(x, (3, 5)), [("x", x, True)],
+             ["grad_x"], g)
+    return fx
+
+
+def make_norms():
+    fx = Fixture("norms")
+    g = gen(111)
+    x = randn32(g, 4, 5, 6, scale=2.0) + 0.5
+    w = uniform32(g, 0.5, 1.5, 5, 6)
+    b = randn32(g, 5, 6)
+    fx.params("layer", normalized_shape=[5, 6], eps=1e-5)
+    run_case(fx, "layer", lambda x, w, b: F.layer_norm(x, (5, 6), w, b, eps=1e-5),
+             [("x", x, True), ("w", w, True), ("b", b, True)], ["grad_x", "grad_w", "grad_b"], g)
+    x = randn32(g, 2, 3, 5, 4, scale=2.0) + 1.0
+    w = uniform32(g, 0.5, 1.5, 3)
+    b = randn32(g, 3)
+    rm = randn32(g, 3, scale=0.1)
+    rv = uniform32(g, 0.5, 2.0, 3)
+    rm64, rv64 = rm.to(F64), rv.to(F64)
+    fx.params("instance", use_input_stats=True, momentum=0.1, eps=1e-5,
+              note="running stats updated with the batch mean of the per-instance stats")
+    run_case(fx, "instance",
+             lambda x, w, b: F.instance_norm(x, rm64, rv64, w, b, use_input_stats=True,
+                                             momentum=0.1, eps=1e-5),
+             [("x", x, True), ("w", w, True), ("b", b, True)], ["grad_x", "grad_w", "grad_b"], g,
+             extra_outputs=lambda: [("rm", rm), ("rv", rv), ("rm_after", rm64),
+                                    ("rv_after", rv64)])
+    return fx
+
+
+def make_resample_extra():
+    fx = Fixture("resample_extra")
+    g = gen(112)
+    x = randn32(g, 2, 3, 4, 5)
+    fx.params("nearest_size", mode="nearest", out_h=7, out_w=9, scale=0.0)
+    run_case(fx, "nearest_size", lambda x: F.interpolate(x, size=(7, 9), mode="nearest"),
+             [("x", x, True)], ["grad_x"], g)
+    fx.params("nearest_down", mode="nearest", out_h=3, out_w=2, scale=0.0)
+    run_case(fx, "nearest_down", lambda x: F.interpolate(x, size=(3, 2), mode="nearest"),
+             [("x", x, True)], ["grad_x"], g)
+    fx.params("nearest_x2", mode="nearest", out_h=8, out_w=10, scale=2.0)
+    run_case(fx, "nearest_x2", lambda x: F.interpolate(x, scale_factor=2, mode="nearest"),
+             [("x", x, True)], ["grad_x"], g)
+    fx.params("replicate", mode="replicate", pads=[2, 1, 1, 3])
+    run_case(fx, "replicate", lambda x: F.pad(x, (2, 1, 1, 3), mode="replicate"),
+             [("x", x, True)], ["grad_x"], g)
+    fx.params("constant_crop", mode="constant", pads=[1, -1, 2, 0], value=0.5)
+    run_case(fx, "constant_crop", lambda x: F.pad(x, (1, -1, 2, 0), mode="constant", value=0.5),
+             [("x", x, True)], ["grad_x"], g)
+    fx.params("pixel_shuffle", upscale=2)
+    xs = randn32(g, 2, 8, 3, 2)
+    run_case(fx, "pixel_shuffle", lambda x: F.pixel_shuffle(x, 2), [("x", xs, True)], ["grad_x"], g)
+    return fx
+
+
+def make_losses_extra():
+    fx = Fixture("losses_extra")
+    g = gen(113)
+    x = randn32(g, 4, 3, scale=2.0)
+    t = uniform32(g, 0.0, 1.0, 4, 3)
+    w = uniform32(g, 0.5, 1.5, 3)
+    pw = uniform32(g, 0.5, 3.0, 3)
+    fx.params("bce", reduction="mean", weight=True, pos_weight=True)
+    fx.add("bce", "target", t)
+    fx.add("bce", "weight", w)
+    fx.add("bce", "pos_weight", pw)
+    run_case(fx, "bce", lambda x: F.binary_cross_entropy_with_logits(
+        x, t.to(F64), w.to(F64), pos_weight=pw.to(F64)), [("x", x, True)], ["grad_x"], g)
+    x = randn32(g, 3, 4, 5, scale=3.0)
+    fx.params("log_softmax", dim=1)
+    run_case(fx, "log_softmax", lambda x: F.log_softmax(x, dim=1), [("x", x, True)], ["grad_x"], g)
+    fx.params("softmax", dim=-1)
+    run_case(fx, "softmax", lambda x: F.softmax(x, dim=-1), [("x", x, True)], ["grad_x"], g)
+    y = randn32(g, 3, 4, 5)
+    fx.params("mse", reduction="mean")
+    run_case(fx, "mse", lambda x, y: F.mse_loss(x, y), [("x", x, True), ("y", y, True)],
+             ["grad_x", "grad_y"], g)
+    fx.params("l1", reduction="sum")
+    run_case(fx, "l1", lambda x, y: F.l1_loss(x, y, reduction="sum"),
+             [("x", x, True), ("y", y, True)], ["grad_x", "grad_y"], g)
+    return fx
+
+
+def make_linalg_extra():
+    fx = Fixture("linalg_extra")
+    g = gen(114)
+    m = torch.randn(2, 4, 4, generator=g, dtype=F64)
+    a = (m @ m.transpose(-1, -2) + 2.0 * torch.eye(4, dtype=F64)).to(F32)
+    a = ((a + a.transpose(-1, -2)) / 2).to(F32)
+    # cholesky: torch's gradient assumes a symmetric input and returns a
+    # symmetric gradient; feed the op sym(A) so any convention agrees.
+    fx.params("cholesky", upper=False, note="input symmetrized inside: L = chol((A + A^T)/2)")
+    run_case(fx, "cholesky", lambda a: torch.linalg.cholesky((a + a.transpose(-1, -2)) / 2),
+             [("a", a, True)], ["grad_a"], g)
+    a = (torch.randn(2, 3, 3, generator=g, dtype=F64) + 3.0 * torch.eye(3, dtype=F64)).to(F32)
+    b = randn32(g, 2, 3, 2)
+    fx.params("solve", a=[2, 3, 3], b=[2, 3, 2])
+    run_case(fx, "solve", torch.linalg.solve, [("a", a, True), ("b", b, True)],
+             ["grad_a", "grad_b"], g)
+    fx.params("inv", a=[2, 3, 3])
+    run_case(fx, "inv", torch.linalg.inv, [("a", a, True)], ["grad_a"], g)
+    return fx
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "engine", "tests",
@@ -435,7 +570,8 @@ def main():
     torch.set_num_threads(1)  # float64 sums in a fixed order
     total = 0
     for make in [make_conv2d, make_conv_transpose2d, make_batch_norm, make_interpolate, make_pad,
-                 make_matmul, make_cross_entropy, make_logdet, make_sparse]:
+                 make_matmul, make_cross_entropy, make_logdet, make_sparse, make_pool,
+                 make_norms, make_resample_extra, make_losses_extra, make_linalg_extra]:
         total += make().write(out_dir)
     print(f"total {total} bytes in {out_dir}")
 

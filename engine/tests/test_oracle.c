@@ -424,12 +424,220 @@ static void thresholds(void) {
   tt_fixture_free(d);
 }
 
+/* ---------------------------------------------- more ops (beyond the main list) */
+static void pooling(void) {
+  static const struct {
+    const char *cs;
+    bool max;
+    sg_pool_opts o;
+  } cases[] = {
+      {"max_a", true, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}},
+      {"max_b", true, {.kernel = {2, 3}, .stride = {2, 1}, .padding = {1, 1}, .dilation = {2, 2}}},
+      {"avg_a", false,
+       {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true,
+        .count_include_pad = false}},
+      {"avg_b", false, {.kernel = {2, 2}, .padding = {1, 0}, .count_include_pad = true}},
+  };
+  sg_tensor_dict *d = open_fixture("pool");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      oc c = {d, cases[i].max ? "max_pool2d" : "avg_pool2d", cases[i].cs, DTS[k]};
+      sg_tensor *x = in(&c, "x", true), *idx = NULL;
+      sg_tensor *out = cases[i].max ? sg_max_pool2d(x, &cases[i].o, &idx)
+                                    : sg_avg_pool2d(x, &cases[i].o);
+      CMP(&c, out, "out");
+      if (cases[i].max) CMP(&c, idx, "indices");
+      GRADS(&c, out, &x, 1, "grad_x");
+      sg_tensor *all[] = {x, out, idx};
+      sg_release_all(all, 3);
+    }
+    oc c = {d, "adaptive_avg_pool2d", "adaptive", DTS[k]};
+    sg_tensor *x = in(&c, "x", true);
+    sg_tensor *out = sg_adaptive_avg_pool2d(x, 3, 5);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+  }
+  tt_fixture_free(d);
+}
+
+static void layer_and_instance_norm(void) {
+  sg_tensor_dict *d = open_fixture("norms");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    oc c = {d, "layer_norm", "layer", DTS[k]};
+    sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
+    sg_tensor *out = sg_layer_norm(x, (const int64_t[]){5, 6}, 2, w, b, 1e-5);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all[] = {x, w, b, out};
+    sg_release_all(all, 4);
+
+    c = (oc){d, "instance_norm", "instance", DTS[k]};
+    x = in(&c, "x", true);
+    w = in(&c, "w", true);
+    b = in(&c, "b", true);
+    sg_tensor *rm = in(&c, "rm", false), *rv = in(&c, "rv", false);
+    out = sg_instance_norm(x, rm, rv, w, b, true, 0.1, 1e-5);
+    CMP(&c, out, "out");
+    CMP(&c, rm, "rm_after");
+    CMP(&c, rv, "rv_after");
+    GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all_i[] = {x, w, b, rm, rv, out};
+    sg_release_all(all_i, 6);
+  }
+  tt_fixture_free(d);
+}
+
+static void resample_extra(void) {
+  static const struct {
+    const char *cs;
+    int64_t h, w;
+    double scale;
+  } near[] = {{"nearest_size", 7, 9, 0}, {"nearest_down", 3, 2, 0}, {"nearest_x2", 8, 10, 2.0}};
+  sg_tensor_dict *d = open_fixture("resample_extra");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+      oc c = {d, "interpolate_nearest", near[i].cs, DTS[k]};
+      sg_tensor *x = in(&c, "x", true);
+      sg_tensor *out = sg_interpolate(x, near[i].h, near[i].w, SG_INTERP_NEAREST, false,
+                                      near[i].scale, near[i].scale);
+      CMP(&c, out, "out");
+      GRADS(&c, out, &x, 1, "grad_x");
+      sg_release(out);
+      sg_release(x);
+    }
+    oc c = {d, "pad", "replicate", DTS[k]};
+    sg_tensor *x = in(&c, "x", true);
+    sg_tensor *out = sg_pad(x, (const int64_t[]){2, 1, 1, 3}, 4, SG_PAD_REPLICATE, 0);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c.cs = "constant_crop";
+    x = in(&c, "x", true);
+    out = sg_pad(x, (const int64_t[]){1, -1, 2, 0}, 4, SG_PAD_CONSTANT, 0.5);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "pixel_shuffle", "pixel_shuffle", DTS[k]};
+    x = in(&c, "x", true);
+    out = sg_pixel_shuffle(x, 2);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+  }
+  tt_fixture_free(d);
+}
+
+static void losses_extra(void) {
+  sg_tensor_dict *d = open_fixture("losses_extra");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    oc c = {d, "bce_with_logits", "bce", DTS[k]};
+    sg_tensor *x = in(&c, "x", true), *t = in(&c, "target", false);
+    sg_tensor *w = in(&c, "weight", false), *pw = in(&c, "pos_weight", false);
+    sg_tensor *out = sg_bce_with_logits(x, t, w, pw, SG_REDUCTION_MEAN);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_tensor *all[] = {x, t, w, pw, out};
+    sg_release_all(all, 5);
+
+    c = (oc){d, "log_softmax", "log_softmax", DTS[k]};
+    x = in(&c, "x", true);
+    out = sg_log_softmax(x, 1);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "softmax", "softmax", DTS[k]};
+    x = in(&c, "x", true);
+    out = sg_softmax(x, -1);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "mse_loss", "mse", DTS[k]};
+    x = in(&c, "x", true);
+    sg_tensor *y = in(&c, "y", true);
+    out = sg_mse_loss(x, y, SG_REDUCTION_MEAN);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, y}), 2, "grad_x", "grad_y");
+    sg_tensor *all_m[] = {x, y, out};
+    sg_release_all(all_m, 3);
+
+    c = (oc){d, "l1_loss", "l1", DTS[k]};
+    x = in(&c, "x", true);
+    y = in(&c, "y", true);
+    out = sg_l1_loss(x, y, SG_REDUCTION_SUM);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){x, y}), 2, "grad_x", "grad_y");
+    sg_tensor *all_l[] = {x, y, out};
+    sg_release_all(all_l, 3);
+  }
+  tt_fixture_free(d);
+}
+
+/* (A + A^T) / 2 with differentiable ops. */
+static sg_tensor *sym(sg_tensor *a) {
+  sg_tensor *t = sg_transpose(a, -1, -2);
+  sg_tensor *s = t ? sg_add(a, t) : NULL;
+  sg_tensor *r = s ? sg_mul_scalar(s, 0.5) : NULL;
+  sg_release(t);
+  sg_release(s);
+  return r;
+}
+
+static void linalg_extra(void) {
+  sg_tensor_dict *d = open_fixture("linalg_extra");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    oc c = {d, "cholesky", "cholesky", DTS[k]};
+    sg_tensor *a = in(&c, "a", true);
+    sg_tensor *s = sym(a);
+    sg_tensor *out = s ? sg_cholesky(s, false) : NULL;
+    CMP(&c, out, "out");
+    GRADS(&c, out, &a, 1, "grad_a");
+    sg_tensor *all[] = {a, s, out};
+    sg_release_all(all, 3);
+
+    c = (oc){d, "solve", "solve", DTS[k]};
+    a = in(&c, "a", true);
+    sg_tensor *b = in(&c, "b", true);
+    out = sg_solve(a, b);
+    CMP(&c, out, "out");
+    GRADS(&c, out, ((sg_tensor *[]){a, b}), 2, "grad_a", "grad_b");
+    sg_tensor *all_s[] = {a, b, out};
+    sg_release_all(all_s, 3);
+
+    c = (oc){d, "inv", "inv", DTS[k]};
+    a = in(&c, "a", true);
+    out = sg_inv(a);
+    CMP(&c, out, "out");
+    GRADS(&c, out, &a, 1, "grad_a");
+    sg_release(out);
+    sg_release(a);
+  }
+  tt_fixture_free(d);
+}
+
 /* The fixtures themselves: present, readable, with the dtypes the script
  * writes (a check that cannot pass on an empty or mangled folder). */
 static void fixtures_present(void) {
   static const char *const names[] = {"conv2d",      "conv_transpose2d", "batch_norm",
                                       "interpolate_bilinear", "pad_reflect", "matmul",
-                                      "cross_entropy", "logdet",         "sparse"};
+                                      "cross_entropy", "logdet",         "sparse",
+                                      "pool",        "norms",            "resample_extra",
+                                      "losses_extra", "linalg_extra"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     sg_tensor_dict *d = open_fixture(names[i]);
     CHECK(d != NULL && d->n >= 4);
@@ -459,5 +667,10 @@ int main(void) {
   RUN(l0_project);
   RUN(l0inf_project);
   RUN(thresholds);
+  RUN(pooling);
+  RUN(layer_and_instance_norm);
+  RUN(resample_extra);
+  RUN(losses_extra);
+  RUN(linalg_extra);
   return sg_test_finish();
 }
