@@ -32,25 +32,6 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* CMP is > for max, < for min. */
 #define DEFINE_MINMAX_DIR(SUF, T, ISNAN, DIR, CMP)                                        \
-  /* value and index of the best element of a row: NaN wins, ties keep the first */     \
-  static void row_##DIR##_##SUF(const T *x, int64_t n, T *val, int64_t *idx) {          \
-    T b = x[0];                                                                         \
-    int64_t bi = 0;                                                                     \
-    if (!ISNAN(b))                                                                      \
-      for (int64_t j = 1; j < n; j++) {                                                 \
-        T v = x[j];                                                                     \
-        if (v CMP b) {                                                                  \
-          b = v;                                                                        \
-          bi = j;                                                                       \
-        } else if (ISNAN(v)) {                                                          \
-          b = v;                                                                        \
-          bi = j;                                                                       \
-          break;                                                                        \
-        }                                                                               \
-      }                                                                                 \
-    *val = b;                                                                           \
-    *idx = bi;                                                                          \
-  }                                                                                     \
   /* value only: a vectorized reduction plus a NaN flag */                              \
   static T rowv_##DIR##_##SUF(const T *x, int64_t n) {                                  \
     T b = x[0];                                                                         \
@@ -65,6 +46,24 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
       for (int64_t j = 0; j < n; j++)                                                   \
         if (ISNAN(x[j])) return x[j];                                                   \
     return b;                                                                           \
+  }                                                                                     \
+  /* value and index of the best element of a row: NaN wins, ties keep the first.     \
+   * The value comes from the vectorized pass, then the first position holding it   \
+   * is searched 64 elements at a time. */                                              \
+  static void row_##DIR##_##SUF(const T *x, int64_t n, T *val, int64_t *idx) {          \
+    T b = rowv_##DIR##_##SUF(x, n);                                                     \
+    int bnan = ISNAN(b);                                                                \
+    int64_t j = 0;                                                                      \
+    for (; j + 64 <= n; j += 64) {                                                      \
+      int hit = 0;                                                                      \
+      PRAGMA(omp simd reduction(| : hit))                                               \
+      for (int64_t l = 0; l < 64; l++) hit |= (x[j + l] == b) | (ISNAN(x[j + l]) & bnan); \
+      if (hit) break;                                                                   \
+    }                                                                                   \
+    for (; j < n; j++)                                                                  \
+      if (x[j] == b || (ISNAN(x[j]) && bnan)) break;                                    \
+    *val = b;                                                                           \
+    *idx = j < n ? j : 0;                                                               \
   }                                                                                     \
   /* a block of bl adjacent columns starting at column i0 */                            \
   static void col_##DIR##_##SUF(const T *x, int64_t N, int64_t I, int64_t i0, int64_t bl, \
@@ -187,19 +186,24 @@ static sg_status cpu_minmax(sg_tensor *values, sg_tensor *indices, const sg_tens
 /* var, norm, logsumexp (float32 / float64)                             */
 /* ------------------------------------------------------------------ */
 
-/* Each op defines ROW(x, n, par) for one contiguous row (par: split the
- * row across threads) and COL(x, N, I, i0, bl, out) for a column block;
- * DISPATCH runs them over [O, N, I]. */
+/* Each op defines NAME_row(x, n, ...) for one contiguous row (serial,
+ * `omp simd`), NAME_full(x, n, ...) for one long row split across threads
+ * (the same body under `omp parallel for simd`; a separate function so the
+ * per-row calls carry no parallel-region overhead) and NAME_col(x, N, I,
+ * i0, bl, out, ...) for a column block. DISPATCH runs them over [O, N, I]. */
+#define SIMD simd
+#define PARSIMD parallel for simd if (n > PAR_MIN)
+
 #define DEFINE_DISPATCH(NAME, T, ARGS_DECL, ARGS)                                        \
   static void NAME(T *out, const T *x, int64_t O, int64_t N, int64_t I ARGS_DECL) {      \
     if (O * I == 0) return;                                                              \
     if (O * I == 1) {                                                                    \
-      out[0] = NAME##_row(x, N, N > PAR_MIN ARGS);                                       \
+      out[0] = NAME##_full(x, N ARGS);                                                   \
       return;                                                                            \
     }                                                                                    \
     if (I == 1) {                                                                        \
       _Pragma("omp parallel for schedule(static) if (O * N > PAR_MIN && O > 1)")         \
-      for (int64_t o = 0; o < O; o++) out[o] = NAME##_row(x + o * N, N, false ARGS);     \
+      for (int64_t o = 0; o < O; o++) out[o] = NAME##_row(x + o * N, N ARGS);            \
       return;                                                                            \
     }                                                                                    \
     int64_t nb = (I + LANES - 1) / LANES;                                                \
@@ -210,20 +214,26 @@ static sg_status cpu_minmax(sg_tensor *values, sg_tensor *indices, const sg_tens
                    out + o * I ARGS);                                                    \
   }
 
+#define COMMA ,
+
 /* ---- var ---- */
-#define DEFINE_VAR(SUF, T)                                                                \
-  static T var_##SUF##_row(const T *x, int64_t n, bool par, double div) {                 \
+#define DEFINE_VAR_ROW(NAME, T, MODE)                                                     \
+  static T NAME(const T *x, int64_t n, double div) {                                      \
     double s = 0;                                                                         \
-    _Pragma("omp parallel for simd reduction(+ : s) if (par)")                            \
+    PRAGMA(omp MODE reduction(+ : s))                                                     \
     for (int64_t j = 0; j < n; j++) s += (double)x[j];                                    \
     double mu = s / (double)n, q = 0;                                                     \
-    _Pragma("omp parallel for simd reduction(+ : q) if (par)")                            \
+    PRAGMA(omp MODE reduction(+ : q))                                                     \
     for (int64_t j = 0; j < n; j++) {                                                     \
       double d = (double)x[j] - mu;                                                       \
       q += d * d;                                                                         \
     }                                                                                     \
     return (T)(q / div);                                                                  \
-  }                                                                                       \
+  }
+
+#define DEFINE_VAR(SUF, T)                                                                \
+  DEFINE_VAR_ROW(var_##SUF##_row, T, SIMD)                                                \
+  DEFINE_VAR_ROW(var_##SUF##_full, T, PARSIMD)                                            \
   static void var_##SUF##_col(const T *x, int64_t N, int64_t I, int64_t i0, int64_t bl,   \
                               T *out, double div) {                                       \
     double s[LANES], q[LANES];                                                            \
@@ -244,8 +254,6 @@ static sg_status cpu_minmax(sg_tensor *values, sg_tensor *indices, const sg_tens
   }                                                                                       \
   DEFINE_DISPATCH(var_##SUF, T, COMMA double div, COMMA div)
 
-#define COMMA ,
-
 DEFINE_VAR(f32, float)
 DEFINE_VAR(f64, double)
 
@@ -264,23 +272,23 @@ static sg_status cpu_var(sg_tensor *out, const sg_tensor *x, int64_t O, int64_t 
 /* ---- norm ---- */
 enum { NORM_1, NORM_2, NORM_INF, NORM_P };
 
-#define DEFINE_NORM(SUF, T)                                                                \
-  static T norm_##SUF##_row(const T *x, int64_t n, bool par, int kind, double p) {         \
+#define DEFINE_NORM_ROW(NAME, T, MODE)                                                     \
+  static T NAME(const T *x, int64_t n, int kind, double p) {                               \
     double s = 0;                                                                          \
     if (kind == NORM_2) {                                                                  \
-      _Pragma("omp parallel for simd reduction(+ : s) if (par)")                           \
+      PRAGMA(omp MODE reduction(+ : s))                                                    \
       for (int64_t j = 0; j < n; j++) s += (double)x[j] * (double)x[j];                    \
       return (T)sqrt(s);                                                                   \
     }                                                                                      \
     if (kind == NORM_1) {                                                                  \
-      _Pragma("omp parallel for simd reduction(+ : s) if (par)")                           \
+      PRAGMA(omp MODE reduction(+ : s))                                                    \
       for (int64_t j = 0; j < n; j++) s += fabs((double)x[j]);                             \
       return (T)s;                                                                         \
     }                                                                                      \
     if (kind == NORM_INF) {                                                                \
       T m = 0;                                                                             \
       int nan = 0;                                                                         \
-      _Pragma("omp parallel for simd reduction(max : m) reduction(| : nan) if (par)")      \
+      PRAGMA(omp MODE reduction(max : m) reduction(| : nan))                               \
       for (int64_t j = 0; j < n; j++) {                                                    \
         T a = x[j] < 0 ? -x[j] : x[j];                                                     \
         m = a > m ? a : m;                                                                 \
@@ -288,10 +296,14 @@ enum { NORM_1, NORM_2, NORM_INF, NORM_P };
       }                                                                                    \
       return nan ? (T)NAN : m;                                                             \
     }                                                                                      \
-    _Pragma("omp parallel for reduction(+ : s) if (par)")                                  \
+    PRAGMA(omp MODE reduction(+ : s))                                                      \
     for (int64_t j = 0; j < n; j++) s += pow(fabs((double)x[j]), p);                       \
     return (T)pow(s, 1.0 / p);                                                             \
-  }                                                                                        \
+  }
+
+#define DEFINE_NORM(SUF, T)                                                                \
+  DEFINE_NORM_ROW(norm_##SUF##_row, T, SIMD)                                               \
+  DEFINE_NORM_ROW(norm_##SUF##_full, T, PARSIMD)                                           \
   static void norm_##SUF##_col(const T *x, int64_t N, int64_t I, int64_t i0, int64_t bl,   \
                                T *out, int kind, double p) {                               \
     double s[LANES];                                                                       \
@@ -340,17 +352,21 @@ static sg_status cpu_norm(sg_tensor *out, const sg_tensor *x, int64_t O, int64_t
 static inline float exp_f32(float v) { return sg_cpu_expf(v); }
 static inline double exp_f64(double v) { return exp(v); }
 
-#define DEFINE_LSE(SUF, T)                                                                 \
-  static T lse_##SUF##_row(const T *x, int64_t n, bool par) {                              \
+#define DEFINE_LSE_ROW(NAME, T, EXP, MODE)                                                 \
+  static T NAME(const T *x, int64_t n) {                                                   \
     T m = -INFINITY;                                                                       \
-    _Pragma("omp parallel for simd reduction(max : m) if (par)")                           \
+    PRAGMA(omp MODE reduction(max : m))                                                    \
     for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;                               \
     if (isinf(m)) return m; /* all -inf (or empty): -inf; any +inf: +inf */                \
     double s = 0;                                                                          \
-    _Pragma("omp parallel for simd reduction(+ : s) if (par)")                             \
-    for (int64_t j = 0; j < n; j++) s += (double)exp_##SUF(x[j] - m);                      \
+    PRAGMA(omp MODE reduction(+ : s))                                                      \
+    for (int64_t j = 0; j < n; j++) s += (double)EXP(x[j] - m);                            \
     return (T)((double)m + log(s));                                                        \
-  }                                                                                        \
+  }
+
+#define DEFINE_LSE(SUF, T)                                                                 \
+  DEFINE_LSE_ROW(lse_##SUF##_row, T, exp_##SUF, SIMD)                                      \
+  DEFINE_LSE_ROW(lse_##SUF##_full, T, exp_##SUF, PARSIMD)                                  \
   static void lse_##SUF##_col(const T *x, int64_t N, int64_t I, int64_t i0, int64_t bl,    \
                               T *out) {                                                    \
     T m[LANES];                                                                            \

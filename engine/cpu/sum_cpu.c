@@ -38,6 +38,7 @@
       for (int64_t a = 0; a < A; a++) {                                               \
         const T *row = x + (a * K + k) * R;                                           \
         ACC racc = 0;                                                                 \
+        _Pragma("omp simd reduction(+ : racc)")                                       \
         for (int64_t r = 0; r < R; r++) racc += (ACC)row[r];                          \
         acc += racc;                                                                  \
       }                                                                               \
@@ -53,7 +54,7 @@ DEFINE_AKR(akr_i64, int64_t, int64_t)
 #define DEFINE_FULL(NAME, T, ACC)                                              \
   static T NAME(const T *x, int64_t n) {                                       \
     ACC acc = 0;                                                               \
-    _Pragma("omp parallel for reduction(+ : acc) if (n > 32768)")              \
+    _Pragma("omp parallel for simd reduction(+ : acc) if (n > 32768)")         \
     for (int64_t i = 0; i < n; i++) acc += (ACC)x[i];                          \
     return (T)acc;                                                             \
   }
