@@ -61,9 +61,160 @@ static int thread_num(void) {
 DEFINE_MOMENTS(f32, float)
 DEFINE_MOMENTS(f64, double)
 
+/* ---------------- short groups: column kernels ----------------
+ * When each group's inner extent B is short (BatchNorm1d on N x C has
+ * B = 1), the per-group loops above stride through memory. These kernels
+ * instead stream x as [A, K = G * B] rows, accumulating per-column sums
+ * (per-thread partials over rows, combined afterwards), then fold the B
+ * columns of each group. */
+#define NORM_COL_B 16
+
+#define DEFINE_COLS(SUF, T)                                                                   \
+  static void cols_combine_##SUF(double *acc, int nt, int64_t K) {                           \
+    for (int t = 1; t < nt; t++)                                                             \
+      for (int64_t k = 0; k < K; k++) acc[k] += acc[(size_t)t * (size_t)K + (size_t)k];      \
+  }                                                                                          \
+  static int cols_moments_##SUF(T *mean, T *var, const T *x, int64_t A, int64_t G,          \
+                                int64_t B) {                                                 \
+    const int64_t K = G * B;                                                                 \
+    const double inv_m = 1.0 / (double)(A * B);                                              \
+    const bool par = A * K > NORM_PAR_GRAIN && A > 1;                                        \
+    const int nt = par ? max_threads() : 1;                                                  \
+    double *acc = calloc((size_t)(nt + 1) * (size_t)K, sizeof(double));                      \
+    if (!acc) return -1;                                                                     \
+    double *mc = acc + (size_t)nt * (size_t)K;                                               \
+    _Pragma("omp parallel if (par)") {                                                       \
+      double *s = acc + (size_t)thread_num() * (size_t)K;                                    \
+      _Pragma("omp for schedule(static)") for (int64_t a = 0; a < A; a++) {                  \
+        const T *r = x + a * K;                                                              \
+        for (int64_t k = 0; k < K; k++) s[k] += r[k];                                        \
+      }                                                                                      \
+    }                                                                                        \
+    cols_combine_##SUF(acc, nt, K);                                                          \
+    for (int64_t g = 0; g < G; g++) {                                                        \
+      double sum = 0;                                                                        \
+      for (int64_t b = 0; b < B; b++) sum += acc[g * B + b];                                 \
+      mean[g] = (T)(sum * inv_m);                                                            \
+      for (int64_t b = 0; b < B; b++) mc[g * B + b] = sum * inv_m;                           \
+    }                                                                                        \
+    memset(acc, 0, sizeof(double) * (size_t)nt * (size_t)K);                                 \
+    _Pragma("omp parallel if (par)") {                                                       \
+      double *s = acc + (size_t)thread_num() * (size_t)K;                                    \
+      _Pragma("omp for schedule(static)") for (int64_t a = 0; a < A; a++) {                  \
+        const T *r = x + a * K;                                                              \
+        for (int64_t k = 0; k < K; k++) {                                                    \
+          double d = (double)r[k] - mc[k];                                                   \
+          s[k] += d * d;                                                                     \
+        }                                                                                    \
+      }                                                                                      \
+    }                                                                                        \
+    cols_combine_##SUF(acc, nt, K);                                                          \
+    for (int64_t g = 0; g < G; g++) {                                                        \
+      double q = 0;                                                                          \
+      for (int64_t b = 0; b < B; b++) q += acc[g * B + b];                                   \
+      var[g] = (T)(q * inv_m);                                                               \
+    }                                                                                        \
+    free(acc);                                                                               \
+    return 0;                                                                                \
+  }                                                                                          \
+  /* y = (x - mc[k]) * sc[k] + sh[k] with per-column tables */                               \
+  static int cols_normalize_##SUF(T *y, const T *x, int64_t A, int64_t G, int64_t B,        \
+                                  const T *mean, const T *invstd, const T *w, const T *bias, \
+                                  int64_t C) {                                               \
+    const int64_t K = G * B;                                                                 \
+    T *tab = malloc(sizeof(T) * 3 * (size_t)K);                                              \
+    if (!tab) return -1;                                                                     \
+    T *mc = tab, *sc = tab + K, *sh = tab + 2 * K;                                           \
+    for (int64_t g = 0; g < G; g++)                                                          \
+      for (int64_t b = 0; b < B; b++) {                                                      \
+        mc[g * B + b] = mean[g];                                                             \
+        sc[g * B + b] = invstd[g] * (w ? w[g % C] : (T)1);                                   \
+        sh[g * B + b] = bias ? bias[g % C] : (T)0;                                           \
+      }                                                                                      \
+    _Pragma("omp parallel for schedule(static) if (A * K > NORM_PAR_GRAIN && A > 1)")        \
+    for (int64_t a = 0; a < A; a++) {                                                        \
+      const T *r = x + a * K;                                                                \
+      T *q = y + a * K;                                                                      \
+      for (int64_t k = 0; k < K; k++) q[k] = (r[k] - mc[k]) * sc[k] + sh[k];                 \
+    }                                                                                        \
+    free(tab);                                                                               \
+    return 0;                                                                                \
+  }                                                                                          \
+  static int cols_bwd_##SUF(T *dx, T *sdy, T *sdyx, const T *dy, const T *x, int64_t A,     \
+                            int64_t G, int64_t B, const T *mean, const T *invstd,           \
+                            const T *w, int64_t C) {                                         \
+    const int64_t K = G * B;                                                                 \
+    const double inv_m = 1.0 / (double)(A * B);                                              \
+    const bool par = A * K > NORM_PAR_GRAIN && A > 1;                                        \
+    const int nt = par ? max_threads() : 1;                                                  \
+    double *acc = calloc((size_t)nt * 2 * (size_t)K, sizeof(double));                        \
+    T *tab = malloc(sizeof(T) * 4 * (size_t)K);                                              \
+    if (!acc || !tab) {                                                                      \
+      free(acc);                                                                             \
+      free(tab);                                                                             \
+      return -1;                                                                             \
+    }                                                                                        \
+    T *mc = tab, *cdy = tab + K, *cx = tab + 2 * K, *c0 = tab + 3 * K;                       \
+    for (int64_t g = 0; g < G; g++)                                                          \
+      for (int64_t b = 0; b < B; b++) mc[g * B + b] = mean[g];                               \
+    _Pragma("omp parallel if (par)") {                                                       \
+      double *s1 = acc + (size_t)thread_num() * 2 * (size_t)K, *s2 = s1 + K;                 \
+      _Pragma("omp for schedule(static)") for (int64_t a = 0; a < A; a++) {                  \
+        const T *pg = dy + a * K, *px = x + a * K;                                           \
+        for (int64_t k = 0; k < K; k++) {                                                    \
+          s1[k] += pg[k];                                                                    \
+          s2[k] += (double)pg[k] * (double)(px[k] - mc[k]);                                  \
+        }                                                                                    \
+      }                                                                                      \
+    }                                                                                        \
+    cols_combine_##SUF(acc, nt, 2 * K);                                                      \
+    for (int64_t g = 0; g < G; g++) {                                                        \
+      double S1 = 0, S2 = 0;                                                                 \
+      for (int64_t b = 0; b < B; b++) {                                                      \
+        S1 += acc[g * B + b];                                                                \
+        S2 += acc[K + g * B + b];                                                            \
+      }                                                                                      \
+      const double is = invstd[g];                                                           \
+      sdy[g] = (T)S1;                                                                        \
+      sdyx[g] = (T)(S2 * is);                                                                \
+      const double kk = is * (w ? (double)w[g % C] : 1.0);                                   \
+      for (int64_t b = 0; b < B; b++) {                                                      \
+        cdy[g * B + b] = (T)kk;                                                              \
+        cx[g * B + b] = (T)(kk * is * is * S2 * inv_m);                                      \
+        c0[g * B + b] = (T)(kk * S1 * inv_m);                                                \
+      }                                                                                      \
+    }                                                                                        \
+    if (dx) {                                                                                \
+      _Pragma("omp parallel for schedule(static) if (par)")                                  \
+      for (int64_t a = 0; a < A; a++) {                                                      \
+        const T *pg = dy + a * K, *px = x + a * K;                                           \
+        T *q = dx + a * K;                                                                   \
+        for (int64_t k = 0; k < K; k++)                                                      \
+          q[k] = cdy[k] * pg[k] - cx[k] * (px[k] - mc[k]) - c0[k];                           \
+      }                                                                                      \
+    }                                                                                        \
+    free(acc);                                                                               \
+    free(tab);                                                                               \
+    return 0;                                                                                \
+  }
+DEFINE_COLS(f32, float)
+DEFINE_COLS(f64, double)
+
+static bool use_cols(int64_t A, int64_t B) { return B < NORM_COL_B && A > 1; }
+
+static sg_status cols_oom(void) {
+  return sg_error(SG_ERR_MEM, "batch_norm: out of memory for column accumulators");
+}
+
 static sg_status cpu_moments(sg_tensor *mean, sg_tensor *var, const sg_tensor *x, int64_t A,
                              int64_t G, int64_t B) {
   if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm moments: empty groups");
+  if (use_cols(A, B)) {
+    int rc = x->dtype == SG_FLOAT32
+                 ? cols_moments_f32(sg_data_ptr(mean), sg_data_ptr(var), sg_data_ptr(x), A, G, B)
+                 : cols_moments_f64(sg_data_ptr(mean), sg_data_ptr(var), sg_data_ptr(x), A, G, B);
+    return rc ? cols_oom() : SG_OK;
+  }
   if (x->dtype == SG_FLOAT32)
     moments_f32(sg_data_ptr(mean), sg_data_ptr(var), sg_data_ptr(x), A, G, B);
   else
@@ -98,6 +249,14 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
                                int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
                                const sg_tensor *w, const sg_tensor *b, int64_t C) {
   if (C <= 0) C = G;
+  if (use_cols(A, B)) {
+    int rc = x->dtype == SG_FLOAT32
+                 ? cols_normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
+                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C)
+                 : cols_normalize_f64(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
+                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
+    return rc ? cols_oom() : SG_OK;
+  }
   if (x->dtype == SG_FLOAT32)
     normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
                   sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
@@ -150,6 +309,16 @@ static sg_status cpu_normalize_backward(sg_tensor *dx, sg_tensor *sum_dy, sg_ten
                                         const sg_tensor *invstd, const sg_tensor *w, int64_t C) {
   if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm backward: empty groups");
   if (C <= 0) C = G;
+  if (use_cols(A, B)) {
+    int rc = x->dtype == SG_FLOAT32
+                 ? cols_bwd_f32(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy),
+                                sg_data_ptr(sum_dy_xhat), sg_data_ptr(dy), sg_data_ptr(x), A, G, B,
+                                sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), C)
+                 : cols_bwd_f64(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy),
+                                sg_data_ptr(sum_dy_xhat), sg_data_ptr(dy), sg_data_ptr(x), A, G, B,
+                                sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), C);
+    return rc ? cols_oom() : SG_OK;
+  }
   if (x->dtype == SG_FLOAT32)
     norm_bwd_f32(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
                  sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd),

@@ -159,6 +159,30 @@ static sg_tensor *f_norm(sg_tensor **in, int n, void *ctx) {
   }
 }
 
+/* Gradients of f with and without create_graph agree (float64). The first
+ * runs the fused kernels (checked against finite differences by
+ * CHECK_GRAD); the second the composite formula that double backward
+ * differentiates, which gradgradcheck alone cannot validate (it only checks
+ * that formula against its own finite differences). */
+static void check_paths_agree(sg_fn f, void *ctx, sg_tensor **in, int n) {
+  sg_tensor *y = f(in, n, ctx);
+  if (!CHECK(y != NULL)) return;
+  sg_tensor *gy = tt_uniform(77, SG_FLOAT64, -1, 1, y->ndim, y->shape);
+  sg_tensor *req[3];
+  int nr = 0;
+  for (int k = 0; k < n; k++)
+    if (in[k]->requires_grad) req[nr++] = in[k];
+  sg_tensor *g1[3] = {0}, *g2[3] = {0};
+  CHECK_OK(sg_grad(&y, &gy, 1, req, nr, g1, true, false, false));
+  CHECK_OK(sg_grad(&y, &gy, 1, req, nr, g2, true, true, false));
+  for (int k = 0; k < nr; k++)
+    if (CHECK(g1[k] && g2[k])) CHECK_CLOSE(g1[k], g2[k], 1e-10, 1e-10);
+  sg_release_all(g1, nr);
+  sg_release_all(g2, nr);
+  sg_release(gy);
+  sg_release(y);
+}
+
 static void norm_gradients(void) {
   sg_tensor *rm = tt_from(SG_FLOAT64, VALS(0.5, -1.0, 0.0), 1, SHAPE(3));
   sg_tensor *rv = tt_from(SG_FLOAT64, VALS(2.0, 0.5, 1.0), 1, SHAPE(3));
@@ -169,6 +193,14 @@ static void norm_gradients(void) {
     nctx c = {kind, rm, rv};
     CHECK_GRAD(f_norm, &c, in, 3);
     CHECK_GRADGRAD(f_norm, &c, in, 3);
+    /* long groups (B >= 16: the per-group kernels; short ones take the
+     * column kernels) */
+    sg_tensor *xl = tt_param(150 + kind, -1, 1, 4, SHAPE(2, 3, 4, 5));
+    sg_tensor *inl[3] = {xl, in[1], in[2]};
+    CHECK_GRAD(f_norm, &c, inl, 3);
+    CHECK_GRADGRAD(f_norm, &c, inl, 3);
+    check_paths_agree(f_norm, &c, inl, 3);
+    sg_release(xl);
     /* without affine parameters; 3-d input */
     sg_tensor *x3 = tt_param(130 + kind, -1, 1, 3, SHAPE(2, 3, 3));
     CHECK_GRAD(f_norm, &c, &x3, 1);
@@ -228,30 +260,6 @@ static void fused_matches_composite(void) {
     sg_tensor *all[] = {x, w, b, rm, rv, gy, y};
     sg_release_all(all, 7);
   }
-}
-
-/* Gradients of f with and without create_graph agree (float64). The first
- * runs the fused kernels (checked against finite differences by
- * CHECK_GRAD); the second the composite formula that double backward
- * differentiates, which gradgradcheck alone cannot validate (it only checks
- * that formula against its own finite differences). */
-static void check_paths_agree(sg_fn f, void *ctx, sg_tensor **in, int n) {
-  sg_tensor *y = f(in, n, ctx);
-  if (!CHECK(y != NULL)) return;
-  sg_tensor *gy = tt_uniform(77, SG_FLOAT64, -1, 1, y->ndim, y->shape);
-  sg_tensor *req[3];
-  int nr = 0;
-  for (int k = 0; k < n; k++)
-    if (in[k]->requires_grad) req[nr++] = in[k];
-  sg_tensor *g1[3] = {0}, *g2[3] = {0};
-  CHECK_OK(sg_grad(&y, &gy, 1, req, nr, g1, true, false, false));
-  CHECK_OK(sg_grad(&y, &gy, 1, req, nr, g2, true, true, false));
-  for (int k = 0; k < nr; k++)
-    if (CHECK(g1[k] && g2[k])) CHECK_CLOSE(g1[k], g2[k], 1e-10, 1e-10);
-  sg_release_all(g1, nr);
-  sg_release_all(g2, nr);
-  sg_release(gy);
-  sg_release(y);
 }
 
 static void fused_matches_composite_f64(void) {
