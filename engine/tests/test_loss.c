@@ -71,10 +71,13 @@ static void softmax_values(void) {
 /* Rows and column blocks (I > LANES, partial last block), float32 with the
  * vectorized exp, against a float64 reference. */
 static void softmax_paths(void) {
-  const int64_t shapes[][3] = {{200, 301, 1}, {3, 37, 150}, {1, 70000, 1}, {2, 5, 1}};
-  for (int k = 0; k < 4; k++) {
+  /* the last two spread wider than expf's range (exp(x - max) underflows) */
+  const int64_t shapes[][3] = {{200, 301, 1}, {3, 37, 150}, {1, 70000, 1}, {2, 5, 1},
+                               {4, 3000, 1}, {2, 300, 70}};
+  const double spread[] = {30, 30, 30, 30, 100, 100};
+  for (int k = 0; k < 6; k++) {
     int64_t O = shapes[k][0], N = shapes[k][1], I = shapes[k][2];
-    sg_tensor *x = tt_uniform(20 + k, SG_FLOAT32, -30, 30, 3, SHAPE(O, N, I));
+    sg_tensor *x = tt_uniform(20 + k, SG_FLOAT32, -spread[k], spread[k], 3, SHAPE(O, N, I));
     sg_tensor *y = sg_softmax(x, 1), *ly = sg_log_softmax(x, 1);
     CHECK(y && ly);
     if (!y || !ly) {

@@ -94,6 +94,19 @@ static void var_std_values(void) {
   sg_release(r);
   sg_release(y32);
   sg_release(y);
+  /* size-1 dims inside and outside the reduced block */
+  sg_tensor *z = sin_range(SG_FLOAT64, 3, SHAPE(3, 1, 4));
+  sg_tensor *za = sg_var(z, NULL, 0, 1, false);
+  r = sg_var(z, (const int[]){0, 2}, 2, 1, false);
+  CHECK(has_shape(r, 1, SHAPE(1)));
+  if (r && za) CHECK_NEAR(sg_get_flat(r, 0), sg_get_flat(za, 0), 1e-15);
+  sg_release(r);
+  r = sg_var(z, (const int[]){1}, 1, 0, false); /* one element per output: 0 */
+  CHECK(has_shape(r, 2, SHAPE(3, 4)));
+  CHECK_VALUES(r, VALS(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 12, 0);
+  sg_release(r);
+  sg_release(za);
+  sg_release(z);
   /* one element with correction 1: nan (PyTorch) */
   sg_tensor *one = tt_from(SG_FLOAT64, VALS(2), 1, SHAPE(1));
   r = sg_var(one, NULL, 0, 1, false);
