@@ -291,13 +291,10 @@ static inline uint32_t key_f32(float v, int mode) {
     b &= 0x7fffffffu;
     return b > 0x7f800000u ? 0x7f800001u : b; /* every NaN just above inf */
   }
-  if (v != v) {
-    b = 0xffffffffu;
-  } else {
-    v += 0.0f; /* -0 -> +0 */
-    memcpy(&b, &v, sizeof b);
-    b ^= (b >> 31) ? 0xffffffffu : 0x80000000u;
-  }
+  float w = v + 0.0f; /* -0 -> +0 */
+  memcpy(&b, &w, sizeof b);
+  b ^= (uint32_t)((int32_t)b >> 31) | 0x80000000u;
+  b = v != v ? 0xffffffffu : b;
   return mode == KM_SMALLEST ? ~b : b;
 }
 
@@ -312,13 +309,10 @@ static inline uint64_t key_f64(double v, int mode) {
     b &= 0x7fffffffffffffffull;
     return b > 0x7ff0000000000000ull ? 0x7ff0000000000001ull : b;
   }
-  if (v != v) {
-    b = ~0ull;
-  } else {
-    v += 0.0;
-    memcpy(&b, &v, sizeof b);
-    b ^= (b >> 63) ? ~0ull : 0x8000000000000000ull;
-  }
+  double w = v + 0.0;
+  memcpy(&b, &w, sizeof b);
+  b ^= (uint64_t)((int64_t)b >> 63) | 0x8000000000000000ull;
+  b = v != v ? ~0ull : b;
   return mode == KM_SMALLEST ? ~b : b;
 }
 
@@ -335,8 +329,10 @@ typedef uint64_t k32;
 #define K32_MAKE(key, i, flip) \
   ((flip) ? ~(((uint64_t)(key) << 32) | (uint32_t) ~(uint32_t)(i)) \
           : (((uint64_t)(key) << 32) | (uint32_t) ~(uint32_t)(i)))
+#define K32_MAKEK(kf, i, flip) \
+  (((uint64_t)(kf) << 32) | ((flip) ? (uint32_t)(i) : (uint32_t) ~(uint32_t)(i)))
+#define K32_KEYOF(a) ((uint32_t)((a) >> 32))
 #define K32_UNFLIP(a, flip) ((flip) ? ~(a) : (a))
-static const k32 K32_ZERO = 0;
 
 typedef struct k64 {
   uint64_t k, i; /* i = ~idx */
@@ -360,7 +356,12 @@ static inline k64 k64_unflip(k64 a, bool flip) {
   return a;
 }
 #define K64_UNFLIP(a, flip) k64_unflip((a), (flip))
-static const k64 K64_ZERO = {0, 0};
+static inline k64 k64_makek(uint64_t kf, int64_t i, bool flip) {
+  k64 r = {kf, flip ? (uint64_t)i : ~(uint64_t)i};
+  return r;
+}
+#define K64_MAKEK(kf, i, flip) k64_makek((kf), (i), (flip))
+#define K64_KEYOF(a) ((a).k)
 
 /* Sorting and selection, descending, on unique keys. */
 #define DEFINE_SELECT(KS, KT, GT)                                                   \
@@ -456,7 +457,16 @@ typedef struct topk_job {
 /* Fills the mask / out entries of the positions [p0, p0+T) of sample o
  * with the "not selected" state: dropped (0) or, when the selection lists
  * the entries to drop, kept (1 / x). */
-#define DEFINE_TOPK(SUF, T, KS, KT, KEYF, MAKE, GT, IDX, ZERO, UNFLIP)                             \
+#define SCAN_LOOP(KEYT, KEXPR, CMP)            \
+  for (int64_t t = 0; t < cnt; t++) {          \
+    KEYT kv_ = KEXPR;                          \
+    uint8_t h_ = kv_ CMP thr[t];               \
+    kb[t] = kv_;                               \
+    hit[t] = h_;                               \
+    any |= h_;                                 \
+  }
+
+#define DEFINE_TOPK(SUF, T, KS, KT, KEYT, KEYF, MAKE, MAKEK, KEYOF, GT, IDX, UNFLIP)                             \
   static void mask_init_##SUF(const topk_job *j, const T *x, int64_t o, int64_t p0,          \
                               int64_t cnt, int64_t step, bool keep) {                        \
     for (int64_t c = 0; c < j->n; c++) {                                                     \
@@ -479,9 +489,56 @@ typedef struct topk_job {
     if (j->maskT) ((T *)j->maskT)[pos] = (T)keep;                                            \
     if (j->out) ((T *)j->out)[pos] = keep ? x[pos] : (T)0;                                   \
   }                                                                                          \
-  /* small k: sorted lists of kk keys for TILE positions at a time */                        \
+  /* writes the kk selected of positions [p0, p0+cnt) of sample o; entry   \
+   * (t, q) of the selection is L[t * st + q * sq] */                           \
+  static void emit_##SUF(topk_job *j, const T *x, int64_t o, int64_t p0, int64_t cnt,        \
+                         int64_t kk, bool flip, const KT *L, int64_t st, int64_t sq) {       \
+    int64_t n = j->n, inner = j->inner;                                                      \
+    if (j->mask_mode) {                                                                      \
+      mask_init_##SUF(j, x, o, p0, cnt, 1, flip);                                            \
+      for (int64_t t = 0; t < cnt; t++)                                                      \
+        for (int64_t q = 0; q < kk; q++)                                                     \
+          mask_set_##SUF(j, x, (o * n + IDX(UNFLIP(L[t * st + q * sq], flip))) * inner + p0 + t, \
+                         !flip);                                                             \
+      return;                                                                                \
+    }                                                                                        \
+    for (int64_t t = 0; t < cnt; t++)                                                        \
+      for (int64_t q = 0; q < kk; q++) {                                                     \
+        int64_t c = IDX(L[t * st + q * sq]);                                                 \
+        int64_t dst = (o * kk + q) * inner + p0 + t;                                         \
+        j->idx[dst] = c;                                                                     \
+        if (j->vals) ((T *)j->vals)[dst] = x[(o * n + c) * inner + p0 + t];                  \
+      }                                                                                      \
+  }                                                                                          \
+  /* keys of row[0..cnt) (flipped when listing drops) into kb; whether any    \
+   * passes its position's threshold. Branch-free per mode: vectorizes. */      \
+  static int scan_##SUF(const T *row, int64_t cnt, KEYT *kb, uint8_t *hit, const KEYT *thr, \
+                        int mode, bool flip) {                                               \
+    int any = 0;                                                                             \
+    switch (mode * 2 + (int)flip) {                                                          \
+      case 0: SCAN_LOOP(KEYT, KEYF(row[t], KM_LARGEST), >) break;                                  \
+      case 1: SCAN_LOOP(KEYT, ~KEYF(row[t], KM_LARGEST), >=) break;                                \
+      case 2: SCAN_LOOP(KEYT, KEYF(row[t], KM_SMALLEST), >) break;                                 \
+      case 3: SCAN_LOOP(KEYT, ~KEYF(row[t], KM_SMALLEST), >=) break;                               \
+      case 4: SCAN_LOOP(KEYT, KEYF(row[t], KM_ABS), >) break;                                      \
+      default: SCAN_LOOP(KEYT, ~KEYF(row[t], KM_ABS), >=) break;                                   \
+    }                                                                                        \
+    return any;                                                                              \
+  }                                                                                          \
+  static inline void insert_##SUF(KT *l, int64_t len, KT key) {                              \
+    int64_t q = len;                                                                         \
+    while (q > 0 && GT(key, l[q - 1])) {                                                     \
+      l[q] = l[q - 1];                                                                       \
+      q--;                                                                                   \
+    }                                                                                        \
+    l[q] = key;                                                                              \
+  }                                                                                          \
+  /* small k: one pass keeping a sorted list of kk keys per position, TILE     \
+   * positions at a time (inner == 1: one row, read in blocks of TILE) */       \
   static void topk_tiles_##SUF(topk_job *j, const T *x, int64_t kk, bool flip) {             \
-    int64_t n = j->n, inner = j->inner, mode = j->mode;                                      \
+    int64_t n = j->n, inner = j->inner;                                                      \
+    int mode = j->mode;                                                                      \
+    bool rowwise = inner == 1;                                                               \
     int64_t tiles = (inner + TILE - 1) / TILE, units = j->outer * tiles;                     \
     bool par = parallel_ok(j->outer * n * inner, units);                                     \
     _Pragma("omp parallel if (par)") {                                                       \
@@ -489,40 +546,50 @@ typedef struct topk_job {
       if (!lst) {                                                                            \
         _Pragma("omp atomic write") j->failed = 1;                                           \
       } else {                                                                               \
+        KEYT kb[TILE], thr[TILE];                                                            \
+        uint8_t hit[TILE];                                                                   \
+        memset(hit, 0, sizeof hit);                                                          \
         _Pragma("omp for schedule(static)") for (int64_t u = 0; u < units; u++) {            \
           int64_t o = u / tiles, p0 = (u % tiles) * TILE;                                    \
           int64_t cnt = inner - p0 < TILE ? inner - p0 : TILE;                               \
-          for (int64_t q = 0; q < cnt * kk; q++) lst[q] = ZERO;                              \
-          for (int64_t c = 0; c < n; c++) {                                                  \
-            const T *row = x + (o * n + c) * inner + p0;                                     \
+          const T *base = x + o * n * inner + p0;                                            \
+          if (cnt < TILE) memset(hit + cnt, 0, (size_t)(TILE - cnt));                        \
+          for (int64_t c = 0; c < kk; c++)                                                   \
             for (int64_t t = 0; t < cnt; t++) {                                              \
-              KT key = MAKE(KEYF(row[t], (int)mode), c, flip);                               \
-              KT *l = lst + t * kk;                                                          \
-              if (GT(key, l[kk - 1])) {                                                      \
-                int64_t q = kk - 1;                                                          \
-                while (q > 0 && GT(key, l[q - 1])) {                                         \
-                  l[q] = l[q - 1];                                                           \
-                  q--;                                                                       \
+              KEYT kf = KEYF(base[c * inner + t], mode);                                     \
+              insert_##SUF(lst + t * kk, c, MAKEK(flip ? ~kf : kf, c, flip));                \
+            }                                                                                \
+          for (int64_t t = 0; t < cnt; t++) thr[t] = KEYOF(lst[t * kk + kk - 1]);            \
+          if (!rowwise) {                                                                    \
+            for (int64_t c = kk; c < n; c++) {                                               \
+              if (!scan_##SUF(base + c * inner, cnt, kb, hit, thr, mode, flip)) continue;    \
+              /* hits are 0/1 bytes: test 8 positions per word */                           \
+              for (int64_t t0 = 0; t0 < cnt; t0 += 8) {                                      \
+                uint64_t w;                                                                  \
+                memcpy(&w, hit + t0, sizeof w);                                              \
+                while (w) {                                                                  \
+                  int64_t t = t0 + (__builtin_ctzll(w) >> 3);                                \
+                  w &= w - 1;                                                                \
+                  KT *l = lst + t * kk;                                                      \
+                  insert_##SUF(l, kk - 1, MAKEK(kb[t], c, flip));                            \
+                  thr[t] = KEYOF(l[kk - 1]);                                                 \
                 }                                                                            \
-                l[q] = key;                                                                  \
               }                                                                              \
             }                                                                                \
-          }                                                                                  \
-          if (j->mask_mode) {                                                                \
-            mask_init_##SUF(j, x, o, p0, cnt, 1, flip);                                      \
-            for (int64_t t = 0; t < cnt; t++)                                                \
-              for (int64_t q = 0; q < kk; q++)                                               \
-                mask_set_##SUF(j, x, (o * n + IDX(UNFLIP(lst[t * kk + q], flip))) * inner + p0 + t, \
-                               !flip);                                                 \
           } else {                                                                           \
-            for (int64_t t = 0; t < cnt; t++)                                                \
-              for (int64_t q = 0; q < kk; q++) {                                             \
-                int64_t c = IDX(lst[t * kk + q]);                                            \
-                int64_t dst = (o * kk + q) * inner + p0 + t;                                 \
-                j->idx[dst] = c;                                                             \
-                if (j->vals) ((T *)j->vals)[dst] = x[(o * n + c) * inner + p0 + t];          \
-              }                                                                              \
+            KEYT th[TILE];                                                                   \
+            for (int64_t c0 = kk; c0 < n; c0 += TILE) {                                      \
+              int64_t m = n - c0 < TILE ? n - c0 : TILE;                                     \
+              for (int64_t t = 0; t < m; t++) th[t] = thr[0];                                \
+              if (!scan_##SUF(base + c0, m, kb, hit, th, mode, flip)) continue;              \
+              for (int64_t t = 0; t < m; t++)                                                \
+                if (flip ? kb[t] >= thr[0] : kb[t] > thr[0]) {                               \
+                  insert_##SUF(lst, kk - 1, MAKEK(kb[t], c0 + t, flip));                     \
+                  thr[0] = KEYOF(lst[kk - 1]);                                               \
+                }                                                                            \
+            }                                                                                \
           }                                                                                  \
+          emit_##SUF(j, x, o, p0, cnt, kk, flip, lst, kk, 1);                                \
         }                                                                                    \
         free(lst);                                                                           \
       }                                                                                      \
@@ -559,7 +626,92 @@ typedef struct topk_job {
         free(buf);                                                                           \
       }                                                                                      \
     }                                                                                        \
-  }                                                                                          \
+  }
+
+DEFINE_TOPK(f32, float, k32, k32, uint32_t, key_f32, K32_MAKE, K32_MAKEK, K32_KEYOF, K32_GT, K32_IDX, K32_UNFLIP)
+DEFINE_TOPK(u8, uint8_t, k32, k32, uint32_t, key_u8, K32_MAKE, K32_MAKEK, K32_KEYOF, K32_GT, K32_IDX, K32_UNFLIP)
+DEFINE_TOPK(f64, double, k64, k64, uint64_t, key_f64, K64_MAKE, K64_MAKEK, K64_KEYOF, K64_GT, K64_IDX, K64_UNFLIP)
+DEFINE_TOPK(i64, int64_t, k64, k64, uint64_t, key_i64, K64_MAKE, K64_MAKEK, K64_KEYOF, K64_GT, K64_IDX, K64_UNFLIP)
+
+/* float32 / uint8 with k <= NET_K over a strided dim: per tile of positions
+ * keep the k best composite keys in k lanes-arrays, merging every new row
+ * with a branch-free max/min chain (vectorizes; no mispredicted inserts). */
+#define NET_K 64
+#define NET_KEYS(KEXPR, CMP_FLIP)                                   \
+  for (int64_t t = 0; t < cnt; t++) {                               \
+    uint64_t v_ = ((uint64_t)(KEXPR) << 32) | lo;                   \
+    vb[t] = v_;                                                     \
+    any |= v_ > last[t];                                            \
+  }
+#define NET_MASK(T, KEXPR, CMP)                                     \
+  for (int64_t t = 0; t < cnt; t++) {                               \
+    uint64_t v_ = ((uint64_t)(KEXPR) << 32) | lo;                   \
+    bool keep_ = v_ CMP last[t];                                    \
+    if (m8) m8[t] = keep_;                                          \
+    if (mt) mt[t] = (T)keep_;                                       \
+    if (ot) ot[t] = keep_ ? row[t] : (T)0;                          \
+  }
+#define DEFINE_NET(SUF, T, KEYF)                                                             \
+  static bool net_##SUF(topk_job *j, const T *x, int64_t kk, bool flip) {                    \
+    int64_t n = j->n, inner = j->inner;                                                      \
+    int mode = j->mode;                                                                      \
+    int64_t tiles = (inner + TILE - 1) / TILE, units = j->outer * tiles;                     \
+    bool par = parallel_ok(j->outer * n * inner, units);                                     \
+    _Pragma("omp parallel for schedule(static) if (par)")                                    \
+    for (int64_t u = 0; u < units; u++) {                                                    \
+      uint64_t L[NET_K * TILE], vb[TILE];                                                    \
+      int64_t o = u / tiles, p0 = (u % tiles) * TILE;                                        \
+      int64_t cnt = inner - p0 < TILE ? inner - p0 : TILE;                                   \
+      const T *base = x + o * n * inner + p0;                                                \
+      const uint64_t *last = L + (kk - 1) * TILE;                                            \
+      memset(L, 0, sizeof(uint64_t) * (size_t)(kk * TILE));                                 \
+      for (int64_t c = 0; c < n; c++) {                                                      \
+        const T *row = base + c * inner;                                                     \
+        uint64_t lo = flip ? (uint32_t)c : (uint32_t) ~(uint32_t)c;                          \
+        int any = 0;                                                                         \
+        switch (mode * 2 + (int)flip) {                                                      \
+          case 0: NET_KEYS(KEYF(row[t], KM_LARGEST), 0) break;                               \
+          case 1: NET_KEYS(~KEYF(row[t], KM_LARGEST), 1) break;                              \
+          case 2: NET_KEYS(KEYF(row[t], KM_SMALLEST), 0) break;                              \
+          case 3: NET_KEYS(~KEYF(row[t], KM_SMALLEST), 1) break;                             \
+          case 4: NET_KEYS(KEYF(row[t], KM_ABS), 0) break;                                   \
+          default: NET_KEYS(~KEYF(row[t], KM_ABS), 1) break;                                 \
+        }                                                                                    \
+        if (!any) continue;                                                                  \
+        for (int64_t q = 0; q < kk; q++) {                                                   \
+          uint64_t *Lq = L + q * TILE;                                                       \
+          for (int64_t t = 0; t < cnt; t++) {                                                \
+            uint64_t a = Lq[t], b = vb[t];                                                   \
+            Lq[t] = a > b ? a : b;                                                           \
+            vb[t] = a > b ? b : a;                                                           \
+          }                                                                                  \
+        }                                                                                    \
+      }                                                                                      \
+      if (!j->mask_mode) {                                                                   \
+        emit_##SUF(j, x, o, p0, cnt, kk, flip, L, 1, TILE);                                  \
+        continue;                                                                            \
+      }                                                                                      \
+      /* mask pass: kept iff the key ranks in the top k (>= the k-th best; the \
+       * k-th best to drop when flipped) */                                    \
+      for (int64_t c = 0; c < n; c++) {                                                      \
+        int64_t at = (o * n + c) * inner + p0;                                               \
+        const T *row = x + at;                                                               \
+        uint64_t lo = flip ? (uint32_t)c : (uint32_t) ~(uint32_t)c;                          \
+        uint8_t *m8 = j->mask8 ? j->mask8 + at : NULL;                                       \
+        T *mt = j->maskT ? (T *)j->maskT + at : NULL;                                        \
+        T *ot = j->out ? (T *)j->out + at : NULL;                                            \
+        if (flip) NET_MASK(T, ~KEYF(row[t], KM_ABS), <)                                       \
+        else NET_MASK(T, KEYF(row[t], KM_ABS), >=)                                            \
+      }                                                                                      \
+    }                                                                                        \
+    return true;                                                                             \
+  }
+#define DEFINE_NO_NET(SUF, T)                                                               \
+  static bool net_##SUF(topk_job *j, const T *x, int64_t kk, bool flip) {                    \
+    (void)j, (void)x, (void)kk, (void)flip;                                                  \
+    return false;                                                                            \
+  }
+#define DEFINE_TOPK_RUN(SUF, T) \
   static sg_status topk_run_##SUF(topk_job *j, const T *x) {                                 \
     int64_t kk = j->k;                                                                       \
     bool flip = false;                                                                       \
@@ -573,16 +725,24 @@ typedef struct topk_job {
         for (int64_t o = 0; o < j->outer; o++) mask_init_##SUF(j, x, o, 0, j->inner, 1, flip); \
       return SG_OK;                                                                          \
     }                                                                                        \
-    if (kk <= SMALL_K && kk < j->n) topk_tiles_##SUF(j, x, kk, flip);                        \
-    else topk_rows_##SUF(j, x, kk, flip);                                                    \
+    if (kk <= NET_K && kk < j->n && j->inner >= 4 && net_##SUF(j, x, kk, flip)) {           \
+    } else if (kk <= SMALL_K && kk < j->n) {                                                 \
+      topk_tiles_##SUF(j, x, kk, flip);                                                      \
+    } else {                                                                                 \
+      topk_rows_##SUF(j, x, kk, flip);                                                       \
+    }                                                                                        \
     return j->failed ? sg_error(SG_ERR_MEM, "topk: out of memory for selection buffers")    \
                      : SG_OK;                                                                \
   }
 
-DEFINE_TOPK(f32, float, k32, k32, key_f32, K32_MAKE, K32_GT, K32_IDX, K32_ZERO, K32_UNFLIP)
-DEFINE_TOPK(u8, uint8_t, k32, k32, key_u8, K32_MAKE, K32_GT, K32_IDX, K32_ZERO, K32_UNFLIP)
-DEFINE_TOPK(f64, double, k64, k64, key_f64, K64_MAKE, K64_GT, K64_IDX, K64_ZERO, K64_UNFLIP)
-DEFINE_TOPK(i64, int64_t, k64, k64, key_i64, K64_MAKE, K64_GT, K64_IDX, K64_ZERO, K64_UNFLIP)
+DEFINE_NET(f32, float, key_f32)
+DEFINE_NET(u8, uint8_t, key_u8)
+DEFINE_NO_NET(f64, double)
+DEFINE_NO_NET(i64, int64_t)
+DEFINE_TOPK_RUN(f32, float)
+DEFINE_TOPK_RUN(u8, uint8_t)
+DEFINE_TOPK_RUN(f64, double)
+DEFINE_TOPK_RUN(i64, int64_t)
 
 static sg_status topk_dispatch(topk_job *j, const sg_tensor *x, const char *op) {
   if ((x->dtype == SG_FLOAT32 || x->dtype == SG_UINT8 || x->dtype == SG_BOOL) &&
@@ -797,25 +957,28 @@ static sg_status cpu_l0_mask(sg_tensor *mask, sg_tensor *out, const sg_tensor *x
 
 /* ======================= thresholds ======================= */
 
+/* Branch-free selects (no arithmetic under a condition) so the loops
+ * vectorize; a NaN fails every compare and passes through. */
 #define DEFINE_THRESHOLD(SUF, T, ABS)                                                        \
   static void threshold_##SUF(T *out, T *mask, const T *x, int64_t n, T lam, bool soft) {    \
     bool par = parallel_ok(n, 2);                                                            \
     if (soft) {                                                                              \
-      _Pragma("omp parallel for simd schedule(static) if (par)")                             \
+      _Pragma("omp parallel for schedule(static) if (par)")                                  \
       for (int64_t i = 0; i < n; i++) {                                                      \
-        T v = x[i], a = ABS(v);                                                              \
-        T shrunk = v > 0 ? v - lam : v + lam;                                                \
-        out[i] = a > lam ? shrunk : (a <= lam ? (T)0 : v);                                   \
+        T v = x[i];                                                                          \
+        T c = v < -lam ? -lam : v;                                                           \
+        c = c > lam ? lam : c;                                                               \
+        out[i] = v - c;                                                                      \
       }                                                                                      \
     } else {                                                                                 \
-      _Pragma("omp parallel for simd schedule(static) if (par)")                             \
+      _Pragma("omp parallel for schedule(static) if (par)")                                  \
       for (int64_t i = 0; i < n; i++) {                                                      \
-        T v = x[i], a = ABS(v);                                                              \
-        out[i] = a > lam ? v : (a <= lam ? (T)0 : v);                                        \
+        T v = x[i];                                                                          \
+        out[i] = ABS(v) <= lam ? (T)0 : v;                                                   \
       }                                                                                      \
     }                                                                                        \
     if (mask) {                                                                              \
-      _Pragma("omp parallel for simd schedule(static) if (par)")                             \
+      _Pragma("omp parallel for schedule(static) if (par)")                                  \
       for (int64_t i = 0; i < n; i++) mask[i] = ABS(x[i]) > lam ? (T)1 : (T)0;               \
     }                                                                                        \
   }

@@ -400,9 +400,20 @@ static void topk_random(void) {
   CHECK(topk_matches(x, 1, 1, true));
   CHECK(topk_matches(x, 1, 5, true));
   CHECK(topk_matches(x, 1, 5, false));
+  CHECK(topk_matches(x, 1, 20, true));
   CHECK(topk_matches(x, 1, 40, true));
   CHECK(topk_matches(x, 3, 3, true));
   CHECK(topk_matches(x, 0, 2, false));
+  sg_tensor *x100 = sg_mul_scalar(x, 100);
+  sg_tensor *x8 = sg_abs(x100);
+  sg_tensor *u8 = sg_to_dtype(x8, SG_UINT8);
+  sg_release(x100);
+  CHECK(topk_matches(u8, 1, 3, true));  /* many ties */
+  CHECK(topk_matches(u8, 1, 3, false));
+  CHECK(topk_matches(u8, 1, 12, true));
+  CHECK(sort_matches(u8, 1, true));
+  sg_release(x8);
+  sg_release(u8);
   sg_release(x);
   /* quantized values: many ties, plus NaNs */
   sg_tensor *q = tt_uniform(12, SG_FLOAT64, -4, 4, 2, SHAPE(37, 200));
