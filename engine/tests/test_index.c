@@ -476,6 +476,53 @@ static void sort_values(void) {
   sg_release(x);
 }
 
+
+static void edge_cases(void) {
+  sg_tensor *v = NULL, *i = NULL;
+  /* 0-dim topk / gather */
+  sg_tensor *s = sg_scalar_tensor(3, SG_FLOAT64, sg_cpu_device());
+  CHECK_OK(sg_topk(s, 1, 0, true, true, &v, &i));
+  CHECK(v && v->ndim == 0 && sg_get_flat(v, 0) == 3);
+  sg_release(v);
+  sg_release(i);
+  CHECK_STATUS_FAILS(sg_topk(s, 0, 0, true, true, &v, &i), "k = 0 out of range");
+  sg_tensor *i0 = sg_zeros(NULL, 0, SG_INT64, sg_cpu_device());
+  sg_tensor *r = sg_gather(s, 0, i0);
+  CHECK(r && r->ndim == 0 && sg_get_flat(r, 0) == 3);
+  sg_release(r);
+  /* empty tensors */
+  sg_tensor *e = sg_zeros(SHAPE(0), 1, SG_FLOAT32, sg_cpu_device());
+  CHECK_OK(sg_sort(e, 0, false, &v, &i));
+  CHECK(v && v->shape[0] == 0);
+  sg_release(v);
+  sg_release(i);
+  sg_tensor *e2 = sg_zeros(SHAPE(0, 5), 2, SG_FLOAT32, sg_cpu_device());
+  CHECK_OK(sg_topk(e2, 2, 1, true, true, &v, &i));
+  CHECK(v && v->shape[0] == 0 && v->shape[1] == 2);
+  sg_release(v);
+  sg_release(i);
+  sg_tensor *x = tt_from(SG_FLOAT32, VALS(1, 2, 3, 4), 2, SHAPE(2, 2));
+  sg_tensor *none = sg_zeros(SHAPE(0), 1, SG_INT64, sg_cpu_device());
+  r = sg_index_select(x, 1, none);
+  CHECK(r && r->shape[0] == 2 && r->shape[1] == 0);
+  sg_release(r);
+  sg_tensor *ne = sg_zeros(SHAPE(2, 0), 2, SG_INT64, sg_cpu_device());
+  r = sg_gather(x, 1, ne);
+  CHECK(r && r->shape[1] == 0);
+  sg_release(r);
+  sg_tensor *ee[2] = {e, e};
+  r = sg_cat(ee, 2, 0);
+  CHECK(r && r->ndim == 1 && r->shape[0] == 0);
+  sg_release(r);
+  sg_tensor *outs[2];
+  int n = 0;
+  CHECK_OK(sg_split(e2, 2, 0, outs, 2, &n));
+  CHECK(n == 1 && outs[0]->shape[0] == 0);
+  if (n == 1) sg_release(outs[0]);
+  sg_tensor *all[] = {s, i0, e, e2, x, none, ne};
+  sg_release_all(all, 7);
+}
+
 /* ---------------- gradients ---------------- */
 
 typedef struct {
@@ -622,6 +669,7 @@ int main(void) {
   RUN(topk_values);
   RUN(topk_random);
   RUN(sort_values);
+  RUN(edge_cases);
   RUN(gradients);
   return sg_test_finish();
 }

@@ -258,6 +258,15 @@ static void errors(void) {
   CHECK_FAILS(sg_soft_threshold(x, -1), "soft_threshold: lambda = -1, expected a number >= 0");
   CHECK_FAILS(sg_hard_threshold(x, NAN), "hard_threshold: lambda = nan");
   CHECK_FAILS(sg_soft_threshold(i, 1), "soft_threshold");
+  /* empty input: nothing to keep, any valid k */
+  sg_tensor *e = sg_zeros(SHAPE(0, 3), 2, SG_FLOAT32, sg_cpu_device());
+  sg_tensor *er = sg_l0_project(e, 2);
+  CHECK(er && er->shape[0] == 0);
+  sg_release(er);
+  er = sg_l0inf_mask(e, 2, 1);
+  CHECK(er && er->shape[0] == 0 && er->dtype == SG_BOOL);
+  sg_release(er);
+  sg_release(e);
   sg_tensor *lam = sg_zeros(SHAPE(1, 2, 1, 1), 4, SG_FLOAT32, sg_cpu_device());
   CHECK_FAILS(sg_soft_threshold_t(x, lam),
               "soft_threshold: lambda of shape 1x2x1x1 does not broadcast to the input's 2x3x4x4");
