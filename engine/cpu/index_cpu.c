@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "internal/backend.h"
+#include "internal/iter.h"
 #include "internal/kernels_index.h"
 #include "internal/tensor_internal.h"
 
@@ -997,6 +998,46 @@ static sg_status cpu_threshold(sg_tensor *out, sg_tensor *mask, const sg_tensor 
   return SG_OK;
 }
 
+/* Operands: out, x, lambda[, sgn]. Selects are branch-free: vectorizes
+ * for contiguous x with a broadcast (stride 0) or contiguous lambda. */
+#define DEFINE_SOFT_T(SUF, T)                                                                \
+  static void soft_t_##SUF(char **p, const int64_t *s, int64_t n, void *ctx) {               \
+    bool has_s = *(const bool *)ctx;                                                          \
+    T *o = (T *)p[0];                                                                        \
+    const T *x = (const T *)p[1], *l = (const T *)p[2];                                      \
+    T *sg = has_s ? (T *)p[3] : NULL;                                                        \
+    int64_t so = s[0], sx = s[1], sl = s[2], ss = has_s ? s[3] : 0;                          \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+      T v = x[i * sx], lam = l[i * sl];                                                      \
+      T sgn = (T)((v > 0) - (v < 0));                                                        \
+      T a = v < 0 ? -v : v;                                                                  \
+      T shrunk = v - sgn * lam;                                                              \
+      o[i * so] = a > lam ? shrunk : (a <= lam ? (T)0 : v);                                  \
+      if (sg) sg[i * ss] = a > lam ? sgn : (T)0;                                             \
+    }                                                                                        \
+  }
+DEFINE_SOFT_T(f32, float)
+DEFINE_SOFT_T(f64, double)
+
+static sg_status cpu_soft_threshold_t(sg_tensor *out, sg_tensor *sgn, const sg_tensor *x,
+                                      const sg_tensor *lambda) {
+  sg_tensor *const ts[4] = {out, (sg_tensor *)x, (sg_tensor *)lambda, sgn};
+  int nops = sgn ? 4 : 3;
+  char *data[4];
+  size_t elsize[4];
+  int64_t strides[4][SG_MAX_DIMS];
+  for (int k = 0; k < nops; k++) {
+    data[k] = sg_data_ptr(ts[k]);
+    elsize[k] = sg_dtype_size(ts[k]->dtype);
+    sg_broadcast_strides(ts[k], out->shape, out->ndim, strides[k]);
+  }
+  sg_iter it;
+  sg_iter_init(&it, nops, out->shape, out->ndim, data, elsize, strides);
+  bool has_s = sgn != NULL;
+  sg_iter_run(&it, x->dtype == SG_FLOAT32 ? soft_t_f32 : soft_t_f64, &has_s);
+  return SG_OK;
+}
+
 const struct sg_index_kernels sg_cpu_index_kernels = {
     .index_select = cpu_index_select,
     .gather = cpu_gather,
@@ -1006,4 +1047,5 @@ const struct sg_index_kernels sg_cpu_index_kernels = {
     .l0_mask = cpu_l0_mask,
     .l0inf_mask = cpu_l0inf_mask,
     .threshold = cpu_threshold,
+    .soft_threshold_t = cpu_soft_threshold_t,
 };

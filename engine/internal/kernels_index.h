@@ -54,6 +54,11 @@ struct sg_index_kernels {
    * lambda >= 0; NaN propagates to out. */
   sg_status (*threshold)(sg_tensor *out, sg_tensor *mask, const sg_tensor *x, double lambda,
                          bool soft);
+  /* out = sign(x) * max(|x| - lambda, 0) with lambda (x's dtype) already
+   * broadcast to x's shape (strides may be 0); sgn (optional) = sign(x) *
+   * 1(|x| > lambda), the derivative w.r.t. -lambda. out, sgn contiguous. */
+  sg_status (*soft_threshold_t)(sg_tensor *out, sg_tensor *sgn, const sg_tensor *x,
+                                const sg_tensor *lambda);
 };
 
 extern const struct sg_index_kernels sg_cpu_index_kernels;

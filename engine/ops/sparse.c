@@ -205,18 +205,61 @@ static int check_lambda_t(const char *op, const sg_tensor *x, const sg_tensor *l
   return 0;
 }
 
-/* sign(x) * relu(|x| - lambda): differentiable in x and lambda. */
+/* d out / d x = |s|, d out / d lambda = -s with s = sign(x) * 1(|x| > lambda)
+ * saved by the forward; both formulas are differentiable in g (s is
+ * constant almost everywhere, as the composite sign(x) * relu(|x| - l)). */
+static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_tensor *s = sg_node_saved(node, 0);
+  if (!s) return sg_last_status();
+  sg_status st = SG_OK;
+  if (node->inputs[0].fn || node->inputs[0].leaf) {
+    sg_tensor *m = sg_abs(s);
+    gi[0] = m ? sg_mul(go[0], m) : NULL;
+    sg_release(m);
+    if (!gi[0]) st = sg_last_status();
+  }
+  if (st == SG_OK && (node->inputs[1].fn || node->inputs[1].leaf)) {
+    sg_tensor *gs = sg_mul(go[0], s);
+    sg_tensor *ng = gs ? sg_neg(gs) : NULL;
+    gi[1] = ng ? sg_sum_to_shape(ng, node->i + 1, (int)node->i[0]) : NULL;
+    sg_release(gs);
+    sg_release(ng);
+    if (!gi[1]) st = sg_last_status();
+  }
+  sg_release(s);
+  return st;
+}
+
+/* sign(x) * max(|x| - lambda, 0), fused; differentiable in x and lambda. */
 sg_tensor *sg_soft_threshold_t(sg_tensor *x, sg_tensor *lambda) {
   const char *op = "soft_threshold";
   if (check_lambda_t(op, x, lambda)) return NULL;
-  sg_tensor *ax = sg_abs(x);
-  sg_tensor *sh = ax ? sg_sub(ax, lambda) : NULL;
-  sg_tensor *r = sh ? sg_relu(sh) : NULL;
-  sg_tensor *s = r ? sg_sign(x) : NULL;
-  sg_tensor *out = s ? sg_mul(s, r) : NULL;
-  sg_tensor *all[] = {ax, sh, r, s};
-  sg_release_all(all, 4);
-  if (!out) sg_error_context("%s", op);
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  if (!be) return NULL;
+  sg_dtype dt = sg_promote_types(x->dtype, lambda->dtype);
+  if (!sg_dtype_is_float(dt)) dt = x->dtype;
+  sg_tensor *xc = sg_to_dtype(x, dt);
+  sg_tensor *lc = xc ? sg_to_dtype(lambda, dt) : NULL;
+  sg_tensor *ins[2] = {xc, lc};
+  bool grad = lc && sg_needs_grad(ins, 2);
+  sg_tensor *out = lc ? sg_empty(x->shape, x->ndim, dt, x->storage->device) : NULL;
+  sg_tensor *sgn = out && grad ? sg_empty(x->shape, x->ndim, dt, x->storage->device) : NULL;
+  sg_status st = out && (sgn || !grad) ? SG_OK : sg_last_status();
+  if (st == SG_OK) st = be->index->soft_threshold_t(out, sgn, xc, lc);
+  if (st != SG_OK) {
+    sg_release(out);
+    out = NULL;
+  } else if (grad) {
+    sg_node *n = sg_record(op, soft_t_backward, ins, 2, out);
+    if (n) {
+      n->i[0] = lc->ndim;
+      for (int d = 0; d < lc->ndim; d++) n->i[1 + d] = lc->shape[d];
+      sg_node_save(n, sgn);
+    }
+  }
+  sg_release(sgn);
+  sg_release(xc);
+  sg_release(lc);
   return out;
 }
 

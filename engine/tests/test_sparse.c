@@ -226,6 +226,23 @@ static void thresholds(void) {
   r = sg_hard_threshold_t(y, lam);
   CHECK_VALUES(r, VALS(1, -2, 3, 0, 0, 3), 6, 0);
   sg_release(r);
+  /* 0-dim lambda tensor on a transposed input == the scalar form */
+  sg_tensor *big = tt_uniform(51, SG_FLOAT32, -2, 2, 2, SHAPE(40, 30));
+  sg_tensor *bt = sg_transpose(big, 0, 1);
+  sg_tensor *l1 = sg_scalar_tensor(0.7, SG_FLOAT32, sg_cpu_device());
+  sg_tensor *ra = sg_soft_threshold_t(bt, l1), *rb = sg_soft_threshold(bt, 0.7);
+  CHECK(ra && rb && ra->shape[0] == 30);
+  if (ra && rb) CHECK_CLOSE(ra, rb, 1e-7, 0);
+  sg_release(ra);
+  sg_release(rb);
+  ra = sg_hard_threshold_t(bt, l1);
+  rb = sg_hard_threshold(bt, 0.7);
+  if (ra && rb) CHECK_CLOSE(ra, rb, 0, 0);
+  sg_release(ra);
+  sg_release(rb);
+  sg_release(big);
+  sg_release(bt);
+  sg_release(l1);
   sg_tensor *nan = tt_from(SG_FLOAT32, VALS(NAN), 1, SHAPE(1));
   r = sg_soft_threshold(nan, 1);
   CHECK(r && isnan(sg_get_flat(r, 0)));
