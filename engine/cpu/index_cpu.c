@@ -921,7 +921,6 @@ static sg_status cpu_l0_mask(sg_tensor *mask, sg_tensor *out, const sg_tensor *x
   void *o = out ? sg_data_ptr(out) : NULL;
   const void *xp = sg_data_ptr(x);
   bool f32 = x->dtype == SG_FLOAT32;
-  size_t es = sg_dtype_size(x->dtype);
   int nt = omp_get_max_threads();
   if (M >= 4 * GRAIN && nt > 1 && !omp_in_parallel()) {
     /* big samples: one at a time, chunks in parallel */
@@ -937,7 +936,6 @@ static sg_status cpu_l0_mask(sg_tensor *mask, sg_tensor *out, const sg_tensor *x
     }
     return SG_OK;
   }
-  (void)es;
   int failed = 0;
   bool par = parallel_ok(N * M, N);
 #pragma omp parallel for schedule(dynamic, 1) if (par)
