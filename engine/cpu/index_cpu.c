@@ -922,8 +922,8 @@ static sg_status cpu_l0_mask(sg_tensor *mask, sg_tensor *out, const sg_tensor *x
   const void *xp = sg_data_ptr(x);
   bool f32 = x->dtype == SG_FLOAT32;
   int nt = omp_get_max_threads();
-  if (M >= 4 * GRAIN && nt > 1 && !omp_in_parallel()) {
-    /* big samples: one at a time, chunks in parallel */
+  if (M >= 4 * GRAIN && N < nt && nt > 1 && !omp_in_parallel()) {
+    /* few big samples: one at a time, chunks in parallel */
     int nch = (int)(M / GRAIN < nt ? M / GRAIN : nt);
     for (int64_t s = 0; s < N; s++) {
       size_t off = (size_t)(s * M);

@@ -144,18 +144,21 @@ static void l0_random(void) {
       }
       sg_release(x);
     }
-    /* big samples (chunks in parallel within a sample), many ties and zeros */
-    sg_tensor *x = quantized(23, dts[q], 4, SHAPE(2, 8, 128, 130), 0.01);
-    const double ks[] = {1, 0.1, 77777, 0.5, 0.999};
-    const int64_t kk[] = {1, 13312, 77777, 66560, 132987};
-    for (int j = 0; j < 5; j++) {
-      sg_tensor *m = sg_l0_mask(x, ks[j]);
-      sg_tensor *p = sg_l0_project(x, ks[j]);
-      CHECK(m && p && mask_ok(x, m, p, 2, 8 * 128 * 130, 1, kk[j]));
-      sg_release(m);
-      sg_release(p);
+    /* big samples, many ties and zeros: one sample (chunks of it in
+     * parallel) and two (samples in parallel) */
+    for (int64_t N = 1; N <= 2; N++) {
+      sg_tensor *x = quantized(23, dts[q], 4, SHAPE(N, 8, 128, 130), 0.01);
+      const double ks[] = {1, 0.1, 77777, 0.5, 0.999};
+      const int64_t kk[] = {1, 13312, 77777, 66560, 132987};
+      for (int j = 0; j < 5; j++) {
+        sg_tensor *m = sg_l0_mask(x, ks[j]);
+        sg_tensor *p = sg_l0_project(x, ks[j]);
+        CHECK(m && p && mask_ok(x, m, p, N, 8 * 128 * 130, 1, kk[j]));
+        sg_release(m);
+        sg_release(p);
+      }
+      sg_release(x);
     }
-    sg_release(x);
   }
 }
 
