@@ -560,6 +560,140 @@ def make_linalg_extra():
     return fx
 
 
+# ------------------------------------------ large cases (parallel / vectorized paths)
+# Tiny fixtures only reach the kernels' serial paths (OpenMP thresholds are
+# around 32K elements). The large cases use inputs defined by a formula that
+# engine/tests/test_oracle.c reproduces bit for bit (formula_input), so only
+# the references are stored, and of those only every SAMPLE-th element of the
+# flattened tensor (as float64; whole when it has at most SAMPLE_MIN elements):
+# enough to catch a wrong chunk, row or plane.
+SAMPLE = 23
+SAMPLE_MIN = 2048  # tensors up to this many elements are stored whole
+
+
+def formula_input(seed, shape, scale=1.0):
+    """splitmix64-style hash of (seed, flat index) -> odd multiples of 2^-24 in
+    (-1, 1), exact in float32, never 0; times scale (a power of two)."""
+    import numpy as np
+    n = math.prod(shape)
+    with np.errstate(over="ignore"):
+        i = np.arange(n, dtype=np.uint64)
+        z = (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + i * np.uint64(0xBF58476D1CE4E5B9)
+             + np.uint64(0x94D049BB133111EB))
+        z ^= z >> np.uint64(31)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(29)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(32)
+    m = (z >> np.uint64(40)).astype(np.float64)
+    v = ((2.0 * m + 1.0) / 16777216.0 - 1.0) * scale
+    return torch.from_numpy(v).to(F32).reshape(tuple(shape))
+
+
+def formula_target(seed, shape, classes):
+    x = formula_input(seed, shape).to(F64)
+    return ((x + 1.0) * 0.5 * classes).floor().clamp(0, classes - 1).to(torch.int64)
+
+
+def run_large(fx, case, fn, inputs, grad_names, gout_seed):
+    """inputs: list of (name, seed, shape, scale, requires_grad). Stores
+    samples of out and of the gradients; the inputs are not stored."""
+    xs = []
+    for name, seed, shape, scale, rg in inputs:
+        x = formula_input(seed, shape, scale).to(F64)
+        if rg:
+            x.requires_grad_(True)
+        xs.append(x)
+    out = fn(*xs)
+    gout = formula_input(gout_seed, tuple(out.shape)).to(F64)
+    wrt = [x for (name, seed, shape, scale, rg), x in zip(inputs, xs) if rg]
+    grads = torch.autograd.grad(out, wrt, gout) if wrt else []
+    def sample(t):
+        t = t.detach()
+        return t.clone() if t.numel() <= SAMPLE_MIN else t.reshape(-1)[::SAMPLE].clone()
+    fx.add(case, "out", sample(out))
+    for name, gr in zip(grad_names, grads):
+        fx.add(case, name, sample(gr))
+    return xs, out
+
+
+def check_no_tie_at_k(x, k, dim):
+    """The k-th and (k+1)-th largest |x| along dim differ everywhere."""
+    v = x.detach().abs().topk(k + 1, dim=dim).values
+    assert bool((v.narrow(dim, k - 1, 1) != v.narrow(dim, k, 1)).all()), "tie at the k-th entry"
+
+
+def make_large():
+    fx = Fixture("large")
+    fx.meta["sample"] = str(SAMPLE)
+    fx.meta["sample_min"] = str(SAMPLE_MIN)
+    fx.meta["note"] = ("inputs: formula_input(seed, shape, scale) (tools/make_fixtures.py, "
+                       "test_oracle.c); stored: every %d-th flat element of out and the "
+                       "gradients (whole up to %d elements), float64" % (SAMPLE, SAMPLE_MIN))
+    fx.params("conv2d", x=[1, [2, 16, 24, 24], 1], w=[2, [32, 16, 3, 3], 0.125], b=[3, [32], 0.5],
+              gout=4, stride=1, padding=1)
+    run_large(fx, "conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=1),
+              [("x", 1, (2, 16, 24, 24), 1.0, True), ("w", 2, (32, 16, 3, 3), 0.125, True),
+               ("b", 3, (32,), 0.5, True)], ["grad_x", "grad_w", "grad_b"], 4)
+    fx.params("conv_transpose2d", x=[5, [2, 32, 12, 12], 1], w=[6, [32, 16, 4, 4], 0.125],
+              gout=7, stride=2, padding=1)
+    run_large(fx, "conv_transpose2d",
+              lambda x, w: F.conv_transpose2d(x, w, None, stride=2, padding=1),
+              [("x", 5, (2, 32, 12, 12), 1.0, True), ("w", 6, (32, 16, 4, 4), 0.125, True)],
+              ["grad_x", "grad_w"], 7)
+    fx.params("batch_norm", x=[8, [8, 16, 24, 24], 2], w=[9, [16], 1], b=[10, [16], 1], gout=11,
+              training=True, momentum=0.1, eps=1e-5, running="zeros and ones before")
+    rm = torch.zeros(16, dtype=F64)
+    rv = torch.ones(16, dtype=F64)
+    run_large(fx, "batch_norm",
+              lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1,
+                                           eps=1e-5),
+              [("x", 8, (8, 16, 24, 24), 2.0, True), ("w", 9, (16,), 1.0, True),
+               ("b", 10, (16,), 1.0, True)], ["grad_x", "grad_w", "grad_b"], 11)
+    fx.add("batch_norm", "rm_after", rm)
+    fx.add("batch_norm", "rv_after", rv)
+    fx.params("bilinear2x", x=[12, [2, 16, 24, 24], 1], gout=13, align_corners=False, scale=2)
+    run_large(fx, "bilinear2x",
+              lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False),
+              [("x", 12, (2, 16, 24, 24), 1.0, True)], ["grad_x"], 13)
+    fx.params("max_pool2d", x=[14, [2, 16, 48, 48], 1], gout=15, kernel=3, stride=2, padding=1)
+    xs, _ = run_large(fx, "max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1),
+                      [("x", 14, (2, 16, 48, 48), 1.0, True)], ["grad_x"], 15)
+    win = F.unfold(F.pad(xs[0].detach().view(-1, 1, 48, 48), (1, 1, 1, 1), value=-math.inf), 3,
+                   stride=2).topk(2, dim=1).values
+    assert bool((win[:, 0] != win[:, 1]).all()), "tie for a window's max"
+    fx.params("l0_project", x=[16, [4, 16, 24, 24], 1], gout=17, k=0.05)
+    xs, _ = run_large(fx, "l0_project", lambda x: x * ref_l0_mask(x.detach(), 0.05),
+                      [("x", 16, (4, 16, 24, 24), 1.0, True)], ["grad_x"], 17)
+    check_no_tie_at_k(xs[0].reshape(4, -1), math.ceil(0.05 * 16 * 24 * 24), 1)
+    fx.params("l0inf_project", x=[18, [2, 64, 24, 24], 1], gout=19, k=4, dim=1)
+    xs, _ = run_large(fx, "l0inf_project", lambda x: x * ref_l0inf_mask(x.detach(), 4, 1),
+                      [("x", 18, (2, 64, 24, 24), 1.0, True)], ["grad_x"], 19)
+    check_no_tie_at_k(xs[0], 4, 1)
+    fx.params("soft_threshold", x=[20, [4, 16, 24, 24], 1], gout=21, lam=0.5)
+    xs, _ = run_large(fx, "soft_threshold",
+                      lambda x: torch.sign(x) * torch.clamp(x.abs() - 0.5, min=0),
+                      [("x", 20, (4, 16, 24, 24), 1.0, True)], ["grad_x"], 21)
+    assert bool((xs[0].detach().abs() != 0.5).all())
+    fx.params("cross_entropy", logits=[22, [4096, 10], 4], target=[23, [4096], 10],
+              weight=[24, [10], 1, "abs + 0.5"], gout=25, ignore_index=3, reduction="mean")
+    target = formula_target(23, (4096,), 10)
+    weight = (formula_input(24, (10,)).abs() + 0.5).to(F64)
+    run_large(fx, "cross_entropy",
+              lambda x: F.cross_entropy(x, target, weight, ignore_index=3),
+              [("logits", 22, (4096, 10), 4.0, True)], ["grad_logits"], 25)
+    fx.add("cross_entropy", "target_check", target[:SAMPLE * 4])  # the formula, spot-checked
+    fx.params("log_softmax", x=[26, [128, 300], 8], gout=27, dim=1)
+    run_large(fx, "log_softmax", lambda x: F.log_softmax(x, dim=1),
+              [("x", 26, (128, 300), 8.0, True)], ["grad_x"], 27)
+    fx.params("layer_norm", x=[28, [64, 600], 2], w=[29, [600], 1], b=[30, [600], 1], gout=31)
+    run_large(fx, "layer_norm", lambda x, w, b: F.layer_norm(x, (600,), w, b),
+              [("x", 28, (64, 600), 2.0, True), ("w", 29, (600,), 1.0, True),
+               ("b", 30, (600,), 1.0, True)], ["grad_x", "grad_w", "grad_b"], 31)
+    fx.add("formula", "check", formula_input(99, (16,), 1.0))  # spot check of the generator
+    return fx
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "engine", "tests",
@@ -571,7 +705,8 @@ def main():
     total = 0
     for make in [make_conv2d, make_conv_transpose2d, make_batch_norm, make_interpolate, make_pad,
                  make_matmul, make_cross_entropy, make_logdet, make_sparse, make_pool,
-                 make_norms, make_resample_extra, make_losses_extra, make_linalg_extra]:
+                 make_norms, make_resample_extra, make_losses_extra, make_linalg_extra,
+                 make_large]:
         total += make().write(out_dir)
     print(f"total {total} bytes in {out_dir}")
 

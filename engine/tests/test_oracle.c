@@ -8,6 +8,7 @@
  * float64 (within 1e-9 relative + 1e-10 absolute). A failure names the op, the
  * case, the tensor, the dtype and the worst element with both values. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -630,6 +631,244 @@ static void linalg_extra(void) {
   tt_fixture_free(d);
 }
 
+/* ------------------------------------------ large cases (parallel / vectorized paths) */
+/* Inputs of the large cases: the formula of tools/make_fixtures.py's
+ * formula_input, bit for bit (odd multiples of 2^-24 in (-1, 1), times scale). */
+#define SAMPLE 23
+#define SAMPLE_MIN 2048
+
+static sg_tensor *formula_input(uint64_t seed, const int64_t *shape, int ndim, double scale,
+                                sg_dtype dt, bool requires_grad) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  double *v = malloc(sizeof(double) * (size_t)n);
+  if (!v) return NULL;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ULL + (uint64_t)i * 0xBF58476D1CE4E5B9ULL +
+                 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    z *= 0x94D049BB133111EBULL;
+    z ^= z >> 29;
+    z *= 0xBF58476D1CE4E5B9ULL;
+    z ^= z >> 32;
+    double m = (double)(z >> 40);
+    v[i] = ((2.0 * m + 1.0) / 16777216.0 - 1.0) * scale;
+  }
+  sg_tensor *t = tt_from(dt, v, ndim, shape);
+  free(v);
+  if (t && requires_grad) sg_set_requires_grad(t, true);
+  return t;
+}
+#define FORMULA(seed, scale, dt, rg, ...) \
+  formula_input((seed), SHAPE(__VA_ARGS__), NDIM(__VA_ARGS__), (scale), (dt), (rg))
+
+/* Compares actual with the reference, which holds every SAMPLE-th element of
+ * the flattened tensor, or all of them for small tensors. */
+static bool cmp_sampled_at(const oc *c, sg_tensor *actual, const char *ref_name, int line) {
+  sg_tensor *ref = fx(c, ref_name);
+  if (!ref || !actual) return cmp_at(c, actual, ref_name, line);
+  int64_t n = sg_numel(actual);
+  if (n <= SAMPLE_MIN) return cmp_at(c, actual, ref_name, line);
+  char expr[256];
+  snprintf(expr, sizeof expr, "%s case %s: %s (%s) vs torch, every %dth element", c->op, c->cs,
+           ref_name, sg_dtype_name(c->dt), SAMPLE);
+  if (actual->dtype != c->dt) return cmp_at(c, actual, ref_name, line); /* reports the dtype */
+  int64_t m = (n + SAMPLE - 1) / SAMPLE;
+  if (sg_numel(ref) != m) {
+    char msg[320];
+    snprintf(msg, sizeof msg, "%s: %lld elements give %lld samples, the fixture has %lld", expr,
+             (long long)n, (long long)m, (long long)sg_numel(ref));
+    return sg_test_check(false, msg, __FILE__, line);
+  }
+  double *v = malloc(sizeof(double) * (size_t)m);
+  for (int64_t j = 0; j < m; j++) v[j] = sg_get_flat(actual, j * SAMPLE);
+  sg_tensor *s = sg_from_data(v, &m, 1, SG_FLOAT64);
+  free(v);
+  bool f32 = c->dt == SG_FLOAT32;
+  bool ok = sg_test_check_close(s, ref, f32 ? F32_ATOL : F64_ATOL, f32 ? F32_RTOL : F64_RTOL,
+                                expr, __FILE__, line);
+  sg_release(s);
+  return ok;
+}
+#define CMPS(c, actual, ref_name) cmp_sampled_at((c), (actual), (ref_name), __LINE__)
+
+/* Gradients of sum(out * gout), gout = formula_input(gout_seed, out's shape). */
+static void grads_sampled_at(const oc *c, sg_tensor *out, uint64_t gout_seed, sg_tensor **wrt,
+                             int n, const char *const *ref_names, int line) {
+  if (!out) return;
+  sg_tensor *gout = formula_input(gout_seed, out->shape, out->ndim, 1.0, c->dt, false);
+  sg_tensor *g[8] = {0};
+  char expr[256];
+  snprintf(expr, sizeof expr, "%s case %s: sg_grad (%s)", c->op, c->cs, sg_dtype_name(c->dt));
+  if (gout && sg_test_check_ok(sg_grad(&out, &gout, 1, wrt, n, g, false, false, true), expr,
+                               __FILE__, line)) {
+    for (int i = 0; i < n; i++) {
+      if (!g[i]) g[i] = sg_zeros_like(wrt[i]);
+      cmp_sampled_at(c, g[i], ref_names[i], line);
+    }
+  }
+  sg_release_all(g, n);
+  sg_release(gout);
+}
+#define GRADS_S(c, out, seed, wrt, n, ...) \
+  grads_sampled_at((c), (out), (seed), (wrt), (n), (const char *const[]){__VA_ARGS__}, __LINE__)
+
+static void large_formula(void) {
+  sg_tensor_dict *d = open_fixture("large");
+  if (!d) return;
+  oc c = {d, "formula_input", "formula", SG_FLOAT64};
+  sg_tensor *t = FORMULA(99, 1.0, SG_FLOAT32, false, 16);
+  sg_tensor *ref = fx(&c, "check");
+  CHECK_CLOSE(t, ref, 0, 0); /* bit for bit */
+  sg_release(t);
+  tt_fixture_free(d);
+}
+
+static void large_conv(void) {
+  sg_tensor_dict *d = open_fixture("large");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    sg_dtype dt = DTS[k];
+    oc c = {d, "conv2d", "conv2d", dt};
+    sg_tensor *x = FORMULA(1, 1.0, dt, true, 2, 16, 24, 24);
+    sg_tensor *w = FORMULA(2, 0.125, dt, true, 32, 16, 3, 3);
+    sg_tensor *b = FORMULA(3, 0.5, dt, true, 32);
+    sg_conv_opts o = {.padding = {1, 1}};
+    sg_tensor *out = sg_conv2d(x, w, b, &o);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 4, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all[] = {x, w, b, out};
+    sg_release_all(all, 4);
+
+    c = (oc){d, "conv_transpose2d", "conv_transpose2d", dt};
+    x = FORMULA(5, 1.0, dt, true, 2, 32, 12, 12);
+    w = FORMULA(6, 0.125, dt, true, 32, 16, 4, 4);
+    sg_conv_opts ot = {.stride = {2, 2}, .padding = {1, 1}};
+    out = sg_conv_transpose2d(x, w, NULL, &ot);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 7, ((sg_tensor *[]){x, w}), 2, "grad_x", "grad_w");
+    sg_tensor *all_t[] = {x, w, out};
+    sg_release_all(all_t, 3);
+  }
+  tt_fixture_free(d);
+}
+
+static void large_nn(void) {
+  sg_tensor_dict *d = open_fixture("large");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    sg_dtype dt = DTS[k];
+    oc c = {d, "batch_norm", "batch_norm", dt};
+    sg_tensor *x = FORMULA(8, 2.0, dt, true, 8, 16, 24, 24);
+    sg_tensor *w = FORMULA(9, 1.0, dt, true, 16), *b = FORMULA(10, 1.0, dt, true, 16);
+    sg_tensor *rm = sg_zeros(SHAPE(16), 1, dt, sg_cpu_device());
+    sg_tensor *rv = sg_full(SHAPE(16), 1, 1.0, dt, sg_cpu_device());
+    sg_tensor *out = sg_batch_norm(x, rm, rv, w, b, true, 0.1, 1e-5);
+    CMPS(&c, out, "out");
+    CMPS(&c, rm, "rm_after");
+    CMPS(&c, rv, "rv_after");
+    GRADS_S(&c, out, 11, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all[] = {x, w, b, rm, rv, out};
+    sg_release_all(all, 6);
+
+    c = (oc){d, "interpolate_bilinear", "bilinear2x", dt};
+    x = FORMULA(12, 1.0, dt, true, 2, 16, 24, 24);
+    out = sg_interpolate(x, 48, 48, SG_INTERP_BILINEAR, false, 2.0, 2.0);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 13, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "max_pool2d", "max_pool2d", dt};
+    x = FORMULA(14, 1.0, dt, true, 2, 16, 48, 48);
+    sg_pool_opts po = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
+    out = sg_max_pool2d(x, &po, NULL);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 15, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "cross_entropy", "cross_entropy", dt};
+    x = FORMULA(22, 4.0, dt, true, 4096, 10);
+    sg_tensor *tf = FORMULA(23, 1.0, SG_FLOAT64, false, 4096);
+    sg_tensor *wf = FORMULA(24, 1.0, SG_FLOAT64, false, 10);
+    /* target = clamp(floor((u + 1) / 2 * 10), 0, 9); weight = |u| + 0.5 rounded to float32
+     * (as the script computes it) */
+    int64_t tv[4096];
+    double wv[10];
+    for (int i = 0; i < 4096 && tf; i++) {
+      int64_t cls = (int64_t)floor((sg_get_flat(tf, i) + 1.0) * 0.5 * 10);
+      tv[i] = cls < 0 ? 0 : cls > 9 ? 9 : cls;
+    }
+    for (int i = 0; i < 10 && wf; i++) wv[i] = (double)(float)(fabs(sg_get_flat(wf, i)) + 0.5);
+    sg_tensor *target = sg_from_data(tv, SHAPE(4096), 1, SG_INT64);
+    sg_tensor *weight64 = sg_from_data(wv, SHAPE(10), 1, SG_FLOAT64);
+    sg_tensor *weight = weight64 ? sg_to_dtype(weight64, dt) : NULL;
+    sg_tensor *tcheck = fx(&c, "target_check");
+    if (target && tcheck) {
+      sg_tensor *head = sg_narrow(target, 0, 0, sg_numel(tcheck));
+      CHECK_CLOSE(head, tcheck, 0, 0);
+      sg_release(head);
+    }
+    out = sg_cross_entropy(x, target, weight, SG_REDUCTION_MEAN, 3, 0.0);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 25, &x, 1, "grad_logits");
+    sg_tensor *all_ce[] = {x, tf, wf, target, weight64, weight, out};
+    sg_release_all(all_ce, 7);
+
+    c = (oc){d, "log_softmax", "log_softmax", dt};
+    x = FORMULA(26, 8.0, dt, true, 128, 300);
+    out = sg_log_softmax(x, 1);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 27, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "layer_norm", "layer_norm", dt};
+    x = FORMULA(28, 2.0, dt, true, 64, 600);
+    w = FORMULA(29, 1.0, dt, true, 600);
+    b = FORMULA(30, 1.0, dt, true, 600);
+    out = sg_layer_norm(x, SHAPE(600), 1, w, b, 1e-5);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 31, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
+    sg_tensor *all_ln[] = {x, w, b, out};
+    sg_release_all(all_ln, 4);
+  }
+  tt_fixture_free(d);
+}
+
+static void large_sparse(void) {
+  sg_tensor_dict *d = open_fixture("large");
+  if (!d) return;
+  for (int k = 0; k < 2; k++) {
+    sg_dtype dt = DTS[k];
+    oc c = {d, "l0_project", "l0_project", dt};
+    sg_tensor *x = FORMULA(16, 1.0, dt, true, 4, 16, 24, 24);
+    sg_tensor *out = sg_l0_project(x, 0.05);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 17, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "l0inf_project", "l0inf_project", dt};
+    x = FORMULA(18, 1.0, dt, true, 2, 64, 24, 24);
+    out = sg_l0inf_project(x, 4, 1);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 19, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+
+    c = (oc){d, "soft_threshold", "soft_threshold", dt};
+    x = FORMULA(20, 1.0, dt, true, 4, 16, 24, 24);
+    out = sg_soft_threshold(x, 0.5);
+    CMPS(&c, out, "out");
+    GRADS_S(&c, out, 21, &x, 1, "grad_x");
+    sg_release(out);
+    sg_release(x);
+  }
+  tt_fixture_free(d);
+}
+
 /* The fixtures themselves: present, readable, with the dtypes the script
  * writes (a check that cannot pass on an empty or mangled folder). */
 static void fixtures_present(void) {
@@ -637,7 +876,7 @@ static void fixtures_present(void) {
                                       "interpolate_bilinear", "pad_reflect", "matmul",
                                       "cross_entropy", "logdet",         "sparse",
                                       "pool",        "norms",            "resample_extra",
-                                      "losses_extra", "linalg_extra"};
+                                      "losses_extra", "linalg_extra",     "large"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     sg_tensor_dict *d = open_fixture(names[i]);
     CHECK(d != NULL && d->n >= 4);
@@ -672,5 +911,9 @@ int main(void) {
   RUN(resample_extra);
   RUN(losses_extra);
   RUN(linalg_extra);
+  RUN(large_formula);
+  RUN(large_conv);
+  RUN(large_nn);
+  RUN(large_sparse);
   return sg_test_finish();
 }
