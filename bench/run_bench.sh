@@ -13,7 +13,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-build="${BUILD:-build}"
+build_arg="${BUILD:-build}"
+build="$build_arg"
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 threads=2
 reps=()
@@ -41,7 +42,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 run() {
-  echo "== sgen: OMP_NUM_THREADS=$threads $build/bench_ops --threads $threads ${reps[*]}"
+  echo "== sgen: OMP_NUM_THREADS=$threads $build_arg/bench_ops --threads $threads ${reps[*]}"
   OMP_NUM_THREADS=$threads "$build/bench_ops" --threads "$threads" "${reps[@]}" | tee "$tmp/sgen.txt"
   echo
   echo "== torch: OMP_NUM_THREADS=$threads $python bench/bench_ops.py --threads $threads ${reps[*]}"
@@ -75,7 +76,7 @@ if [ "$save" = 1 ]; then
   out="$here/results/$(date +%F)-bench_ops.txt"
   {
     echo "# bench_ops, $(date -u '+%F %T UTC'), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    echo "# command: bash bench/run_bench.sh --threads $threads ${reps[*]} --save"
+    echo "# command: BUILD=$build_arg bash bench/run_bench.sh --threads $threads ${reps[*]:+${reps[*]} }--save"
     echo "# machine:"
     lscpu | head -20 | sed 's/^/#   /'
     echo "#   nproc: $(nproc)"
