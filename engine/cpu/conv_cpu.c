@@ -326,46 +326,44 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
     }
     return fail ? oom("conv_transpose2d") : SG_OK;
   }
-  char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
-  if (buf_bytes && !buf) return oom("conv_transpose2d");
+  /* Few images: the threads split each image's channels, each computing
+   * its own rows of the column matrix and scattering them into its own
+   * channels (one parallel region per image, no barriers between tiles). */
+  const int64_t kk = g->kh * g->kw;
   for (int64_t ng = 0; ng < nimg; ng++) {
     int64_t n = ng / G, gi = ng % G;
     char *oi = O + (size_t)((n * g->C + gi * Cg) * HW) * es;
     const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
     const char *wg = Wt + (size_t)(gi * Kg * ckk) * es;
+    const char *bg = B ? B + (size_t)(gi * Cg) * es : NULL;
     if (direct) {
       gemm(dt, true, false, Cg, P, Kg, 0.0, wg, ckk, xi, P, oi, HW);
-    } else {
-#pragma omp parallel if (Cg * HW > 32768)
-      {
-        int64_t c0, c1;
-        my_share(Cg, &c0, &c1);
-        memset(oi + (size_t)(c0 * HW) * es, 0, (size_t)((c1 - c0) * HW) * es);
-      }
-      for (int64_t tile = 0; tile < ntiles; tile++) {
-        int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-        int64_t T = (oh1 - oh0) * g->Wo;
-        gemm(dt, true, false, ckk, T, Kg, 0.0, wg, ckk, xi + (size_t)(oh0 * g->Wo) * es, P, buf,
-             T);
-#pragma omp parallel if (ckk * T > 32768)
-        {
-          int64_t c0, c1;
-          my_share(Cg, &c0, &c1);
-          col2im(dt, g, buf, T, oi, oh0, oh1, c0, c1);
+      if (bg) add_bias(dt, oi, HW, Cg, HW, bg);
+      continue;
+    }
+    bool split = Cg >= nth && Cg * HW * Kg > 32768;
+#pragma omp parallel if (split) reduction(| : fail)
+    {
+      int64_t c0 = 0, c1 = Cg;
+      if (split) my_share(Cg, &c0, &c1);
+      char *buf = c1 > c0 ? malloc(buf_bytes) : NULL;
+      if (c1 > c0 && !buf) fail = 1;
+      if (buf) {
+        char *oc = oi + (size_t)(c0 * HW) * es;
+        memset(oc, 0, (size_t)((c1 - c0) * HW) * es);
+        for (int64_t tile = 0; tile < ntiles; tile++) {
+          int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
+          int64_t T = (oh1 - oh0) * g->Wo;
+          gemm(dt, true, false, (c1 - c0) * kk, T, Kg, 0.0, wg + (size_t)(c0 * kk) * es, ckk,
+               xi + (size_t)(oh0 * g->Wo) * es, P, buf, T);
+          col2im(dt, g, buf, T, oc, oh0, oh1, 0, c1 - c0);
         }
+        if (bg) add_bias(dt, oc, HW, c1 - c0, HW, bg + (size_t)c0 * es);
       }
+      free(buf);
     }
-    if (B) {
-#pragma omp parallel if (Cg * HW > 32768)
-      {
-        int64_t c0, c1;
-        my_share(Cg, &c0, &c1);
-        add_bias(dt, oi + (size_t)(c0 * HW) * es, HW, c1 - c0, HW,
-                 B + (size_t)(gi * Cg + c0) * es);
-      }
-    }
+    if (fail) return oom("conv_transpose2d");
   }
-  free(buf);
   return SG_OK;
 }
 
