@@ -233,6 +233,14 @@ static void check_against_reference(sg_dtype dt, const rgeo *g, uint64_t seed) {
   sg_tensor *xt = sg_conv_transpose2d(r, w, NULL, &ot);
   sg_tensor *gw = sg_conv2d_weight(x, r, w->shape, &o);
   CHECK(y0 && xt && gw && sg_same_shape(xt, x) && sg_same_shape(gw, w));
+  /* conv_transpose2d's bias equals adding it afterwards */
+  sg_tensor *bt = tt_uniform(seed + 4, dt, -1, 1, 1, SHAPE(g->C));
+  sg_tensor *xtb = sg_conv_transpose2d(r, w, bt, &ot);
+  sg_tensor *bt4 = sg_reshape(bt, SHAPE(1, g->C, 1, 1), 4);
+  sg_tensor *xtb2 = xt ? sg_add(xt, bt4) : NULL;
+  CHECK(xtb && xtb2);
+  if (xtb && xtb2) CHECK_CLOSE(xtb, xtb2, 1e-6, 1e-6);
+  sg_release_all((sg_tensor *[]){bt, xtb, bt4, xtb2}, 4);
   if (y0 && xt && gw) {
     double lhs = dot_all(y0, r), s1 = dot_all(x, xt), s2 = dot_all(w, gw);
     double scale = 1e-9 + (dt == SG_FLOAT32 ? 1e-4 : 1e-11) * (double)sg_numel(y0);
