@@ -126,6 +126,45 @@ static void double_backward_create_graph(void) {
   sg_release_all(all, 7);
 }
 
+/* A custom op whose backward is declared first-order only. */
+static sg_status first_order_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  (void)node;
+  bool prev = sg_set_grad_enabled(false);
+  gi[0] = sg_mul_scalar(go[0], 2.0);
+  sg_set_grad_enabled(prev);
+  return gi[0] ? SG_OK : sg_last_status();
+}
+
+static sg_tensor *first_order_op(sg_tensor *x) {
+  bool prev = sg_set_grad_enabled(false);
+  sg_tensor *out = sg_mul_scalar(x, 2.0);
+  sg_set_grad_enabled(prev);
+  sg_node *n = sg_record("first_order_op", first_order_backward, &x, 1, out);
+  if (n) n->differentiable = false;
+  return out;
+}
+
+static void first_order_only_ops_refuse_create_graph(void) {
+  sg_tensor *x = tt_param(9, -1, 1, 1, SHAPE(3));
+  sg_tensor *y = first_order_op(x);
+  sg_tensor *s = sg_sum(y, NULL, 0, false);
+  sg_tensor *g[1] = {NULL};
+  /* first order works */
+  CHECK_OK(sg_grad(&s, NULL, 1, &x, 1, g, true, false, false));
+  CHECK(g[0] && sg_get_flat(g[0], 0) == 2.0);
+  sg_release(g[0]);
+  /* asking for a differentiable gradient names the op */
+  CHECK_STATUS_FAILS(sg_grad(&s, NULL, 1, &x, 1, g, true, true, false),
+                     "first_order_op: double backward (create_graph) is not supported");
+  /* and sg_require_first_order gives the same kind of message */
+  bool prev = sg_set_grad_enabled(true);
+  CHECK_STATUS_FAILS(sg_require_first_order(y->grad_fn), "not differentiable");
+  sg_set_grad_enabled(prev);
+  sg_release(s);
+  sg_release(y);
+  sg_release(x);
+}
+
 int main(void) {
   RUN(backward_accumulates);
   RUN(grad_does_not_touch_dot_grad);
@@ -135,5 +174,6 @@ int main(void) {
   RUN(integer_outputs_have_no_grad);
   RUN(deep_chain);
   RUN(double_backward_create_graph);
+  RUN(first_order_only_ops_refuse_create_graph);
   return sg_test_finish();
 }
