@@ -23,11 +23,14 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline float exp_f32(float v) { return sg_cpu_expf(v); }
 static inline double exp_f64(double v) { return exp(v); }
 
+#include "col_sumexp_cpu.h"
+
 /* ------------------------------------------------------------------ */
 /* softmax / log_softmax                                                */
 /* ------------------------------------------------------------------ */
 
 #define DEFINE_SOFTMAX(SUF, T)                                                              \
+  SG_DEFINE_COL_SUMEXP(SUF, T)                                                              \
   static void sm_row_##SUF(T *y, const T *x, int64_t n, bool lg) {                          \
     T m = -INFINITY;                                                                        \
     _Pragma("omp simd reduction(max : m)")                                                  \
@@ -55,23 +58,7 @@ static inline double exp_f64(double v) { return exp(v); }
                            bool lg) {                                                       \
     T m[LANES], f[LANES];                                                                   \
     double s[LANES];                                                                        \
-    for (int64_t l = 0; l < bl; l++) {                                                      \
-      m[l] = -INFINITY;                                                                     \
-      s[l] = 0;                                                                             \
-    }                                                                                       \
-    for (int64_t n = 0; n < N; n++) {                                                       \
-      const T *r = x + n * I + i0;                                                          \
-      for (int64_t l = 0; l < bl; l++) m[l] = r[l] > m[l] ? r[l] : m[l];                    \
-    }                                                                                       \
-    for (int64_t n = 0; n < N; n++) {                                                       \
-      const T *r = x + n * I + i0;                                                          \
-      T *w = y + n * I + i0;                                                                \
-      for (int64_t l = 0; l < bl; l++) {                                                    \
-        T e = exp_##SUF(r[l] - m[l]);                                                       \
-        if (!lg) w[l] = e;                                                                  \
-        s[l] += (double)e;                                                                  \
-      }                                                                                     \
-    }                                                                                       \
+    col_sumexp_##SUF(x, N, I, i0, bl, m, s, lg ? NULL : y);                                 \
     for (int64_t l = 0; l < bl; l++) f[l] = (T)(lg ? log(s[l]) : 1.0 / s[l]);               \
     for (int64_t n = 0; n < N; n++) {                                                       \
       const T *r = x + n * I + i0;                                                          \

@@ -352,6 +352,8 @@ static sg_status cpu_norm(sg_tensor *out, const sg_tensor *x, int64_t O, int64_t
 static inline float exp_f32(float v) { return sg_cpu_expf(v); }
 static inline double exp_f64(double v) { return exp(v); }
 
+#include "col_sumexp_cpu.h"
+
 #define DEFINE_LSE_ROW(NAME, T, EXP, MODE)                                                 \
   static T NAME(const T *x, int64_t n) {                                                   \
     T m = -INFINITY;                                                                       \
@@ -367,22 +369,12 @@ static inline double exp_f64(double v) { return exp(v); }
 #define DEFINE_LSE(SUF, T)                                                                 \
   DEFINE_LSE_ROW(lse_##SUF##_row, T, exp_##SUF, SIMD)                                      \
   DEFINE_LSE_ROW(lse_##SUF##_full, T, exp_##SUF, PARSIMD)                                  \
+  SG_DEFINE_COL_SUMEXP(SUF, T)                                                             \
   static void lse_##SUF##_col(const T *x, int64_t N, int64_t I, int64_t i0, int64_t bl,    \
                               T *out) {                                                    \
     T m[LANES];                                                                            \
     double s[LANES];                                                                       \
-    for (int64_t l = 0; l < bl; l++) {                                                     \
-      m[l] = -INFINITY;                                                                    \
-      s[l] = 0;                                                                            \
-    }                                                                                      \
-    for (int64_t n = 0; n < N; n++) {                                                      \
-      const T *r = x + n * I + i0;                                                         \
-      for (int64_t l = 0; l < bl; l++) m[l] = r[l] > m[l] ? r[l] : m[l];                   \
-    }                                                                                      \
-    for (int64_t n = 0; n < N; n++) {                                                      \
-      const T *r = x + n * I + i0;                                                         \
-      for (int64_t l = 0; l < bl; l++) s[l] += (double)exp_##SUF(r[l] - m[l]);             \
-    }                                                                                      \
+    col_sumexp_##SUF(x, N, I, i0, bl, m, s, NULL);                                         \
     for (int64_t l = 0; l < bl; l++)                                                       \
       out[i0 + l] = isinf(m[l]) ? m[l] : (T)((double)m[l] + log(s[l]));                    \
   }                                                                                        \
@@ -434,33 +426,31 @@ static sg_status cpu_logsumexp(sg_tensor *out, const sg_tensor *x, int64_t O, in
 DEFINE_ALONG(f32, float)
 DEFINE_ALONG(f64, double)
 
-static sg_status cpu_take_along(sg_tensor *out, const sg_tensor *x, const sg_tensor *idx,
-                                int64_t O, int64_t N, int64_t I, int64_t K) {
-  switch (x->dtype) {
+/* take (put == false) or put (put == true): the two kernels share a signature. */
+static sg_status along(const char *op, bool put, sg_tensor *out, const sg_tensor *src,
+                       const sg_tensor *idx, int64_t O, int64_t N, int64_t I, int64_t K) {
+  switch (src->dtype) {
     case SG_FLOAT32:
-      take_f32(sg_data_ptr(out), sg_data_ptr(x), sg_data_ptr(idx), O, N, I, K);
+      (put ? put_f32 : take_f32)(sg_data_ptr(out), sg_data_ptr(src), sg_data_ptr(idx), O, N, I,
+                                 K);
       return SG_OK;
     case SG_FLOAT64:
-      take_f64(sg_data_ptr(out), sg_data_ptr(x), sg_data_ptr(idx), O, N, I, K);
+      (put ? put_f64 : take_f64)(sg_data_ptr(out), sg_data_ptr(src), sg_data_ptr(idx), O, N, I,
+                                 K);
       return SG_OK;
     default:
-      return sg_error(SG_ERR_ARG, "take_along: dtype %s not supported", sg_dtype_name(x->dtype));
+      return sg_error(SG_ERR_ARG, "%s: dtype %s not supported", op, sg_dtype_name(src->dtype));
   }
+}
+
+static sg_status cpu_take_along(sg_tensor *out, const sg_tensor *x, const sg_tensor *idx,
+                                int64_t O, int64_t N, int64_t I, int64_t K) {
+  return along("take_along", false, out, x, idx, O, N, I, K);
 }
 
 static sg_status cpu_put_along(sg_tensor *out, const sg_tensor *src, const sg_tensor *idx,
                                int64_t O, int64_t N, int64_t I, int64_t K) {
-  switch (src->dtype) {
-    case SG_FLOAT32:
-      put_f32(sg_data_ptr(out), sg_data_ptr(src), sg_data_ptr(idx), O, N, I, K);
-      return SG_OK;
-    case SG_FLOAT64:
-      put_f64(sg_data_ptr(out), sg_data_ptr(src), sg_data_ptr(idx), O, N, I, K);
-      return SG_OK;
-    default:
-      return sg_error(SG_ERR_ARG, "put_along: dtype %s not supported",
-                      sg_dtype_name(src->dtype));
-  }
+  return along("put_along", true, out, src, idx, O, N, I, K);
 }
 
 const struct sg_reduce_kernels sg_cpu_reduce_kernels = {

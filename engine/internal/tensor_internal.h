@@ -32,5 +32,9 @@ sg_tensor *sg_as_contiguous_dtype(const sg_tensor *t, sg_dtype dt);
  * into a per-dim mask, and compute the result shape. */
 int sg_reduce_mask(const char *op, const sg_tensor *x, const int *dims, int ndims, bool *mask);
 int sg_reduced_shape(const sg_tensor *x, const bool *mask, bool keepdim, int64_t *shape);
+/* Gradient g summed down to `like`'s shape (undoing broadcasting), consuming
+ * g; returns g itself when the shapes already match, NULL when g is NULL
+ * (ops/elementwise.c). */
+sg_tensor *sg_grad_reduce_to(sg_tensor *g, const sg_tensor *like);
 
 #endif

@@ -46,7 +46,7 @@ static sg_tensor *mul_take(sg_tensor *g, sg_tensor *t) {
   return r;
 }
 
-static sg_tensor *reduce_to(sg_tensor *g, const sg_tensor *like) {
+sg_tensor *sg_grad_reduce_to(sg_tensor *g, const sg_tensor *like) {
   if (!g) return NULL;
   if (sg_same_shape(g, like)) return g;
   sg_tensor *r = sg_sum_to_shape(g, like->shape, like->ndim);
@@ -255,8 +255,8 @@ static sg_status binary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
       goto fail;
   }
   if ((want_a && !ga) || (want_b && !gb)) goto fail;
-  gi[0] = reduce_to(ga, a);
-  gi[1] = reduce_to(gb, b);
+  gi[0] = sg_grad_reduce_to(ga, a);
+  gi[1] = sg_grad_reduce_to(gb, b);
   if ((want_a && !gi[0]) || (want_b && !gi[1])) goto fail;
   sg_release(a);
   sg_release(b);
@@ -483,11 +483,11 @@ static sg_status where_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
     goto out;
   }
   if (node->inputs[1].fn || node->inputs[1].leaf) {
-    gi[1] = reduce_to(sg_where(c, go[0], zero), a);
+    gi[1] = sg_grad_reduce_to(sg_where(c, go[0], zero), a);
     if (!gi[1]) st = sg_last_status();
   }
   if (st == SG_OK && (node->inputs[2].fn || node->inputs[2].leaf)) {
-    gi[2] = reduce_to(sg_where(c, zero, go[0]), b);
+    gi[2] = sg_grad_reduce_to(sg_where(c, zero, go[0]), b);
     if (!gi[2]) st = sg_last_status();
   }
   sg_release(zero);

@@ -13,14 +13,6 @@
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
-static sg_tensor *reduce_to(sg_tensor *g, const sg_tensor *like) {
-  if (!g) return NULL;
-  if (sg_same_shape(g, like)) return g;
-  sg_tensor *r = sg_sum_to_shape(g, like->shape, like->ndim);
-  sg_release(g);
-  return r;
-}
-
 static sg_status matmul_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_tensor *g = go[0];
   bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
@@ -30,13 +22,13 @@ static sg_status matmul_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   if (!a || !b) goto fail;
   if (want_a) {
     sg_tensor *bt = sg_transpose(b, -1, -2);
-    gi[0] = bt ? reduce_to(sg_matmul(g, bt), a) : NULL;
+    gi[0] = bt ? sg_grad_reduce_to(sg_matmul(g, bt), a) : NULL;
     sg_release(bt);
     if (!gi[0]) goto fail;
   }
   if (want_b) {
     sg_tensor *at = sg_transpose(a, -1, -2);
-    gi[1] = at ? reduce_to(sg_matmul(at, g), b) : NULL;
+    gi[1] = at ? sg_grad_reduce_to(sg_matmul(at, g), b) : NULL;
     sg_release(at);
     if (!gi[1]) goto fail;
   }
