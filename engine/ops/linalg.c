@@ -23,6 +23,13 @@ static const struct sg_linalg_kernels *linalg_kernels(const char *op, const sg_t
   return be ? be->linalg : NULL;
 }
 
+/* Reports "op: not available on <device>" when the backend lacks the kernel. */
+static int kernel_missing(const char *op, const sg_tensor *a, bool present) {
+  if (present) return 0;
+  sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
+  return -1;
+}
+
 /* a is a float stack of square matrices (..., n, n). */
 static int check_square(const char *op, const char *name, const sg_tensor *a) {
   if (sg_check_arg(op, name, a) || sg_check_float(op, name, a)) return -1;
@@ -132,11 +139,7 @@ sg_tensor *sg_cholesky(sg_tensor *a, bool upper) {
   const char *op = "cholesky";
   if (check_square(op, "input", a)) return NULL;
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
-  if (!k) return NULL;
-  if (!k->cholesky) {
-    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
-    return NULL;
-  }
+  if (!k || kernel_missing(op, a, k->cholesky != NULL)) return NULL;
   int64_t batch = batch_count(a);
   sg_tensor *out = fresh_copy(a, a->dtype);
   int64_t *info = out ? alloc_info(batch) : NULL;
@@ -193,11 +196,7 @@ sg_tensor *sg_inv(sg_tensor *a) {
   const char *op = "inv";
   if (check_square(op, "input", a)) return NULL;
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
-  if (!k) return NULL;
-  if (!k->inv) {
-    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
-    return NULL;
-  }
+  if (!k || kernel_missing(op, a, k->inv != NULL)) return NULL;
   int64_t batch = batch_count(a);
   sg_tensor *out = fresh_copy(a, a->dtype);
   int64_t *info = out ? alloc_info(batch) : NULL;
@@ -245,11 +244,7 @@ sg_tensor *sg_logdet(sg_tensor *a) {
   const char *op = "logdet";
   if (check_square(op, "input", a)) return NULL;
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
-  if (!k) return NULL;
-  if (!k->logdet) {
-    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
-    return NULL;
-  }
+  if (!k || kernel_missing(op, a, k->logdet != NULL)) return NULL;
   sg_tensor *c = sg_as_contiguous_dtype(a, a->dtype);
   sg_tensor *out = c ? sg_empty(a->shape, a->ndim - 2, a->dtype, a->storage->device) : NULL;
   if (!out || k->logdet(out, c) != SG_OK) {
@@ -321,11 +316,7 @@ fail:
 static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b) {
   const char *op = "solve";
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
-  if (!k) return NULL;
-  if (!k->solve) {
-    sg_error(SG_ERR_UNSUPPORTED, "%s: not available on %s", op, sg_device_name(a->storage->device));
-    return NULL;
-  }
+  if (!k || kernel_missing(op, a, k->solve != NULL)) return NULL;
   int64_t n = a->shape[a->ndim - 1];
   int64_t bs[SG_MAX_DIMS];
   int nb;

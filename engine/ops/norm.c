@@ -353,25 +353,40 @@ done: {
 
 /* ---------------- batch_norm ---------------- */
 
+/* Argument checks shared by batch_norm and instance_norm (x is N x C x ...,
+ * per-channel weight/bias/running stats); sets N, C and S (the spatial size).
+ * Returns -1 (error set) on bad input. */
+static int check_channel_norm(const char *op, const sg_tensor *x, const sg_tensor *running_mean,
+                              const sg_tensor *running_var, const sg_tensor *weight,
+                              const sg_tensor *bias, double eps, int64_t *N, int64_t *C,
+                              int64_t *S) {
+  if (check_input(op, x, 2)) return -1;
+  *N = x->shape[0];
+  *C = x->shape[1];
+  *S = 1;
+  for (int d = 2; d < x->ndim; d++) *S *= x->shape[d];
+  if (check_param(op, "weight", weight, x, *C) || check_param(op, "bias", bias, x, *C) ||
+      check_running(op, "running_mean", running_mean, x, *C) ||
+      check_running(op, "running_var", running_var, x, *C))
+    return -1;
+  if (!(eps >= 0)) {
+    sg_error(SG_ERR_ARG, "%s: eps %g must be >= 0", op, eps);
+    return -1;
+  }
+  if ((running_mean == NULL) != (running_var == NULL)) {
+    sg_error(SG_ERR_ARG, "%s: running_mean and running_var must be given together", op);
+    return -1;
+  }
+  return 0;
+}
+
 sg_tensor *sg_batch_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *running_var,
                          sg_tensor *weight, sg_tensor *bias, bool training, double momentum,
                          double eps) {
   const char *op = "batch_norm";
-  if (check_input(op, x, 2)) return NULL;
-  int64_t N = x->shape[0], C = x->shape[1], S = 1;
-  for (int d = 2; d < x->ndim; d++) S *= x->shape[d];
-  if (check_param(op, "weight", weight, x, C) || check_param(op, "bias", bias, x, C) ||
-      check_running(op, "running_mean", running_mean, x, C) ||
-      check_running(op, "running_var", running_var, x, C))
+  int64_t N, C, S;
+  if (check_channel_norm(op, x, running_mean, running_var, weight, bias, eps, &N, &C, &S))
     return NULL;
-  if (!(eps >= 0)) {
-    sg_error(SG_ERR_ARG, "%s: eps %g must be >= 0", op, eps);
-    return NULL;
-  }
-  if ((running_mean == NULL) != (running_var == NULL)) {
-    sg_error(SG_ERR_ARG, "%s: running_mean and running_var must be given together", op);
-    return NULL;
-  }
   char a[128];
   if (!training) {
     if (!running_mean) {
@@ -413,21 +428,9 @@ sg_tensor *sg_instance_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *ru
                             sg_tensor *weight, sg_tensor *bias, bool use_input_stats,
                             double momentum, double eps) {
   const char *op = "instance_norm";
-  if (check_input(op, x, 2)) return NULL;
-  int64_t N = x->shape[0], C = x->shape[1], S = 1;
-  for (int d = 2; d < x->ndim; d++) S *= x->shape[d];
-  if (check_param(op, "weight", weight, x, C) || check_param(op, "bias", bias, x, C) ||
-      check_running(op, "running_mean", running_mean, x, C) ||
-      check_running(op, "running_var", running_var, x, C))
+  int64_t N, C, S;
+  if (check_channel_norm(op, x, running_mean, running_var, weight, bias, eps, &N, &C, &S))
     return NULL;
-  if (!(eps >= 0)) {
-    sg_error(SG_ERR_ARG, "%s: eps %g must be >= 0", op, eps);
-    return NULL;
-  }
-  if ((running_mean == NULL) != (running_var == NULL)) {
-    sg_error(SG_ERR_ARG, "%s: running_mean and running_var must be given together", op);
-    return NULL;
-  }
   char a[128];
   if (!use_input_stats) {
     if (!running_mean) {
