@@ -72,6 +72,35 @@ static sg_tensor *reduce_layout(const sg_tensor *x, const bool *mask, sg_dtype d
   return c;
 }
 
+/* The float reductions var / norm / logsumexp share their kernel call: x laid
+ * out as [O, N, I] over mask, the result a new tensor of the reduced shape.
+ * param is var's correction or norm's p. NULL (error naming op) on failure. */
+typedef enum { RK_VAR, RK_NORM, RK_LSE } reduce_kind;
+
+static sg_tensor *run_float_reduction(const char *op, const sg_backend *be, reduce_kind kind,
+                                      const sg_tensor *x, const bool *mask,
+                                      const int64_t *shape, int nd, double param) {
+  rlayout L;
+  sg_tensor *c = reduce_layout(x, mask, x->dtype, &L);
+  sg_tensor *out = c ? sg_empty(shape, nd, x->dtype, x->storage->device) : NULL;
+  sg_status st = SG_OK;
+  if (out) {
+    switch (kind) {
+      case RK_VAR: st = be->reduce->var(out, c, L.O, L.N, L.I, param); break;
+      case RK_NORM: st = be->reduce->norm(out, c, L.O, L.N, L.I, param); break;
+      case RK_LSE: st = be->reduce->logsumexp(out, c, L.O, L.N, L.I); break;
+    }
+  }
+  if (!out || st != SG_OK) {
+    if (out) sg_error_context("%s", op);
+    sg_release(out);
+    sg_release(c);
+    return NULL;
+  }
+  sg_release(c);
+  return out;
+}
+
 static int64_t reduced_count(const sg_tensor *x, const bool *mask) {
   int64_t n = 1;
   for (int d = 0; d < x->ndim; d++)
@@ -156,16 +185,8 @@ static sg_tensor *var_impl(const char *op, sg_tensor *x, const int *dims, int nd
   if (sg_reduce_mask(op, x, dims, ndims, mask)) return NULL;
   int64_t shape[SG_MAX_DIMS];
   int nd = sg_reduced_shape(x, mask, keepdim, shape);
-  rlayout L;
-  sg_tensor *c = reduce_layout(x, mask, x->dtype, &L);
-  sg_tensor *out = c ? sg_empty(shape, nd, x->dtype, x->storage->device) : NULL;
-  if (!out || be->reduce->var(out, c, L.O, L.N, L.I, (double)correction) != SG_OK) {
-    if (out) sg_error_context("%s", op);
-    sg_release(out);
-    sg_release(c);
-    return NULL;
-  }
-  sg_release(c);
+  sg_tensor *out = run_float_reduction(op, be, RK_VAR, x, mask, shape, nd, (double)correction);
+  if (!out) return NULL;
   sg_node *n = sg_record("var", var_backward, &x, 1, out);
   if (n) {
     double div = (double)reduced_count(x, mask) - (double)correction;
@@ -266,16 +287,8 @@ sg_tensor *sg_norm(sg_tensor *x, double p, const int *dims, int ndims, bool keep
              sg_shape_str(x, b, sizeof b));
     return NULL;
   }
-  rlayout L;
-  sg_tensor *c = reduce_layout(x, mask, x->dtype, &L);
-  sg_tensor *out = c ? sg_empty(shape, nd, x->dtype, x->storage->device) : NULL;
-  if (!out || be->reduce->norm(out, c, L.O, L.N, L.I, p) != SG_OK) {
-    if (out) sg_error_context("norm");
-    sg_release(out);
-    sg_release(c);
-    return NULL;
-  }
-  sg_release(c);
+  sg_tensor *out = run_float_reduction("norm", be, RK_NORM, x, mask, shape, nd, p);
+  if (!out) return NULL;
   sg_node *n = sg_record("norm", norm_backward, &x, 1, out);
   if (n) {
     n->f[0] = p;
@@ -313,16 +326,8 @@ sg_tensor *sg_logsumexp(sg_tensor *x, const int *dims, int ndims, bool keepdim) 
   if (sg_reduce_mask("logsumexp", x, dims, ndims, mask)) return NULL;
   int64_t shape[SG_MAX_DIMS];
   int nd = sg_reduced_shape(x, mask, keepdim, shape);
-  rlayout L;
-  sg_tensor *c = reduce_layout(x, mask, x->dtype, &L);
-  sg_tensor *out = c ? sg_empty(shape, nd, x->dtype, x->storage->device) : NULL;
-  if (!out || be->reduce->logsumexp(out, c, L.O, L.N, L.I) != SG_OK) {
-    if (out) sg_error_context("logsumexp");
-    sg_release(out);
-    sg_release(c);
-    return NULL;
-  }
-  sg_release(c);
+  sg_tensor *out = run_float_reduction("logsumexp", be, RK_LSE, x, mask, shape, nd, 0);
+  if (!out) return NULL;
   sg_node *n = sg_record("logsumexp", lse_backward, &x, 1, out);
   if (n) {
     store_mask(n, x, mask, keepdim);
