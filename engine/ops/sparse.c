@@ -41,6 +41,32 @@ static void record_mask_op(const char *op, sg_tensor *x, sg_tensor *out, sg_tens
   if (n) sg_node_save(n, mask);
 }
 
+/* The masked ops (l0 projections, thresholds) run their kernel between these
+ * two: masked_prepare makes x contiguous (xc) and allocates the output and,
+ * when grad, the 0/1 mask, returning the status to run the kernel under;
+ * masked_finish releases the temporaries, records the op when grad, and
+ * returns the output (NULL when st is not SG_OK). */
+static sg_status masked_prepare(const sg_tensor *x, bool grad, sg_tensor **xc, sg_tensor **out,
+                                sg_tensor **mask) {
+  *xc = sg_as_contiguous_dtype(x, x->dtype);
+  *out = *xc ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
+  *mask = *out && grad ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
+  return *out && (*mask || !grad) ? SG_OK : sg_last_status();
+}
+
+static sg_tensor *masked_finish(const char *op, sg_tensor *x, bool grad, sg_status st,
+                                sg_tensor *xc, sg_tensor *out, sg_tensor *mask) {
+  sg_release(xc);
+  if (st != SG_OK) {
+    sg_release(out);
+    sg_release(mask);
+    return NULL;
+  }
+  if (grad) record_mask_op(op, x, out, mask);
+  sg_release(mask);
+  return out;
+}
+
 /* ---------------- l0 ---------------- */
 
 /* k per sample from a count or a fraction; -1 with an error. */
@@ -122,22 +148,12 @@ static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int
   }
   if (keep_all || sg_numel(x) == 0) return sg_mul_scalar(x, 1.0); /* identity, recorded */
   bool grad = sg_needs_grad(&x, 1);
-  sg_tensor *xc = sg_as_contiguous_dtype(x, x->dtype);
-  sg_tensor *out = xc ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
-  sg_tensor *mask = out && grad ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
-  sg_status st = out && (mask || !grad) ? SG_OK : sg_last_status();
+  sg_tensor *xc, *out, *mask;
+  sg_status st = masked_prepare(x, grad, &xc, &out, &mask);
   if (st == SG_OK)
     st = kind == 0 ? be->index->l0_mask(mask, out, xc, k)
                    : be->index->l0inf_mask(mask, out, xc, k, d);
-  sg_release(xc);
-  if (st != SG_OK) {
-    sg_release(out);
-    sg_release(mask);
-    return NULL;
-  }
-  if (grad) record_mask_op(op, x, out, mask);
-  sg_release(mask);
-  return out;
+  return masked_finish(op, x, grad, st, xc, out, mask);
 }
 
 sg_tensor *sg_l0_project(sg_tensor *x, double k) {
@@ -165,20 +181,10 @@ static sg_tensor *threshold_scalar(const char *op, sg_tensor *x, double lambda, 
   const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
   if (!be) return NULL;
   bool grad = sg_needs_grad(&x, 1);
-  sg_tensor *xc = sg_as_contiguous_dtype(x, x->dtype);
-  sg_tensor *out = xc ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
-  sg_tensor *mask = out && grad ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
-  sg_status st = out && (mask || !grad) ? SG_OK : sg_last_status();
+  sg_tensor *xc, *out, *mask;
+  sg_status st = masked_prepare(x, grad, &xc, &out, &mask);
   if (st == SG_OK) st = be->index->threshold(out, mask, xc, lambda, soft);
-  sg_release(xc);
-  if (st != SG_OK) {
-    sg_release(out);
-    sg_release(mask);
-    return NULL;
-  }
-  if (grad) record_mask_op(op, x, out, mask);
-  sg_release(mask);
-  return out;
+  return masked_finish(op, x, grad, st, xc, out, mask);
 }
 
 sg_tensor *sg_soft_threshold(sg_tensor *x, double lambda) {
