@@ -144,6 +144,24 @@ sg_tensor *tt_from(sg_dtype dt, const double *vals, int ndim, const int64_t *sha
   return r;
 }
 
+sg_tensor *tt_wave(sg_dtype dt, int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  double *v = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+  if (!v) return NULL;
+  for (int64_t i = 0; i < n; i++) v[i] = sin(0.37 * i) * 3 + cos(0.11 * i);
+  sg_tensor *t = tt_from(dt, v, ndim, shape);
+  free(v);
+  return t;
+}
+
+bool tt_has_shape(const sg_tensor *t, int ndim, const int64_t *shape) {
+  if (!t || t->ndim != ndim) return false;
+  for (int d = 0; d < ndim; d++)
+    if (t->shape[d] != shape[d]) return false;
+  return true;
+}
+
 sg_tensor *tt_uniform(uint64_t seed, sg_dtype dt, double lo, double hi, int ndim,
                       const int64_t *shape) {
   int64_t n = 1;

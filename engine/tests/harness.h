@@ -57,6 +57,11 @@ sg_tensor *tt_uniform(uint64_t seed, sg_dtype dt, double lo, double hi, int ndim
                       const int64_t *shape);
 /* Same, marked requires_grad (for gradchecks: float64). */
 sg_tensor *tt_param(uint64_t seed, double lo, double hi, int ndim, const int64_t *shape);
+/* Smooth deterministic values x[i] = 3 sin(0.37 i) + cos(0.11 i) (distinct,
+ * so no ties), of dtype dt and the given shape. */
+sg_tensor *tt_wave(sg_dtype dt, int ndim, const int64_t *shape);
+/* t is non-NULL and has exactly this shape. */
+bool tt_has_shape(const sg_tensor *t, int ndim, const int64_t *shape);
 #define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 #define NDIM(...) ((int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
 #define VALS(...) ((const double[]){__VA_ARGS__})

@@ -5,22 +5,6 @@
 
 #include "harness.h"
 
-/* x[i] = 3 sin(0.37 i) + cos(0.11 i) (distinct values: no ties) */
-static sg_tensor *input(sg_dtype dt, int ndim, const int64_t *shape) {
-  int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d];
-  double v[4096];
-  for (int64_t i = 0; i < n; i++) v[i] = sin(0.37 * i) * 3 + cos(0.11 * i);
-  return tt_from(dt, v, ndim, shape);
-}
-
-static bool has_shape(const sg_tensor *t, int ndim, const int64_t *shape) {
-  if (!t || t->ndim != ndim) return false;
-  for (int d = 0; d < ndim; d++)
-    if (t->shape[d] != shape[d]) return false;
-  return true;
-}
-
 static sg_pool_opts popts(int k0, int k1, int s0, int s1, int p0, int p1, int d0, int d1,
                           bool ceil, bool cip) {
   sg_pool_opts o = {{k0, k1}, {s0, s1}, {p0, p1}, {d0, d1}, ceil, cip};
@@ -31,11 +15,11 @@ static void max_pool_values(void) {
   const sg_dtype dts[2] = {SG_FLOAT64, SG_FLOAT32};
   for (int k = 0; k < 2; k++) {
     double tol = k ? 1e-6 : 1e-8;
-    sg_tensor *x = input(dts[k], 4, SHAPE(1, 2, 5, 5));
+    sg_tensor *x = tt_wave(dts[k], 4, SHAPE(1, 2, 5, 5));
     sg_tensor *idx = NULL;
     sg_pool_opts o = popts(3, 3, 2, 2, 1, 1, 0, 0, false, true);
     sg_tensor *y = sg_max_pool2d(x, &o, &idx);
-    CHECK(has_shape(y, 4, SHAPE(1, 2, 3, 3)));
+    CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 3, 3)));
     CHECK_VALUES(y, VALS(3.73635013, 3.6331384, 3.8923942, 3.73635013, 3.17968865, 1.54172504,
                          2.31572721, 2.31572721, 1.55854691, -0.402633922, -1.54256716,
                          -0.785346957, 2.05742333, 2.4834792, 2.4834792, 2.05742333, 1.33615389,
@@ -48,7 +32,7 @@ static void max_pool_values(void) {
     /* ceil_mode, padding: the last window must start inside input + left pad */
     o = popts(2, 2, 2, 2, 1, 1, 0, 0, true, true);
     y = sg_max_pool2d(x, &o, &idx);
-    CHECK(has_shape(y, 4, SHAPE(1, 2, 3, 3)));
+    CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 3, 3)));
     CHECK_VALUES(y, VALS(1, 2.99876118, 3.8923942, 3.73635013, 3.17968865, 1.17893995, 2.10762317,
                          2.31572721, 1.55854691, -0.402633922, -1.54256716, -3.4122965,
                          0.363466444, 2.10591738, 2.4834792, 2.05742333, 1.33615389,
@@ -60,7 +44,7 @@ static void max_pool_values(void) {
     /* dilation */
     o = popts(2, 2, 1, 1, 0, 0, 2, 2, false, true);
     y = sg_max_pool2d(x, &o, &idx);
-    CHECK(has_shape(y, 4, SHAPE(1, 2, 3, 3)));
+    CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 3, 3)));
     CHECK_VALUES(y, VALS(2.99876118, 3.6331384, 3.8923942, 3.73635013, 3.17968865, 2.29004369,
                          2.1273699, 2.31572721, 2.1273699, 2.10591738, 2.4834792, 2.4623491,
                          2.05742333, 1.33615389, 0.40926628, 2.10591738, 2.4834792, 2.4623491),
@@ -71,10 +55,10 @@ static void max_pool_values(void) {
     sg_release(idx);
     sg_release(x);
     /* rectangular kernel on a 3-d (C x H x W) input, no indices requested */
-    x = input(dts[k], 3, SHAPE(1, 4, 6));
+    x = tt_wave(dts[k], 3, SHAPE(1, 4, 6));
     o = popts(2, 3, 2, 2, 1, 1, 0, 0, true, true);
     y = sg_max_pool2d(x, &o, NULL);
-    CHECK(has_shape(y, 3, SHAPE(1, 3, 4)));
+    CHECK(tt_has_shape(y, 3, SHAPE(1, 3, 4)));
     CHECK_VALUES(y, VALS(2.07880239, 3.6331384, 3.8923942, 3.73635013, 3.17968865, 2.29004369,
                          -0.01319413, -0.274315433, 1.54172504, 2.31572721, 2.31572721,
                          1.55854691),
@@ -95,10 +79,10 @@ static void max_pool_values(void) {
 }
 
 static void avg_pool_values(void) {
-  sg_tensor *x = input(SG_FLOAT64, 4, SHAPE(1, 2, 5, 5));
+  sg_tensor *x = tt_wave(SG_FLOAT64, 4, SHAPE(1, 2, 5, 5));
   sg_pool_opts o = popts(3, 3, 2, 2, 1, 1, 0, 0, false, true);
   sg_tensor *y = sg_avg_pool2d(x, &o);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 3, 3)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 3, 3)));
   CHECK_VALUES(y, VALS(1.11053791, 1.70659714, 0.965697602, 0.0433852837, -0.189896018,
                        -0.231007326, 0.120296933, 0.575499302, 0.498237927, -1.06102208,
                        -1.78125457, -1.11344497, -0.275274364, -0.151598547, 0.0166241592,
@@ -117,7 +101,7 @@ static void avg_pool_values(void) {
    * divisor counts only up to input + padding */
   o = popts(2, 2, 2, 2, 1, 1, 0, 0, true, true);
   y = sg_avg_pool2d(x, &o);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 3, 3)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 3, 3)));
   CHECK_VALUES(y, VALS(0.25, 1.26939089, 1.88138315, 0.650109457, 0.194883514, -1.08169841,
                        0.00519567739, 0.728736038, 1.12103533, -0.100658481, -1.03367281,
                        -1.82648772, -0.901917773, -0.7697986, 0.557693622, -0.0333670548,
@@ -136,9 +120,9 @@ static void avg_pool_values(void) {
   /* adaptive: windows [floor(i*in/out), ceil((i+1)*in/out)) */
   const sg_dtype dts[2] = {SG_FLOAT64, SG_FLOAT32};
   for (int k = 0; k < 2; k++) {
-    x = input(dts[k], 4, SHAPE(1, 1, 5, 7));
+    x = tt_wave(dts[k], 4, SHAPE(1, 1, 5, 7));
     y = sg_adaptive_avg_pool2d(x, 3, 4);
-    CHECK(has_shape(y, 4, SHAPE(1, 1, 3, 4)));
+    CHECK(tt_has_shape(y, 4, SHAPE(1, 1, 3, 4)));
     CHECK_VALUES(y, VALS(1.63694651, 1.45675592, 0.905962024, 0.357358392, 0.529681451,
                          0.0865137377, -0.56889252, -0.995324706, -0.715713445, -1.18897809,
                          -1.62527295, -1.71243626),

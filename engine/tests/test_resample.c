@@ -6,27 +6,11 @@
 
 #include "harness.h"
 
-/* x[i] = 3 sin(0.37 i) + cos(0.11 i) */
-static sg_tensor *input(sg_dtype dt, int ndim, const int64_t *shape) {
-  int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d];
-  double v[4096];
-  for (int64_t i = 0; i < n; i++) v[i] = sin(0.37 * i) * 3 + cos(0.11 * i);
-  return tt_from(dt, v, ndim, shape);
-}
-
-static bool has_shape(const sg_tensor *t, int ndim, const int64_t *shape) {
-  if (!t || t->ndim != ndim) return false;
-  for (int d = 0; d < ndim; d++)
-    if (t->shape[d] != shape[d]) return false;
-  return true;
-}
-
 static void interpolate_values(void) {
-  sg_tensor *x = input(SG_FLOAT64, 4, SHAPE(1, 1, 3, 4));
+  sg_tensor *x = tt_wave(SG_FLOAT64, 4, SHAPE(1, 1, 3, 4));
   /* nearest, sizes 3x4 -> 5x7: src = floor(dst * in / out) */
   sg_tensor *y = sg_interpolate(x, 5, 7, SG_INTERP_NEAREST, false, 0, 0);
-  CHECK(has_shape(y, 4, SHAPE(1, 1, 5, 7)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 1, 5, 7)));
   CHECK_VALUES(y, VALS(1, 1, 2.07880239, 2.07880239, 2.99876118, 2.99876118, 3.6331384, 1, 1,
                        2.07880239, 2.07880239, 2.99876118, 2.99876118, 3.6331384, 3.8923942,
                        3.8923942, 3.73635013, 3.73635013, 3.17968865, 3.17968865, 2.29004369,
@@ -37,7 +21,7 @@ static void interpolate_values(void) {
   sg_release(y);
   /* nearest, scale factor 1.7: size floor(in * 1.7), src = floor(dst / 1.7) */
   y = sg_interpolate(x, 0, 0, SG_INTERP_NEAREST, false, 1.7, 1.7);
-  CHECK(has_shape(y, 4, SHAPE(1, 1, 5, 6)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 1, 5, 6)));
   CHECK_VALUES(y, VALS(1, 1, 2.07880239, 2.07880239, 2.99876118, 2.99876118, 1, 1, 2.07880239,
                        2.07880239, 2.99876118, 2.99876118, 3.8923942, 3.8923942, 3.73635013,
                        3.73635013, 3.17968865, 3.17968865, 3.8923942, 3.8923942, 3.73635013,
@@ -67,7 +51,7 @@ static void interpolate_values(void) {
   sg_release(y);
   /* bilinear with scale factors 1.5 x 2.5 (coordinates use 1/scale) */
   y = sg_interpolate(x, 0, 0, SG_INTERP_BILINEAR, false, 1.5, 2.5);
-  CHECK(has_shape(y, 4, SHAPE(1, 1, 4, 10)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 1, 4, 10)));
   CHECK_VALUES(y, VALS(1, 1.10788024, 1.5394012, 1.97092215, 2.35479003, 2.72277355, 3.06219891,
                        3.31594979, 3.56970068, 3.6331384, 2.4461971, 2.49233501, 2.67688668,
                        2.86143835, 2.96207086, 3.03473032, 3.07646153, 3.02540798, 2.97435443,
@@ -95,9 +79,9 @@ static void interpolate_values(void) {
   sg_release(y);
   sg_release(x);
   /* float32, x2 bilinear (DIP's upsampler) */
-  x = input(SG_FLOAT32, 4, SHAPE(1, 1, 3, 4));
+  x = tt_wave(SG_FLOAT32, 4, SHAPE(1, 1, 3, 4));
   y = sg_interpolate(x, 0, 0, SG_INTERP_BILINEAR, false, 2, 2);
-  CHECK(has_shape(y, 4, SHAPE(1, 1, 6, 8)) && y->dtype == SG_FLOAT32);
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 1, 6, 8)) && y->dtype == SG_FLOAT32);
   CHECK_VALUES(y, VALS(1, 1.26970053, 1.80910182, 2.30879211, 2.76877141, 3.15735555, 3.47454405,
                        3.63313842, 1.72309852, 1.91562128, 2.30066657, 2.63089013, 2.9062922,
                        3.10733604, 3.2340219, 3.29736471, 3.16929579, 3.20746255, 3.28379631,
@@ -111,7 +95,7 @@ static void interpolate_values(void) {
   sg_release(y);
   /* nearest x2 */
   y = sg_interpolate(x, 6, 8, SG_INTERP_NEAREST, false, 0, 0);
-  if (CHECK(has_shape(y, 4, SHAPE(1, 1, 6, 8))))
+  if (CHECK(tt_has_shape(y, 4, SHAPE(1, 1, 6, 8))))
     for (int i = 0; i < 48; i++)
       CHECK_NEAR(sg_get_flat(y, i), sg_get_flat(x, (i / 8 / 2) * 4 + (i % 8) / 2), 0);
   sg_release(y);
@@ -119,10 +103,10 @@ static void interpolate_values(void) {
 }
 
 static void pad_values(void) {
-  sg_tensor *x = input(SG_FLOAT64, 4, SHAPE(1, 2, 3, 4));
+  sg_tensor *x = tt_wave(SG_FLOAT64, 4, SHAPE(1, 2, 3, 4));
   /* constant: grows the width, crops one row on top, grows one at the bottom */
   sg_tensor *y = sg_pad(x, (const int64_t[]){1, 2, -1, 1}, 4, SG_PAD_CONSTANT, 0.5);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 3, 7)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 3, 7)));
   CHECK_VALUES(y, VALS(0.5, 3.8923942, 3.73635013, 3.17968865, 2.29004369, 0.5, 0.5, 0.5,
                        1.17893995, -0.01319413, -1.1359123, -2.04898095, 0.5, 0.5, 0.5, 0.5, 0.5,
                        0.5, 0.5, 0.5, 0.5, 0.5, -1.25383752, -0.274315433, 0.706002658,
@@ -131,7 +115,7 @@ static void pad_values(void) {
                42, 1e-8);
   sg_release(y);
   y = sg_pad(x, (const int64_t[]){2, 1, 1, 2}, 4, SG_PAD_REFLECT, 0);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 6, 7)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 6, 7)));
   CHECK_VALUES(y, VALS(3.17968865, 3.73635013, 3.8923942, 3.73635013, 3.17968865, 2.29004369,
                        3.17968865, 2.99876118, 2.07880239, 1, 2.07880239, 2.99876118, 3.6331384,
                        2.99876118, 3.17968865, 3.73635013, 3.8923942, 3.73635013, 3.17968865,
@@ -150,7 +134,7 @@ static void pad_values(void) {
                84, 1e-8);
   sg_release(y);
   y = sg_pad(x, (const int64_t[]){2, 1, 1, 2}, 4, SG_PAD_REPLICATE, 0);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 6, 7)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 6, 7)));
   CHECK_VALUES(y, VALS(1, 1, 1, 2.07880239, 2.99876118, 3.6331384, 3.6331384, 1, 1, 1, 2.07880239,
                        2.99876118, 3.6331384, 3.6331384, 3.8923942, 3.8923942, 3.8923942,
                        3.73635013, 3.17968865, 2.29004369, 2.29004369, 1.17893995, 1.17893995,
@@ -169,7 +153,7 @@ static void pad_values(void) {
   sg_release(y);
   /* reflect with a negative (cropping) pad */
   y = sg_pad(x, (const int64_t[]){-1, 2, 0, 1}, 4, SG_PAD_REFLECT, 0);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 4, 5)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 4, 5)));
   CHECK_VALUES(y, VALS(2.07880239, 2.99876118, 3.6331384, 2.99876118, 2.07880239, 3.73635013,
                        3.17968865, 2.29004369, 3.17968865, 3.73635013, -0.01319413, -1.1359123,
                        -2.04898095, -1.1359123, -0.01319413, 3.73635013, 3.17968865, 2.29004369,
@@ -182,9 +166,9 @@ static void pad_values(void) {
   sg_release(y);
   sg_release(x);
   /* reflect over the last dim of a 3-d input (float32) */
-  x = input(SG_FLOAT32, 3, SHAPE(2, 3, 4));
+  x = tt_wave(SG_FLOAT32, 3, SHAPE(2, 3, 4));
   y = sg_pad(x, (const int64_t[]){3, 2}, 2, SG_PAD_REFLECT, 0);
-  CHECK(has_shape(y, 3, SHAPE(2, 3, 9)));
+  CHECK(tt_has_shape(y, 3, SHAPE(2, 3, 9)));
   CHECK_VALUES(y, VALS(3.6331384, 2.99876118, 2.07880239, 1, 2.07880239, 2.99876118, 3.6331384,
                        2.99876118, 2.07880239, 2.29004369, 3.17968865, 3.73635013, 3.8923942,
                        3.73635013, 3.17968865, 2.29004369, 3.17968865, 3.73635013, -2.04898095,
@@ -199,9 +183,9 @@ static void pad_values(void) {
   sg_release(y);
   sg_release(x);
   /* replicate over three dims of a 5-d input */
-  x = input(SG_FLOAT64, 5, SHAPE(1, 1, 2, 2, 3));
+  x = tt_wave(SG_FLOAT64, 5, SHAPE(1, 1, 2, 2, 3));
   y = sg_pad(x, (const int64_t[]){1, 1, 2, 0, 1, 2}, 6, SG_PAD_REPLICATE, 0);
-  CHECK(has_shape(y, 5, SHAPE(1, 1, 5, 4, 5)));
+  CHECK(tt_has_shape(y, 5, SHAPE(1, 1, 5, 4, 5)));
   CHECK_VALUES(y, VALS(1, 1, 2.07880239, 2.99876118, 2.99876118, 1, 1, 2.07880239, 2.99876118,
                        2.99876118, 1, 1, 2.07880239, 2.99876118, 2.99876118, 3.6331384, 3.6331384,
                        3.8923942, 3.73635013, 3.73635013, 1, 1, 2.07880239, 2.99876118,
@@ -239,9 +223,9 @@ static void pad_values(void) {
 }
 
 static void pixel_shuffle_values(void) {
-  sg_tensor *x = input(SG_FLOAT64, 4, SHAPE(1, 8, 2, 3));
+  sg_tensor *x = tt_wave(SG_FLOAT64, 4, SHAPE(1, 8, 2, 3));
   sg_tensor *y = sg_pixel_shuffle(x, 2);
-  CHECK(has_shape(y, 4, SHAPE(1, 2, 4, 6)));
+  CHECK(tt_has_shape(y, 4, SHAPE(1, 2, 4, 6)));
   CHECK_VALUES(y, VALS(1, 3.17968865, 2.07880239, 2.29004369, 2.99876118, 1.17893995, -2.64121734,
                        0.706002658, -2.84538787, 1.54172504, -2.64715158, 2.10762317, 3.6331384,
                        -0.01319413, 3.8923942, -1.1359123, 3.73635013, -2.04898095, -2.08684046,
@@ -256,7 +240,7 @@ static void pixel_shuffle_values(void) {
   /* a 3-d input (C x H x W) */
   sg_tensor *x3 = sg_reshape(x, SHAPE(8, 2, 3), 3);
   y = sg_pixel_shuffle(x3, 2);
-  CHECK(has_shape(y, 3, SHAPE(2, 4, 6)));
+  CHECK(tt_has_shape(y, 3, SHAPE(2, 4, 6)));
   sg_release(y);
   sg_release(x3);
   sg_release(x);
