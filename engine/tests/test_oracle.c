@@ -92,6 +92,16 @@ static void grads_at(const oc *c, sg_tensor *out, sg_tensor **wrt, int n,
 #define GRADS(c, out, wrt, n, ...) \
   grads_at((c), (out), (wrt), (n), (const char *const[]){__VA_ARGS__}, __LINE__)
 
+/* A case with one differentiable input x: out (computed from x) vs "out" and
+ * its gradient vs "grad_x"; releases out and x. */
+static void x_case_at(const oc *c, sg_tensor *x, sg_tensor *out, int line) {
+  cmp_at(c, out, "out", line);
+  grads_at(c, out, &x, 1, (const char *const[]){"grad_x"}, line);
+  sg_release(out);
+  sg_release(x);
+}
+#define X_CASE(c, x, out) x_case_at((c), (x), (out), __LINE__)
+
 static sg_tensor_dict *open_fixture(const char *name) {
   sg_tensor_dict *d = tt_fixture(name);
   if (!d) printf("  (fixture %s: %s)\n", name, sg_last_error());
@@ -101,32 +111,41 @@ static sg_tensor_dict *open_fixture(const char *name) {
 static const sg_dtype DTS[2] = {SG_FLOAT32, SG_FLOAT64};
 
 /* ---------------------------------------------------------------- conv2d */
-static void conv2d(void) {
-  sg_tensor_dict *d = open_fixture("conv2d");
+typedef sg_tensor *(*conv_fn)(sg_tensor *, sg_tensor *, sg_tensor *, const sg_conv_opts *);
+
+/* The two cases of a conv fixture: "a" (x, w, bias b) with options oa, "b"
+ * (x, w, no bias) with ob. */
+static void conv_cases(const char *op, conv_fn conv, const sg_conv_opts *oa,
+                       const sg_conv_opts *ob) {
+  sg_tensor_dict *d = open_fixture(op);
   if (!d) return;
   for (int k = 0; k < 2; k++) {
-    /* a: stride 2, padding 1, dilation 2, groups 2, bias */
-    oc c = {d, "conv2d", "a", DTS[k]};
+    oc c = {d, op, "a", DTS[k]};
     sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
-    sg_conv_opts o = {.stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 2}, .groups = 2};
-    sg_tensor *out = sg_conv2d(x, w, b, &o);
+    sg_tensor *out = conv(x, w, b, oa);
     CMP(&c, out, "out");
     GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
     sg_tensor *all[] = {x, w, b, out};
     sg_release_all(all, 4);
 
-    /* b: 3x2 kernel, stride (1,2), padding (1,0), no bias */
     c.cs = "b";
     x = in(&c, "x", true);
     w = in(&c, "w", true);
-    sg_conv_opts ob = {.stride = {1, 2}, .padding = {1, 0}};
-    out = sg_conv2d(x, w, NULL, &ob);
+    out = conv(x, w, NULL, ob);
     CMP(&c, out, "out");
     GRADS(&c, out, ((sg_tensor *[]){x, w}), 2, "grad_x", "grad_w");
     sg_tensor *all_b[] = {x, w, out};
     sg_release_all(all_b, 3);
   }
   tt_fixture_free(d);
+}
+
+static void conv2d(void) {
+  /* a: stride 2, padding 1, dilation 2, groups 2, bias */
+  sg_conv_opts oa = {.stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 2}, .groups = 2};
+  /* b: 3x2 kernel, stride (1,2), padding (1,0), no bias */
+  sg_conv_opts ob = {.stride = {1, 2}, .padding = {1, 0}};
+  conv_cases("conv2d", sg_conv2d, &oa, &ob);
 }
 
 /* Double backward of conv2d: gx = d sum(out * gout)/dx with create_graph, then
@@ -159,32 +178,12 @@ static void conv2d_double_backward(void) {
 }
 
 static void conv_transpose2d(void) {
-  sg_tensor_dict *d = open_fixture("conv_transpose2d");
-  if (!d) return;
-  for (int k = 0; k < 2; k++) {
-    /* a: stride 2, padding 1, output_padding 1, groups 2, bias */
-    oc c = {d, "conv_transpose2d", "a", DTS[k]};
-    sg_tensor *x = in(&c, "x", true), *w = in(&c, "w", true), *b = in(&c, "b", true);
-    sg_conv_opts o = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}, .groups = 2};
-    sg_tensor *out = sg_conv_transpose2d(x, w, b, &o);
-    CMP(&c, out, "out");
-    GRADS(&c, out, ((sg_tensor *[]){x, w, b}), 3, "grad_x", "grad_w", "grad_b");
-    sg_tensor *all[] = {x, w, b, out};
-    sg_release_all(all, 4);
-
-    /* b: stride 2, padding (0,1), output_padding (1,0), dilation 2, 4x3 kernel */
-    c.cs = "b";
-    x = in(&c, "x", true);
-    w = in(&c, "w", true);
-    sg_conv_opts ob = {.stride = {2, 2}, .padding = {0, 1}, .output_padding = {1, 0},
-                       .dilation = {2, 2}};
-    out = sg_conv_transpose2d(x, w, NULL, &ob);
-    CMP(&c, out, "out");
-    GRADS(&c, out, ((sg_tensor *[]){x, w}), 2, "grad_x", "grad_w");
-    sg_tensor *all_b[] = {x, w, out};
-    sg_release_all(all_b, 3);
-  }
-  tt_fixture_free(d);
+  /* a: stride 2, padding 1, output_padding 1, groups 2, bias */
+  sg_conv_opts oa = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}, .groups = 2};
+  /* b: stride 2, padding (0,1), output_padding (1,0), dilation 2, 4x3 kernel */
+  sg_conv_opts ob = {.stride = {2, 2}, .padding = {0, 1}, .output_padding = {1, 0},
+                     .dilation = {2, 2}};
+  conv_cases("conv_transpose2d", sg_conv_transpose2d, &oa, &ob);
 }
 
 /* ------------------------------------------------------------ batch_norm */
@@ -230,12 +229,9 @@ static void interpolate_bilinear(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       oc c = {d, "interpolate_bilinear", cases[i].cs, DTS[k]};
       sg_tensor *x = in(&c, "x", true);
-      sg_tensor *out = sg_interpolate(x, cases[i].h, cases[i].w, SG_INTERP_BILINEAR,
-                                      cases[i].align_corners, cases[i].scale, cases[i].scale);
-      CMP(&c, out, "out");
-      GRADS(&c, out, &x, 1, "grad_x");
-      sg_release(out);
-      sg_release(x);
+      X_CASE(&c, x,
+             sg_interpolate(x, cases[i].h, cases[i].w, SG_INTERP_BILINEAR,
+                            cases[i].align_corners, cases[i].scale, cases[i].scale));
     }
   }
   tt_fixture_free(d);
@@ -253,11 +249,7 @@ static void pad_reflect(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       oc c = {d, "pad_reflect", cases[i].cs, DTS[k]};
       sg_tensor *x = in(&c, "x", true);
-      sg_tensor *out = sg_pad(x, cases[i].pads, 4, SG_PAD_REFLECT, 0.0);
-      CMP(&c, out, "out");
-      GRADS(&c, out, &x, 1, "grad_x");
-      sg_release(out);
-      sg_release(x);
+      X_CASE(&c, x, sg_pad(x, cases[i].pads, 4, SG_PAD_REFLECT, 0.0));
     }
   }
   tt_fixture_free(d);
@@ -389,25 +381,17 @@ static void thresholds(void) {
   for (int k = 0; k < 2; k++) {
     oc c = {d, "soft_threshold", "soft", DTS[k]};
     sg_tensor *x = in(&c, "x", true);
-    sg_tensor *out = sg_soft_threshold(x, 0.75);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_soft_threshold(x, 0.75));
 
     c = (oc){d, "hard_threshold", "hard", DTS[k]};
     x = in(&c, "x", true);
-    out = sg_hard_threshold(x, 0.75);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_hard_threshold(x, 0.75));
 
     /* learnable per-channel lambda: gradients w.r.t. x and lambda */
     c = (oc){d, "soft_threshold_t", "soft_t", DTS[k]};
     x = in(&c, "x", true);
     sg_tensor *lam = in(&c, "lam", true);
-    out = sg_soft_threshold_t(x, lam);
+    sg_tensor *out = sg_soft_threshold_t(x, lam);
     CMP(&c, out, "out");
     GRADS(&c, out, ((sg_tensor *[]){x, lam}), 2, "grad_x", "grad_lam");
     sg_tensor *all[] = {x, lam, out};
@@ -455,11 +439,7 @@ static void pooling(void) {
     }
     oc c = {d, "adaptive_avg_pool2d", "adaptive", DTS[k]};
     sg_tensor *x = in(&c, "x", true);
-    sg_tensor *out = sg_adaptive_avg_pool2d(x, 3, 5);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_adaptive_avg_pool2d(x, 3, 5));
   }
   tt_fixture_free(d);
 }
@@ -504,36 +484,21 @@ static void resample_extra(void) {
     for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
       oc c = {d, "interpolate_nearest", near[i].cs, DTS[k]};
       sg_tensor *x = in(&c, "x", true);
-      sg_tensor *out = sg_interpolate(x, near[i].h, near[i].w, SG_INTERP_NEAREST, false,
-                                      near[i].scale, near[i].scale);
-      CMP(&c, out, "out");
-      GRADS(&c, out, &x, 1, "grad_x");
-      sg_release(out);
-      sg_release(x);
+      X_CASE(&c, x,
+             sg_interpolate(x, near[i].h, near[i].w, SG_INTERP_NEAREST, false, near[i].scale,
+                            near[i].scale));
     }
     oc c = {d, "pad", "replicate", DTS[k]};
     sg_tensor *x = in(&c, "x", true);
-    sg_tensor *out = sg_pad(x, (const int64_t[]){2, 1, 1, 3}, 4, SG_PAD_REPLICATE, 0);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_pad(x, (const int64_t[]){2, 1, 1, 3}, 4, SG_PAD_REPLICATE, 0));
 
     c.cs = "constant_crop";
     x = in(&c, "x", true);
-    out = sg_pad(x, (const int64_t[]){1, -1, 2, 0}, 4, SG_PAD_CONSTANT, 0.5);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_pad(x, (const int64_t[]){1, -1, 2, 0}, 4, SG_PAD_CONSTANT, 0.5));
 
     c = (oc){d, "pixel_shuffle", "pixel_shuffle", DTS[k]};
     x = in(&c, "x", true);
-    out = sg_pixel_shuffle(x, 2);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_pixel_shuffle(x, 2));
   }
   tt_fixture_free(d);
 }
@@ -553,19 +518,11 @@ static void losses_extra(void) {
 
     c = (oc){d, "log_softmax", "log_softmax", DTS[k]};
     x = in(&c, "x", true);
-    out = sg_log_softmax(x, 1);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_log_softmax(x, 1));
 
     c = (oc){d, "softmax", "softmax", DTS[k]};
     x = in(&c, "x", true);
-    out = sg_softmax(x, -1);
-    CMP(&c, out, "out");
-    GRADS(&c, out, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE(&c, x, sg_softmax(x, -1));
 
     c = (oc){d, "mse_loss", "mse", DTS[k]};
     x = in(&c, "x", true);
@@ -713,6 +670,16 @@ static void grads_sampled_at(const oc *c, sg_tensor *out, uint64_t gout_seed, sg
 #define GRADS_S(c, out, seed, wrt, n, ...) \
   grads_sampled_at((c), (out), (seed), (wrt), (n), (const char *const[]){__VA_ARGS__}, __LINE__)
 
+/* X_CASE for the large cases: gout = formula_input(gout_seed, out's shape). */
+static void x_case_sampled_at(const oc *c, sg_tensor *x, sg_tensor *out, uint64_t gout_seed,
+                              int line) {
+  cmp_sampled_at(c, out, "out", line);
+  grads_sampled_at(c, out, gout_seed, &x, 1, (const char *const[]){"grad_x"}, line);
+  sg_release(out);
+  sg_release(x);
+}
+#define X_CASE_S(c, x, out, seed) x_case_sampled_at((c), (x), (out), (seed), __LINE__)
+
 static void large_formula(void) {
   sg_tensor_dict *d = open_fixture("large");
   if (!d) return;
@@ -773,20 +740,12 @@ static void large_nn(void) {
 
     c = (oc){d, "interpolate_bilinear", "bilinear2x", dt};
     x = FORMULA(12, 1.0, dt, true, 2, 16, 24, 24);
-    out = sg_interpolate(x, 48, 48, SG_INTERP_BILINEAR, false, 2.0, 2.0);
-    CMPS(&c, out, "out");
-    GRADS_S(&c, out, 13, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE_S(&c, x, sg_interpolate(x, 48, 48, SG_INTERP_BILINEAR, false, 2.0, 2.0), 13);
 
     c = (oc){d, "max_pool2d", "max_pool2d", dt};
     x = FORMULA(14, 1.0, dt, true, 2, 16, 48, 48);
     sg_pool_opts po = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
-    out = sg_max_pool2d(x, &po, NULL);
-    CMPS(&c, out, "out");
-    GRADS_S(&c, out, 15, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE_S(&c, x, sg_max_pool2d(x, &po, NULL), 15);
 
     c = (oc){d, "cross_entropy", "cross_entropy", dt};
     x = FORMULA(22, 4.0, dt, true, 4096, 10);
@@ -818,11 +777,7 @@ static void large_nn(void) {
 
     c = (oc){d, "log_softmax", "log_softmax", dt};
     x = FORMULA(26, 8.0, dt, true, 128, 300);
-    out = sg_log_softmax(x, 1);
-    CMPS(&c, out, "out");
-    GRADS_S(&c, out, 27, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE_S(&c, x, sg_log_softmax(x, 1), 27);
 
     c = (oc){d, "layer_norm", "layer_norm", dt};
     x = FORMULA(28, 2.0, dt, true, 64, 600);
@@ -844,27 +799,15 @@ static void large_sparse(void) {
     sg_dtype dt = DTS[k];
     oc c = {d, "l0_project", "l0_project", dt};
     sg_tensor *x = FORMULA(16, 1.0, dt, true, 4, 16, 24, 24);
-    sg_tensor *out = sg_l0_project(x, 0.05);
-    CMPS(&c, out, "out");
-    GRADS_S(&c, out, 17, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE_S(&c, x, sg_l0_project(x, 0.05), 17);
 
     c = (oc){d, "l0inf_project", "l0inf_project", dt};
     x = FORMULA(18, 1.0, dt, true, 2, 64, 24, 24);
-    out = sg_l0inf_project(x, 4, 1);
-    CMPS(&c, out, "out");
-    GRADS_S(&c, out, 19, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE_S(&c, x, sg_l0inf_project(x, 4, 1), 19);
 
     c = (oc){d, "soft_threshold", "soft_threshold", dt};
     x = FORMULA(20, 1.0, dt, true, 4, 16, 24, 24);
-    out = sg_soft_threshold(x, 0.5);
-    CMPS(&c, out, "out");
-    GRADS_S(&c, out, 21, &x, 1, "grad_x");
-    sg_release(out);
-    sg_release(x);
+    X_CASE_S(&c, x, sg_soft_threshold(x, 0.5), 21);
   }
   tt_fixture_free(d);
 }
