@@ -196,85 +196,121 @@ static sg_status oom(const char *op) {
   return sg_error(SG_ERR_MEM, "%s: out of memory for the column buffer", op);
 }
 
-/* ---------------- conv2d ---------------- */
+/* Sizes shared by conv2d and conv2d_weight, which both walk the items
+ * (image, group, tile of output rows) and build each tile's column matrix. */
+typedef struct {
+  const sg_conv_geom *g;
+  sg_dtype dt;
+  size_t es;
+  int64_t G, Cg, Kg, ckk, HW, P, rows, ntiles, items;
+  bool direct;
+  size_t buf_bytes;
+} conv_plan;
 
-static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
-                            const sg_tensor *b, const sg_conv_geom *g) {
-  const sg_dtype dt = x->dtype;
-  const size_t es = sg_dtype_size(dt);
-  const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, ckk = Cg * g->kh * g->kw;
-  const int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
-  const bool direct = is_direct(g);
-  const int64_t rows = tile_rows(g, ckk, es), ntiles = (g->Ho + rows - 1) / rows;
-  const int64_t items = g->N * G * ntiles;
-  const char *X = data_of(x), *Wt = data_of(w), *B = b ? data_of(b) : NULL;
-  char *O = data_of(out);
-  if (items == 0 || P == 0) return SG_OK;
-  const size_t buf_bytes = direct ? 0 : (size_t)(ckk * rows * g->Wo) * es;
-  const int nth = max_threads();
-  int fail = 0;
-  if (spread_items(items, nth)) {
+static conv_plan make_plan(const sg_conv_geom *g, sg_dtype dt) {
+  conv_plan c;
+  c.g = g;
+  c.dt = dt;
+  c.es = sg_dtype_size(dt);
+  c.G = g->groups;
+  c.Cg = g->C / c.G;
+  c.Kg = g->K / c.G;
+  c.ckk = c.Cg * g->kh * g->kw;
+  c.HW = g->H * g->W;
+  c.P = g->Ho * g->Wo;
+  c.direct = is_direct(g);
+  c.rows = tile_rows(g, c.ckk, c.es);
+  c.ntiles = (g->Ho + c.rows - 1) / c.rows;
+  c.items = g->N * c.G * c.ntiles;
+  c.buf_bytes = c.direct ? 0 : (size_t)(c.ckk * c.rows * g->Wo) * c.es;
+  return c;
+}
+
+/* One work item: image n, group gi, output rows [oh0, oh0 + T / Wo). */
+typedef struct {
+  int64_t n, gi, oh0, T, ldb;
+  const char *cols; /* ckk x T column matrix, row stride ldb */
+} conv_tile;
+
+/* Builds item `it`'s column matrix from the image X into buf (the image
+ * itself for direct convolutions); `split`: im2col split over a new team. */
+static conv_tile load_tile(const conv_plan *c, const char *X, int64_t it, char *buf, bool split) {
+  const sg_conv_geom *g = c->g;
+  conv_tile t;
+  int64_t tile = it % c->ntiles, ng = it / c->ntiles;
+  t.n = ng / c->G;
+  t.gi = ng % c->G;
+  t.oh0 = tile * c->rows;
+  int64_t oh1 = t.oh0 + c->rows < g->Ho ? t.oh0 + c->rows : g->Ho;
+  t.T = (oh1 - t.oh0) * g->Wo;
+  const char *xi = X + (size_t)((t.n * g->C + t.gi * c->Cg) * c->HW) * c->es;
+  t.cols = xi + (size_t)(t.oh0 * g->Wo) * c->es;
+  t.ldb = c->HW;
+  if (!c->direct) {
+    const int64_t ckk = c->ckk;
+#pragma omp parallel if (split && ckk * t.T > 32768)
+    {
+      int64_t r0 = 0, r1 = ckk;
+      if (split) my_share(ckk, &r0, &r1);
+      im2col(c->dt, g, xi, buf, t.T, t.oh0, oh1, r0, r1);
+    }
+    t.cols = buf;
+    t.ldb = t.T;
+  }
+  return t;
+}
+
+/* out = conv2d(X, Wt) + B on raw contiguous data (B may be NULL). */
+static sg_status conv2d_raw(sg_dtype dt, char *O, const char *X, const char *Wt, const char *B,
+                            const sg_conv_geom *g, const char *op) {
+  const conv_plan c = make_plan(g, dt);
+  const size_t es = c.es;
+  const int64_t P = c.P, Kg = c.Kg, ckk = c.ckk;
+  if (c.items == 0 || P == 0) return SG_OK;
+  if (spread_items(c.items, max_threads())) {
+    int fail = 0;
 #pragma omp parallel reduction(| : fail)
     {
-      char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
-      if (buf_bytes && !buf) fail = 1;
+      char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
+      if (c.buf_bytes && !buf) fail = 1;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; it++) {
-        if (buf_bytes && !buf) continue;
-        int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
-        int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-        int64_t T = (oh1 - oh0) * g->Wo;
-        const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
-        const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
-        int64_t ldb = HW;
-        if (!direct) {
-          im2col(dt, g, xi, buf, T, oh0, oh1, 0, ckk);
-          cols = buf;
-          ldb = T;
-        }
-        char *oi = O + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
-        gemm(dt, false, false, Kg, T, ckk, 0.0, Wt + (size_t)(gi * Kg * ckk) * es, ckk, cols, ldb,
-             oi, P);
-        if (B) add_bias(dt, oi, P, Kg, T, B + (size_t)(gi * Kg) * es);
+      for (int64_t it = 0; it < c.items; it++) {
+        if (c.buf_bytes && !buf) continue;
+        conv_tile t = load_tile(&c, X, it, buf, false);
+        char *oi = O + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
+        gemm(dt, false, false, Kg, t.T, ckk, 0.0, Wt + (size_t)(t.gi * Kg * ckk) * es, ckk, t.cols,
+             t.ldb, oi, P);
+        if (B) add_bias(dt, oi, P, Kg, t.T, B + (size_t)(t.gi * Kg) * es);
       }
       free(buf);
     }
-    return fail ? oom("conv2d") : SG_OK;
+    return fail ? oom(op) : SG_OK;
   }
-  char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
-  if (buf_bytes && !buf) return oom("conv2d");
-  for (int64_t it = 0; it < items; it++) {
-    int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
-    int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-    int64_t T = (oh1 - oh0) * g->Wo;
-    const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
-    const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
-    int64_t ldb = HW;
-    if (!direct) {
-#pragma omp parallel if (ckk * T > 32768)
-      {
-        int64_t r0, r1;
-        my_share(ckk, &r0, &r1);
-        im2col(dt, g, xi, buf, T, oh0, oh1, r0, r1);
-      }
-      cols = buf;
-      ldb = T;
-    }
-    char *oi = O + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
-    gemm(dt, false, false, Kg, T, ckk, 0.0, Wt + (size_t)(gi * Kg * ckk) * es, ckk, cols, ldb, oi,
-         P);
+  char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
+  if (c.buf_bytes && !buf) return oom(op);
+  for (int64_t it = 0; it < c.items; it++) {
+    conv_tile t = load_tile(&c, X, it, buf, true);
+    char *oi = O + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
+    gemm(dt, false, false, Kg, t.T, ckk, 0.0, Wt + (size_t)(t.gi * Kg * ckk) * es, ckk, t.cols,
+         t.ldb, oi, P);
     if (B) {
-#pragma omp parallel if (Kg * T > 32768)
+#pragma omp parallel if (Kg * t.T > 32768)
       {
         int64_t r0, r1;
         my_share(Kg, &r0, &r1);
-        add_bias(dt, oi + (size_t)(r0 * P) * es, P, r1 - r0, T,
-                 B + (size_t)(gi * Kg + r0) * es);
+        add_bias(dt, oi + (size_t)(r0 * P) * es, P, r1 - r0, t.T,
+                 B + (size_t)(t.gi * Kg + r0) * es);
       }
     }
   }
   free(buf);
   return SG_OK;
+}
+
+static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
+                            const sg_tensor *b, const sg_conv_geom *g) {
+  return conv2d_raw(x->dtype, data_of(out), data_of(x), data_of(w), b ? data_of(b) : NULL, g,
+                    "conv2d");
 }
 
 /* ---------------- conv_transpose2d ---------------- */
@@ -372,46 +408,32 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
 static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_tensor *go,
                                    const sg_conv_geom *g) {
   const sg_dtype dt = x->dtype;
-  const size_t es = sg_dtype_size(dt);
-  const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, ckk = Cg * g->kh * g->kw;
-  const int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
-  const bool direct = is_direct(g);
-  const int64_t rows = tile_rows(g, ckk, es), ntiles = (g->Ho + rows - 1) / rows;
-  const int64_t items = g->N * G * ntiles;
+  const conv_plan c = make_plan(g, dt);
+  const size_t es = c.es;
+  const int64_t P = c.P, Kg = c.Kg, ckk = c.ckk;
   const int64_t wn = g->K * ckk; /* elements of gw */
   const char *X = data_of(x), *GO = data_of(go);
   char *GW = data_of(gw);
   memset(GW, 0, (size_t)wn * es);
-  if (items == 0 || P == 0) return SG_OK;
-  const size_t buf_bytes = direct ? 0 : (size_t)(ckk * rows * g->Wo) * es;
+  if (c.items == 0 || P == 0) return SG_OK;
   const int nth = max_threads();
-  if (spread_items(items, nth) && nth > 1) {
+  if (spread_items(c.items, nth) && nth > 1) {
     /* Each thread accumulates into its own copy of gw; then they are summed. */
     char *acc = calloc((size_t)nth, (size_t)wn * es);
     if (!acc) return oom("conv2d_weight");
     int fail = 0;
 #pragma omp parallel reduction(| : fail)
     {
-      char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
+      char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
       char *mine = acc + (size_t)thread_id() * (size_t)wn * es;
-      if (buf_bytes && !buf) fail = 1;
+      if (c.buf_bytes && !buf) fail = 1;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t it = 0; it < items; it++) {
-        if (buf_bytes && !buf) continue;
-        int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
-        int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-        int64_t T = (oh1 - oh0) * g->Wo;
-        const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
-        const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
-        int64_t ldb = HW;
-        if (!direct) {
-          im2col(dt, g, xi, buf, T, oh0, oh1, 0, ckk);
-          cols = buf;
-          ldb = T;
-        }
-        const char *goi = GO + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
-        gemm(dt, false, true, Kg, ckk, T, 1.0, goi, P, cols, ldb,
-             mine + (size_t)(gi * Kg * ckk) * es, ckk);
+      for (int64_t it = 0; it < c.items; it++) {
+        if (c.buf_bytes && !buf) continue;
+        conv_tile t = load_tile(&c, X, it, buf, false);
+        const char *goi = GO + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
+        gemm(dt, false, true, Kg, ckk, t.T, 1.0, goi, P, t.cols, t.ldb,
+             mine + (size_t)(t.gi * Kg * ckk) * es, ckk);
       }
       free(buf);
       int nt = num_threads_now();
@@ -435,28 +457,13 @@ static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_t
     free(acc);
     return fail ? oom("conv2d_weight") : SG_OK;
   }
-  char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
-  if (buf_bytes && !buf) return oom("conv2d_weight");
-  for (int64_t it = 0; it < items; it++) {
-    int64_t tile = it % ntiles, ng = it / ntiles, n = ng / G, gi = ng % G;
-    int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-    int64_t T = (oh1 - oh0) * g->Wo;
-    const char *xi = X + (size_t)((n * g->C + gi * Cg) * HW) * es;
-    const char *cols = xi + (size_t)(oh0 * g->Wo) * es;
-    int64_t ldb = HW;
-    if (!direct) {
-#pragma omp parallel if (ckk * T > 32768)
-      {
-        int64_t r0, r1;
-        my_share(ckk, &r0, &r1);
-        im2col(dt, g, xi, buf, T, oh0, oh1, r0, r1);
-      }
-      cols = buf;
-      ldb = T;
-    }
-    const char *goi = GO + (size_t)((n * g->K + gi * Kg) * P + oh0 * g->Wo) * es;
-    gemm(dt, false, true, Kg, ckk, T, 1.0, goi, P, cols, ldb, GW + (size_t)(gi * Kg * ckk) * es,
-         ckk);
+  char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
+  if (c.buf_bytes && !buf) return oom("conv2d_weight");
+  for (int64_t it = 0; it < c.items; it++) {
+    conv_tile t = load_tile(&c, X, it, buf, true);
+    const char *goi = GO + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
+    gemm(dt, false, true, Kg, ckk, t.T, 1.0, goi, P, t.cols, t.ldb,
+         GW + (size_t)(t.gi * Kg * ckk) * es, ckk);
   }
   free(buf);
   return SG_OK;

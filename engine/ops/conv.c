@@ -154,6 +154,40 @@ static sg_status finish_backward(sg_tensor **gi, int n, bool ok) {
   return st != SG_OK ? st : SG_ERR_STATE;
 }
 
+/* Shared tail of conv2d, conv_transpose2d and conv2d_weight: casts the
+ * inputs (recorded) to dt, runs the kernel on contiguous copies into a new
+ * tensor of `shape`, records `bw` saving inputs 0 and 1. */
+typedef enum { K_CONV2D, K_CONVT, K_CONVW } conv_kind;
+
+static sg_tensor *run_conv(const char *op, conv_kind kind, const sg_backend *be,
+                           sg_tensor *const *ins, int nin, const int64_t *shape, sg_dtype dt,
+                           const sg_conv_geom *geo, const conv_p *p, sg_backward_fn bw) {
+  sg_tensor *c[3] = {NULL, NULL, NULL};
+  kargs k = {{NULL, NULL, NULL}};
+  sg_tensor *out = NULL;
+  if (cast_all(c, ins, nin, dt) || prepare(&k, c[0], c[1], nin > 2 ? c[2] : NULL, dt)) goto fail;
+  out = sg_empty(shape, 4, dt, ins[0]->storage->device);
+  if (!out) goto fail;
+  sg_status st = kind == K_CONV2D ? be->conv->conv2d(out, k.t[0], k.t[1], k.t[2], geo)
+                 : kind == K_CONVT ? be->conv->conv_transpose2d(out, k.t[0], k.t[1], k.t[2], geo)
+                                   : be->conv->conv2d_weight(out, k.t[0], k.t[1], geo);
+  if (st != SG_OK) goto fail;
+  sg_node *n = sg_record(op, bw, c, nin, out);
+  if (n) {
+    p_store(n, p);
+    sg_node_save(n, c[0]);
+    sg_node_save(n, c[1]);
+  }
+  kargs_free(&k);
+  sg_release_all(c, nin);
+  return out;
+fail:
+  sg_release(out);
+  kargs_free(&k);
+  sg_release_all(c, nin);
+  return NULL;
+}
+
 /* ================= conv2d ================= */
 
 static sg_status conv2d_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
@@ -237,26 +271,8 @@ sg_tensor *sg_conv2d(sg_tensor *x, sg_tensor *w, sg_tensor *b, const sg_conv_opt
   sg_conv_geom geo = {x->shape[0], C, x->shape[2], x->shape[3], K, Ho, Wo,
                       w->shape[2], w->shape[3], p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, G};
   if (check_int_range(op, &geo)) return NULL;
-  sg_tensor *c[3];
-  kargs k = {{NULL, NULL, NULL}};
-  sg_tensor *out = NULL;
-  if (cast_all(c, ins, 3, dt) || prepare(&k, c[0], c[1], c[2], dt)) goto fail;
-  out = sg_empty((int64_t[]){geo.N, K, Ho, Wo}, 4, dt, x->storage->device);
-  if (!out || be->conv->conv2d(out, k.t[0], k.t[1], k.t[2], &geo) != SG_OK) goto fail;
-  sg_node *n = sg_record(op, conv2d_backward, c, 3, out);
-  if (n) {
-    p_store(n, &p);
-    sg_node_save(n, c[0]);
-    sg_node_save(n, c[1]);
-  }
-  kargs_free(&k);
-  sg_release_all(c, 3);
-  return out;
-fail:
-  sg_release(out);
-  kargs_free(&k);
-  sg_release_all(c, 3);
-  return NULL;
+  return run_conv(op, K_CONV2D, be, ins, 3, (int64_t[]){geo.N, K, Ho, Wo}, dt, &geo, &p,
+                  conv2d_backward);
 }
 
 /* ================= conv_transpose2d ================= */
@@ -342,26 +358,8 @@ sg_tensor *sg_conv_transpose2d(sg_tensor *x, sg_tensor *w, sg_tensor *b, const s
   sg_conv_geom geo = {x->shape[0], Cout, Ho, Wo, Cin, H, W, w->shape[2], w->shape[3],
                       p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, G};
   if (check_int_range(op, &geo)) return NULL;
-  sg_tensor *c[3];
-  kargs k = {{NULL, NULL, NULL}};
-  sg_tensor *out = NULL;
-  if (cast_all(c, ins, 3, dt) || prepare(&k, c[0], c[1], c[2], dt)) goto fail;
-  out = sg_empty((int64_t[]){geo.N, Cout, Ho, Wo}, 4, dt, x->storage->device);
-  if (!out || be->conv->conv_transpose2d(out, k.t[0], k.t[1], k.t[2], &geo) != SG_OK) goto fail;
-  sg_node *n = sg_record(op, convt_backward, c, 3, out);
-  if (n) {
-    p_store(n, &p);
-    sg_node_save(n, c[0]);
-    sg_node_save(n, c[1]);
-  }
-  kargs_free(&k);
-  sg_release_all(c, 3);
-  return out;
-fail:
-  sg_release(out);
-  kargs_free(&k);
-  sg_release_all(c, 3);
-  return NULL;
+  return run_conv(op, K_CONVT, be, ins, 3, (int64_t[]){geo.N, Cout, Ho, Wo}, dt, &geo, &p,
+                  convt_backward);
 }
 
 /* ================= conv2d_weight ================= */
@@ -432,26 +430,7 @@ sg_tensor *sg_conv2d_weight(sg_tensor *x, sg_tensor *grad_out, const int64_t *we
   sg_conv_geom geo = {x->shape[0], C, x->shape[2], x->shape[3], K, Ho, Wo,
                       kh, kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, G};
   if (check_int_range(op, &geo)) return NULL;
-  sg_tensor *c[2];
-  kargs k = {{NULL, NULL, NULL}};
-  sg_tensor *out = NULL;
-  if (cast_all(c, ins, 2, dt) || prepare(&k, c[0], c[1], NULL, dt)) goto fail;
-  out = sg_empty(weight_shape, 4, dt, x->storage->device);
-  if (!out || be->conv->conv2d_weight(out, k.t[0], k.t[1], &geo) != SG_OK) goto fail;
-  sg_node *n = sg_record(op, convw_backward, c, 2, out);
-  if (n) {
-    p_store(n, &p);
-    sg_node_save(n, c[0]);
-    sg_node_save(n, c[1]);
-  }
-  kargs_free(&k);
-  sg_release_all(c, 2);
-  return out;
-fail:
-  sg_release(out);
-  kargs_free(&k);
-  sg_release_all(c, 2);
-  return NULL;
+  return run_conv(op, K_CONVW, be, ins, 2, weight_shape, dt, &geo, &p, convw_backward);
 }
 
 /* ================= unfold / fold ================= */
