@@ -36,5 +36,9 @@ int sg_reduced_shape(const sg_tensor *x, const bool *mask, bool keepdim, int64_t
  * g; returns g itself when the shapes already match, NULL when g is NULL
  * (ops/elementwise.c). */
 sg_tensor *sg_grad_reduce_to(sg_tensor *g, const sg_tensor *like);
+/* Failure exit of a two-input backward: releases gi[0], gi[1] (set to NULL)
+ * and the saved a, b; returns the last error status (SG_ERR_STATE if none)
+ * (ops/elementwise.c). */
+sg_status sg_backward_fail2(sg_tensor **gi, sg_tensor *a, sg_tensor *b);
 
 #endif

@@ -46,6 +46,16 @@ static sg_tensor *mul_take(sg_tensor *g, sg_tensor *t) {
   return r;
 }
 
+sg_status sg_backward_fail2(sg_tensor **gi, sg_tensor *a, sg_tensor *b) {
+  sg_status st = sg_last_status();
+  sg_release(gi[0]);
+  sg_release(gi[1]);
+  gi[0] = gi[1] = NULL;
+  sg_release(a);
+  sg_release(b);
+  return st != SG_OK ? st : SG_ERR_STATE;
+}
+
 sg_tensor *sg_grad_reduce_to(sg_tensor *g, const sg_tensor *like) {
   if (!g) return NULL;
   if (sg_same_shape(g, like)) return g;
@@ -184,7 +194,6 @@ static sg_status binary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_tensor *ga = NULL, *gb = NULL;
   bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
   bool want_b = node->inputs[1].fn || node->inputs[1].leaf;
-  sg_status st = SG_OK;
   if (!a || !b) goto fail;
   switch (op) {
     case SG_ADD:
@@ -262,13 +271,7 @@ static sg_status binary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_release(b);
   return SG_OK;
 fail:
-  st = sg_last_status();
-  sg_release(gi[0]);
-  sg_release(gi[1]);
-  gi[0] = gi[1] = NULL;
-  sg_release(a);
-  sg_release(b);
-  return st != SG_OK ? st : SG_ERR_STATE;
+  return sg_backward_fail2(gi, a, b);
 }
 
 sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {

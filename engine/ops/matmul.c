@@ -18,7 +18,6 @@ static sg_status matmul_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
   bool want_b = node->inputs[1].fn || node->inputs[1].leaf;
   sg_tensor *a = sg_node_saved(node, 0), *b = sg_node_saved(node, 1);
-  sg_status st = SG_OK;
   if (!a || !b) goto fail;
   if (want_a) {
     sg_tensor *bt = sg_transpose(b, -1, -2);
@@ -36,13 +35,7 @@ static sg_status matmul_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_release(b);
   return SG_OK;
 fail:
-  st = sg_last_status();
-  sg_release(gi[0]);
-  sg_release(gi[1]);
-  gi[0] = gi[1] = NULL;
-  sg_release(a);
-  sg_release(b);
-  return st != SG_OK ? st : SG_ERR_STATE;
+  return sg_backward_fail2(gi, a, b);
 }
 
 /* The result dtype of a product, or -1 with an error naming op. */
