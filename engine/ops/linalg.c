@@ -85,6 +85,25 @@ static sg_tensor *mm_take(sg_tensor *a, sg_tensor *b) {
 /* transpose of the last two dims (a view). */
 static sg_tensor *mT(sg_tensor *t) { return t ? sg_transpose(t, -2, -1) : NULL; }
 
+/* Runs the in-place kernel cholesky (chol) or inv on a fresh copy of a:
+ * returns the copy, with the per-matrix status codes in *info (freed by the
+ * caller), or NULL with an error naming op. */
+static sg_tensor *factor_copy(const char *op, const struct sg_linalg_kernels *k,
+                              const sg_tensor *a, bool chol, bool upper, int64_t **info) {
+  sg_tensor *out = fresh_copy(a, a->dtype);
+  int64_t *inf = out ? alloc_info(batch_count(a)) : NULL;
+  sg_status st = SG_OK;
+  if (inf) st = chol ? k->cholesky(out, upper, inf) : k->inv(out, inf);
+  if (!inf || st != SG_OK) {
+    if (inf) sg_error_context("%s", op);
+    free(inf);
+    sg_release(out);
+    return NULL;
+  }
+  *info = inf;
+  return out;
+}
+
 /* ---------------- cholesky ---------------- */
 
 /* PyTorch's formula: with L = chol(A) lower and gL its gradient,
@@ -141,14 +160,9 @@ sg_tensor *sg_cholesky(sg_tensor *a, bool upper) {
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
   if (!k || kernel_missing(op, a, k->cholesky != NULL)) return NULL;
   int64_t batch = batch_count(a);
-  sg_tensor *out = fresh_copy(a, a->dtype);
-  int64_t *info = out ? alloc_info(batch) : NULL;
-  if (!info || k->cholesky(out, upper, info) != SG_OK) {
-    if (info) sg_error_context("%s", op);
-    free(info);
-    sg_release(out);
-    return NULL;
-  }
+  int64_t *info;
+  sg_tensor *out = factor_copy(op, k, a, true, upper, &info);
+  if (!out) return NULL;
   for (int64_t b = 0; b < batch; b++) {
     if (info[b] != 0) {
       char lb[64];
@@ -198,14 +212,9 @@ sg_tensor *sg_inv(sg_tensor *a) {
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
   if (!k || kernel_missing(op, a, k->inv != NULL)) return NULL;
   int64_t batch = batch_count(a);
-  sg_tensor *out = fresh_copy(a, a->dtype);
-  int64_t *info = out ? alloc_info(batch) : NULL;
-  if (!info || k->inv(out, info) != SG_OK) {
-    if (info) sg_error_context("%s", op);
-    free(info);
-    sg_release(out);
-    return NULL;
-  }
+  int64_t *info;
+  sg_tensor *out = factor_copy(op, k, a, false, false, &info);
+  if (!out) return NULL;
   for (int64_t b = 0; b < batch; b++) {
     if (info[b] != 0) {
       singular_error(op, "the input", a, b, info[b]);
