@@ -448,17 +448,21 @@ static sg_status minmax_all_backward(sg_node *node, sg_tensor **go, sg_tensor **
   return gi[0] ? SG_OK : sg_last_status();
 }
 
+/* min/max/argmin/argmax over all of an empty x has no identity: -1 (error). */
+static int check_nonempty(const char *op, const sg_tensor *x) {
+  if (sg_numel(x) != 0) return 0;
+  char b[128];
+  sg_error(SG_ERR_ARG, "%s: the input (%s) is empty; the operation has no identity", op,
+           sg_shape_str(x, b, sizeof b));
+  return -1;
+}
+
 static sg_tensor *minmax_all(const char *op, sg_tensor *x, bool is_max) {
   if (sg_check_arg(op, "input", x)) return NULL;
   const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, reduce));
   if (!be) return NULL;
   int64_t n = sg_numel(x);
-  if (n == 0) {
-    char b[128];
-    sg_error(SG_ERR_ARG, "%s: the input (%s) is empty; the operation has no identity", op,
-             sg_shape_str(x, b, sizeof b));
-    return NULL;
-  }
+  if (check_nonempty(op, x)) return NULL;
   sg_tensor *c = sg_as_contiguous_dtype(x, x->dtype);
   sg_tensor *out = c ? sg_empty(NULL, 0, x->dtype, x->storage->device) : NULL;
   if (!out || be->reduce->minmax(out, NULL, c, 1, n, 1, is_max) != SG_OK) {
@@ -495,12 +499,7 @@ static sg_tensor *arg_impl(const char *op, sg_tensor *x, int dim, bool keepdim, 
   const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, reduce));
   if (!be) return NULL;
   int64_t n = sg_numel(x);
-  if (n == 0) {
-    char b[128];
-    sg_error(SG_ERR_ARG, "%s: the input (%s) is empty; the operation has no identity", op,
-             sg_shape_str(x, b, sizeof b));
-    return NULL;
-  }
+  if (check_nonempty(op, x)) return NULL;
   int64_t ones[SG_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) ones[i] = 1;
   sg_tensor *c = sg_as_contiguous_dtype(x, x->dtype);
