@@ -154,6 +154,42 @@ static sg_status finish_backward(sg_tensor **gi, int n, bool ok) {
   return st != SG_OK ? st : SG_ERR_STATE;
 }
 
+/* Shared start of conv2d and conv_transpose2d: both tensors given and 4-D,
+ * options valid. `wlayout` describes the weight's expected layout. */
+static int check_x_w(const char *op, const sg_tensor *x, const sg_tensor *w, const char *wlayout,
+                     const sg_conv_opts *o, conv_p *p) {
+  char s1[128];
+  if (sg_check_arg(op, "input", x) || sg_check_arg(op, "weight", w)) return -1;
+  if (x->ndim != 4)
+    return sg_error(SG_ERR_ARG, "%s: input has %d dims (%s), expected 4 (NxCxHxW)", op, x->ndim,
+                    sg_shape_str(x, s1, sizeof s1));
+  if (w->ndim != 4)
+    return sg_error(SG_ERR_ARG, "%s: weight has %d dims (%s), expected 4 (%s)", op, w->ndim,
+                    sg_shape_str(w, s1, sizeof s1), wlayout);
+  return parse_opts(op, o, p);
+}
+
+/* The weight's kernel is not empty and the bias (may be NULL) has `n` values. */
+static int check_kernel_bias(const char *op, const sg_tensor *w, const sg_tensor *b, int64_t n) {
+  char s1[128], s2[128];
+  if (w->shape[2] < 1 || w->shape[3] < 1)
+    return sg_error(SG_ERR_ARG, "%s: weight %s has an empty kernel", op,
+                    sg_shape_str(w, s1, sizeof s1));
+  if (b && (b->ndim != 1 || b->shape[0] != n))
+    return sg_error(SG_ERR_ARG, "%s: bias %s does not match weight %s (expected %lld values)", op,
+                    sg_shape_str(b, s1, sizeof s1), sg_shape_str(w, s2, sizeof s2), (long long)n);
+  return 0;
+}
+
+/* End of the conv2d and conv_transpose2d backwards: bias gradient, release. */
+static sg_status backward_end(sg_node *node, sg_tensor *g, sg_tensor **gi, sg_tensor *x,
+                              sg_tensor *w, bool ok) {
+  if (ok && wants(node, 2)) ok = (gi[2] = bias_grad(g)) != NULL;
+  sg_release(x);
+  sg_release(w);
+  return finish_backward(gi, 3, ok);
+}
+
 /* Shared tail of conv2d, conv_transpose2d and conv2d_weight: casts the
  * inputs (recorded) to dt, runs the kernel on contiguous copies into a new
  * tensor of `shape`, records `bw` saving inputs 0 and 1. */
@@ -204,28 +240,14 @@ static sg_status conv2d_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
     sg_conv_opts o = p_opts(&p, 0, 0);
     ok = (gi[1] = sg_conv2d_weight(x, g, w->shape, &o)) != NULL;
   }
-  if (ok && wants(node, 2)) ok = (gi[2] = bias_grad(g)) != NULL;
-  sg_release(x);
-  sg_release(w);
-  return finish_backward(gi, 3, ok);
+  return backward_end(node, g, gi, x, w, ok);
 }
 
 sg_tensor *sg_conv2d(sg_tensor *x, sg_tensor *w, sg_tensor *b, const sg_conv_opts *o) {
   const char *op = "conv2d";
   char s1[128], s2[128];
-  if (sg_check_arg(op, "input", x) || sg_check_arg(op, "weight", w)) return NULL;
-  if (x->ndim != 4) {
-    sg_error(SG_ERR_ARG, "conv2d: input has %d dims (%s), expected 4 (NxCxHxW)", x->ndim,
-             sg_shape_str(x, s1, sizeof s1));
-    return NULL;
-  }
-  if (w->ndim != 4) {
-    sg_error(SG_ERR_ARG, "conv2d: weight has %d dims (%s), expected 4 (Cout x Cin/groups x kh x kw)",
-             w->ndim, sg_shape_str(w, s1, sizeof s1));
-    return NULL;
-  }
   conv_p p;
-  if (parse_opts(op, o, &p)) return NULL;
+  if (check_x_w(op, x, w, "Cout x Cin/groups x kh x kw", o, &p)) return NULL;
   int64_t C = x->shape[1], K = w->shape[0], G = p.groups;
   if (C % G) {
     sg_error(SG_ERR_ARG, "conv2d: groups %lld does not divide the %lld input channels (input %s)",
@@ -244,15 +266,7 @@ sg_tensor *sg_conv2d(sg_tensor *x, sg_tensor *w, sg_tensor *b, const sg_conv_opt
              (long long)G, sg_shape_str(x, s2, sizeof s2), (long long)C);
     return NULL;
   }
-  if (w->shape[2] < 1 || w->shape[3] < 1) {
-    sg_error(SG_ERR_ARG, "conv2d: weight %s has an empty kernel", sg_shape_str(w, s1, sizeof s1));
-    return NULL;
-  }
-  if (b && (b->ndim != 1 || b->shape[0] != K)) {
-    sg_error(SG_ERR_ARG, "conv2d: bias %s does not match weight %s (expected %lld values)",
-             sg_shape_str(b, s1, sizeof s1), sg_shape_str(w, s2, sizeof s2), (long long)K);
-    return NULL;
-  }
+  if (check_kernel_bias(op, w, b, K)) return NULL;
   int64_t Ho = conv_out(x->shape[2], w->shape[2], p.sh, p.ph, p.dh);
   int64_t Wo = conv_out(x->shape[3], w->shape[3], p.sw, p.pw, p.dw);
   if (Ho < 1 || Wo < 1) {
@@ -285,29 +299,14 @@ static sg_status convt_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_conv_opts o = p_opts(&p, 0, 0);
   if (ok && wants(node, 0)) ok = (gi[0] = sg_conv2d(g, w, NULL, &o)) != NULL;
   if (ok && wants(node, 1)) ok = (gi[1] = sg_conv2d_weight(g, x, w->shape, &o)) != NULL;
-  if (ok && wants(node, 2)) ok = (gi[2] = bias_grad(g)) != NULL;
-  sg_release(x);
-  sg_release(w);
-  return finish_backward(gi, 3, ok);
+  return backward_end(node, g, gi, x, w, ok);
 }
 
 sg_tensor *sg_conv_transpose2d(sg_tensor *x, sg_tensor *w, sg_tensor *b, const sg_conv_opts *o) {
   const char *op = "conv_transpose2d";
   char s1[128], s2[128];
-  if (sg_check_arg(op, "input", x) || sg_check_arg(op, "weight", w)) return NULL;
-  if (x->ndim != 4) {
-    sg_error(SG_ERR_ARG, "conv_transpose2d: input has %d dims (%s), expected 4 (NxCxHxW)",
-             x->ndim, sg_shape_str(x, s1, sizeof s1));
-    return NULL;
-  }
-  if (w->ndim != 4) {
-    sg_error(SG_ERR_ARG,
-             "conv_transpose2d: weight has %d dims (%s), expected 4 (Cin x Cout/groups x kh x kw)",
-             w->ndim, sg_shape_str(w, s1, sizeof s1));
-    return NULL;
-  }
   conv_p p;
-  if (parse_opts(op, o, &p)) return NULL;
+  if (check_x_w(op, x, w, "Cin x Cout/groups x kh x kw", o, &p)) return NULL;
   int64_t Cin = x->shape[1], G = p.groups;
   if (w->shape[0] != Cin) {
     sg_error(SG_ERR_ARG, "conv_transpose2d: weight %s expects %lld input channels, input %s has %lld",
@@ -321,22 +320,13 @@ sg_tensor *sg_conv_transpose2d(sg_tensor *x, sg_tensor *w, sg_tensor *b, const s
              (long long)G, (long long)Cin, sg_shape_str(x, s1, sizeof s1));
     return NULL;
   }
-  if (w->shape[2] < 1 || w->shape[3] < 1) {
-    sg_error(SG_ERR_ARG, "conv_transpose2d: weight %s has an empty kernel",
-             sg_shape_str(w, s1, sizeof s1));
-    return NULL;
-  }
   if (p.oph >= p.sh || p.opw >= p.sw) {
     sg_error(SG_ERR_ARG, "conv_transpose2d: output_padding %lldx%lld must be smaller than stride %lldx%lld",
              (long long)p.oph, (long long)p.opw, (long long)p.sh, (long long)p.sw);
     return NULL;
   }
   int64_t Cout = w->shape[1] * G;
-  if (b && (b->ndim != 1 || b->shape[0] != Cout)) {
-    sg_error(SG_ERR_ARG, "conv_transpose2d: bias %s does not match weight %s (expected %lld values)",
-             sg_shape_str(b, s1, sizeof s1), sg_shape_str(w, s2, sizeof s2), (long long)Cout);
-    return NULL;
-  }
+  if (check_kernel_bias(op, w, b, Cout)) return NULL;
   int64_t H = x->shape[2], W = x->shape[3];
   int64_t Ho = (H - 1) * p.sh - 2 * p.ph + p.dh * (w->shape[2] - 1) + p.oph + 1;
   int64_t Wo = (W - 1) * p.sw - 2 * p.pw + p.dw * (w->shape[3] - 1) + p.opw + 1;
