@@ -256,6 +256,9 @@ static int run_graph(sg_tensor **outputs, sg_tensor **grad_outputs, int n_out, c
   sg_tensor *seeds[64] = {0};
   sg_node **ready = NULL;
   if (n_out > 64) return sg_error(SG_ERR_ARG, "backward: at most 64 outputs at once");
+  if (!outputs || n_out < 1)
+    return sg_error(SG_ERR_ARG, "backward: %d outputs given%s, expected at least one", n_out,
+                    outputs ? "" : " (outputs array is NULL)");
 
   for (int i = 0; i < n_out; i++) {
     sg_tensor *o = outputs[i];
@@ -424,6 +427,13 @@ sg_status sg_backward(sg_tensor **outputs, sg_tensor **grad_outputs, int n, bool
 sg_status sg_grad(sg_tensor **outputs, sg_tensor **grad_outputs, int n_out, sg_tensor **inputs,
                   int n_in, sg_tensor **grads_out, bool retain_graph, bool create_graph,
                   bool allow_unused) {
+  if (!outputs || n_out < 1)
+    return sg_error(SG_ERR_ARG, "grad: %d outputs given%s, expected at least one", n_out,
+                    outputs ? "" : " (outputs array is NULL)");
+  if (!inputs || !grads_out || n_in < 1)
+    return sg_error(SG_ERR_ARG, "grad: %d inputs given%s, expected at least one", n_in,
+                    !inputs ? " (inputs array is NULL)"
+                            : !grads_out ? " (grads_out array is NULL)" : "");
   for (int i = 0; i < n_in; i++) {
     grads_out[i] = NULL;
     if (!inputs[i]) return sg_error(SG_ERR_ARG, "grad: input %d is missing", i);

@@ -144,8 +144,17 @@ static sg_tensor *projected_fn(sg_tensor **inputs, int n, void *ctx) {
   return project(ctx, inputs, n);
 }
 
+static sg_status check_call(const char *what, sg_fn f, sg_tensor **inputs, int n) {
+  if (!f) return sg_error(SG_ERR_ARG, "%s: function is NULL", what);
+  if (!inputs || n < 1)
+    return sg_error(SG_ERR_ARG, "%s: %d inputs given%s, expected at least one", what, n,
+                    inputs ? "" : " (inputs array is NULL)");
+  return SG_OK;
+}
+
 sg_status sg_gradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
                        const sg_gradcheck_opts *opts) {
+  if (check_call("gradcheck", f, inputs, n)) return sg_last_status();
   sg_gradcheck_opts o = defaults(opts);
   projected p = {f, ctx, NULL, o.seed};
   sg_status st = check_scalar(projected_fn, &p, inputs, n, &o, "gradcheck", false);
@@ -197,6 +206,7 @@ out:
 
 sg_status sg_gradgradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
                            const sg_gradcheck_opts *opts) {
+  if (check_call("gradgradcheck", f, inputs, n)) return sg_last_status();
   sg_gradcheck_opts o = defaults(opts);
   /* Ops may take a different backward path under create_graph (fused first
    * order, composite otherwise): check that path's first derivative too,

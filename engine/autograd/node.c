@@ -142,7 +142,11 @@ void sg_node_save_output(sg_node *node, sg_tensor *t, int output_index) {
 }
 
 sg_tensor *sg_node_saved(sg_node *node, int k) {
-  SG_ASSERT(k < node->n_saved);
+  if (!node) {
+    sg_error(SG_ERR_ARG, "node_saved: node is NULL");
+    return NULL;
+  }
+  SG_ASSERT(k >= 0 && k < node->n_saved);
   struct sg_saved *s = &node->saved[k];
   if (!s->t) {
     sg_error(SG_ERR_STATE,
@@ -187,6 +191,7 @@ sg_status sg_set_requires_grad(sg_tensor *t, bool on) {
 }
 
 void sg_set_grad(sg_tensor *t, sg_tensor *g) {
+  if (!t) return;
   sg_retain(g);
   sg_release(t->grad);
   t->grad = g;

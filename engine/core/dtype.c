@@ -22,6 +22,7 @@ int sg_dtype_from_name(const char *name, sg_dtype *out) {
   static const struct { const char *alias; sg_dtype dt; } aliases[] = {
       {"float", SG_FLOAT32}, {"double", SG_FLOAT64}, {"long", SG_INT64}, {"byte", SG_UINT8},
   };
+  if (!name || !out) return -1;
   for (int i = 0; i < SG_DTYPE_COUNT; i++)
     if (strcmp(name, dtype_info[i].name) == 0) { *out = (sg_dtype)i; return 0; }
   for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)

@@ -81,6 +81,7 @@ static int check_shape(const char *op, const int64_t *shape, int ndim) {
   if (ndim < 0 || ndim > SG_MAX_DIMS)
     return sg_error(SG_ERR_ARG, "%s: %d dims requested, at most %d supported", op, ndim,
                     SG_MAX_DIMS);
+  if (ndim > 0 && !shape) return sg_error(SG_ERR_ARG, "%s: shape is NULL for %d dims", op, ndim);
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0)
@@ -136,14 +137,17 @@ sg_tensor *sg_scalar_tensor(double value, sg_dtype dt, sg_device dev) {
 }
 
 sg_tensor *sg_empty_like(const sg_tensor *t) {
+  if (sg_check_arg("empty_like", "t", t)) return NULL;
   return sg_empty(t->shape, t->ndim, t->dtype, t->storage->device);
 }
 
 sg_tensor *sg_zeros_like(const sg_tensor *t) {
+  if (sg_check_arg("zeros_like", "t", t)) return NULL;
   return sg_zeros(t->shape, t->ndim, t->dtype, t->storage->device);
 }
 
 sg_tensor *sg_full_like(const sg_tensor *t, double value) {
+  if (sg_check_arg("full_like", "t", t)) return NULL;
   return sg_full(t->shape, t->ndim, value, t->dtype, t->storage->device);
 }
 
@@ -151,6 +155,11 @@ sg_tensor *sg_from_data(const void *data, const int64_t *shape, int ndim, sg_dty
   sg_tensor *t = sg_empty(shape, ndim, dt, sg_cpu_device());
   if (!t) return NULL;
   size_t nbytes = (size_t)sg_numel(t) * sg_dtype_size(dt);
+  if (nbytes && !data) {
+    sg_release(t);
+    sg_error(SG_ERR_ARG, "sg_from_data: data is NULL for %zu bytes", nbytes);
+    return NULL;
+  }
   if (nbytes) memcpy(t->storage->data, data, nbytes);
   return t;
 }
@@ -159,6 +168,10 @@ sg_tensor *sg_arange(double start, double end, double step, sg_dtype dt, sg_devi
   if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step) ||
       (end - start) / step < 0) {
     sg_error(SG_ERR_ARG, "sg_arange: cannot go from %g to %g in steps of %g", start, end, step);
+    return NULL;
+  }
+  if (dt == SG_BOOL) {
+    sg_error(SG_ERR_ARG, "sg_arange: not implemented for dtype bool");
     return NULL;
   }
   double count = ceil((end - start) / step);
@@ -186,7 +199,10 @@ sg_tensor *sg_linspace(double start, double end, int64_t steps, sg_dtype dt, sg_
     return NULL;
   }
   sg_tensor *host = sg_empty(&steps, 1, SG_FLOAT64, sg_cpu_device());
-  if (!host) return NULL;
+  if (!host) {
+    sg_error_context("sg_linspace");
+    return NULL;
+  }
   double *p = host->storage->data;
   double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0.0;
   /* PyTorch fills the second half from the end for symmetry. */
@@ -204,7 +220,10 @@ sg_tensor *sg_linspace(double start, double end, int64_t steps, sg_dtype dt, sg_
 sg_tensor *sg_eye(int64_t n, int64_t m, sg_dtype dt, sg_device dev) {
   int64_t shape[2] = {n, m};
   sg_tensor *host = sg_zeros(shape, 2, SG_FLOAT64, sg_cpu_device());
-  if (!host) return NULL;
+  if (!host) {
+    sg_error_context("sg_eye");
+    return NULL;
+  }
   double *p = host->storage->data;
   for (int64_t i = 0; i < n && i < m; i++) p[i * m + i] = 1.0;
   sg_tensor *out = sg_empty(shape, 2, dt, dev);
@@ -216,7 +235,9 @@ sg_tensor *sg_eye(int64_t n, int64_t m, sg_dtype dt, sg_device dev) {
   return out;
 }
 
-int64_t sg_numel(const sg_tensor *t) { return sg_shape_numel(t->shape, t->ndim); }
+int64_t sg_numel(const sg_tensor *t) {
+  if (!t) return 0;
+  return sg_shape_numel(t->shape, t->ndim); }
 
 bool sg_is_contiguous(const sg_tensor *t) {
   if (sg_numel(t) == 0) return true; /* nothing to lay out */
@@ -264,6 +285,8 @@ double sg_get_flat(const sg_tensor *t, int64_t i) {
 
 int sg_item(const sg_tensor *t, double *out) {
   char buf[128];
+  if (sg_check_arg("item", "t", t)) return SG_ERR_ARG;
+  if (!out) return sg_error(SG_ERR_ARG, "item: output pointer is NULL");
   if (sg_numel(t) != 1)
     return sg_error(SG_ERR_ARG, "item: tensor has %lld elements (%s), expected exactly 1",
                     (long long)sg_numel(t), sg_shape_str(t, buf, sizeof buf));
@@ -289,6 +312,7 @@ int sg_wrap_dim(const char *op, int64_t dim, int ndim) {
 }
 
 bool sg_same_shape(const sg_tensor *a, const sg_tensor *b) {
+  if (!a || !b) return false;
   if (a->ndim != b->ndim) return false;
   for (int i = 0; i < a->ndim; i++)
     if (a->shape[i] != b->shape[i]) return false;

@@ -90,9 +90,13 @@ static int infer_shape(const char *op, const sg_tensor *t, const int64_t *shape,
   if (ndim < 0 || ndim > SG_MAX_DIMS)
     return sg_error(SG_ERR_ARG, "%s: %d dims requested, at most %d supported", op, ndim,
                     SG_MAX_DIMS);
+  if (ndim > 0 && !shape) return sg_error(SG_ERR_ARG, "%s: shape is NULL for %d dims", op, ndim);
   int infer = -1;
   int64_t known = 1;
   for (int i = 0; i < ndim; i++) {
+    if (shape[i] > 0 && known > INT64_MAX / shape[i])
+      return sg_error(SG_ERR_ARG, "%s: shape %s has too many elements", op,
+                      sg_dims_str(shape, ndim, buf2, sizeof buf2));
     if (shape[i] == -1) {
       if (infer >= 0) return sg_error(SG_ERR_ARG, "%s: only one dim can be -1", op);
       infer = i;
@@ -185,6 +189,10 @@ sg_tensor *sg_permute(sg_tensor *t, const int *perm, int ndim) {
     sg_error(SG_ERR_ARG, "permute: got %d dims for a tensor with %d dims", ndim, t->ndim);
     return NULL;
   }
+  if (ndim > 0 && !perm) {
+    sg_error(SG_ERR_ARG, "permute: perm is NULL");
+    return NULL;
+  }
   int64_t sh[SG_MAX_DIMS], st[SG_MAX_DIMS];
   bool seen[SG_MAX_DIMS] = {false};
   int p[SG_MAX_DIMS];
@@ -231,7 +239,7 @@ sg_tensor *sg_narrow(sg_tensor *t, int dim, int64_t start, int64_t length) {
   int d = sg_wrap_dim("narrow", dim, t->ndim);
   if (d < 0) return NULL;
   if (start < 0) start += t->shape[d];
-  if (start < 0 || length < 0 || start + length > t->shape[d]) {
+  if (start < 0 || length < 0 || start > t->shape[d] || length > t->shape[d] - start) {
     char buf[128];
     sg_error(SG_ERR_ARG, "narrow: range [%lld, %lld) out of bounds for dim %d of size %lld (%s)",
              (long long)start, (long long)(start + length), dim, (long long)t->shape[d],
@@ -295,6 +303,10 @@ sg_tensor *sg_expand(sg_tensor *t, const int64_t *shape, int ndim) {
              ndim);
     return NULL;
   }
+  if (ndim > 0 && !shape) {
+    sg_error(SG_ERR_ARG, "expand: shape is NULL for %d dims", ndim);
+    return NULL;
+  }
   int64_t sh[SG_MAX_DIMS], st[SG_MAX_DIMS];
   for (int i = 0; i < ndim; i++) {
     int it = t->ndim - ndim + i;
@@ -321,6 +333,15 @@ sg_tensor *sg_expand(sg_tensor *t, const int64_t *shape, int ndim) {
                (long long)t->shape[it]);
       return NULL;
     }
+  }
+  int64_t total = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (sh[i] > 0 && total > (INT64_C(1) << 46) / sh[i]) { /* SG_MAX_NUMEL */
+      sg_error(SG_ERR_ARG, "expand: shape %s has too many elements",
+               sg_dims_str(shape, ndim, buf2, sizeof buf2));
+      return NULL;
+    }
+    total *= sh[i];
   }
   sg_tensor *out = sg_alias(t, sh, st, ndim, t->offset);
   if (!out) return NULL;

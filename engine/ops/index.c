@@ -200,6 +200,11 @@ static sg_tensor *scatter_impl(const char *op, sg_tensor *x, int dim, sg_tensor 
   int d = sg_wrap_dim(op, dim, x->ndim);
   if (d < 0 || check_fits(op, index, x, "input", d) || check_fits(op, index, src, "src", -1))
     return NULL;
+  if (src->dtype != x->dtype) {
+    sg_error(SG_ERR_ARG, "%s: src has dtype %s, expected the input's dtype %s", op,
+             sg_dtype_name(src->dtype), sg_dtype_name(x->dtype));
+    return NULL;
+  }
   const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
   if (!be) return NULL;
   sg_tensor *s = sg_to_dtype(src, x->dtype);

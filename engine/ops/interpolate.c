@@ -84,6 +84,16 @@ sg_tensor *sg_interpolate(sg_tensor *x, int64_t out_h, int64_t out_w, sg_interp_
     return NULL;
   }
   int64_t ih = x->shape[2], iw = x->shape[3];
+  const double lim = (double)(INT64_C(1) << 46);
+  if ((double)ih * scale_h > lim || (double)iw * scale_w > lim || out_h > (int64_t)lim ||
+      out_w > (int64_t)lim ||
+      (out_h > 0 && out_w > 0 &&
+       (double)out_h * (double)out_w * (double)(x->shape[0] * x->shape[1]) > lim)) {
+    sg_error(SG_ERR_ARG, "%s: output size %lldx%lld (scale factors %gx%g) is too large for input %s",
+             op, (long long)out_h, (long long)out_w, scale_h, scale_w,
+             sg_shape_str(x, a, sizeof a));
+    return NULL;
+  }
   /* a size not given comes from the scale factor, as PyTorch: floor(in * scale) */
   if (out_h <= 0 && scale_h > 0) out_h = (int64_t)floor((double)ih * scale_h);
   if (out_w <= 0 && scale_w > 0) out_w = (int64_t)floor((double)iw * scale_w);

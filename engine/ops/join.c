@@ -197,7 +197,7 @@ sg_status sg_split(sg_tensor *x, int64_t split_size, int dim, sg_tensor **outs, 
   if (split_size < 1 && !(split_size == 0 && size == 0))
     return sg_error(SG_ERR_ARG, "split: split_size must be >= 1 (got %lld) for input %s",
                     (long long)split_size, sg_shape_str(x, a, sizeof a));
-  int64_t count = size == 0 ? 1 : (size + split_size - 1) / split_size;
+  int64_t count = size == 0 ? 1 : (size - 1) / split_size + 1; /* no overflow */
   if (count > max_out)
     return sg_error(SG_ERR_ARG,
                     "split: dim %d of size %lld in pieces of %lld gives %lld pieces, more than "

@@ -167,6 +167,12 @@ sg_tensor *sg_pad(sg_tensor *x, const int64_t *pads, int npads, sg_pad_mode mode
     after[d] = pads[2 * j + 1];
   }
   for (int d = 0; d < x->ndim; d++) {
+    const int64_t lim = INT64_C(1) << 46; /* the engine's largest tensor */
+    if (before[d] > lim || before[d] < -lim || after[d] > lim || after[d] < -lim) {
+      sg_error(SG_ERR_ARG, "%s: padding (%lld, %lld) of dim %d of input %s is too large", op,
+               (long long)before[d], (long long)after[d], d, sg_shape_str(x, a, sizeof a));
+      return NULL;
+    }
     oshape[d] = x->shape[d] + before[d] + after[d];
     if (oshape[d] < 0) {
       sg_error(SG_ERR_ARG,
@@ -175,6 +181,15 @@ sg_tensor *sg_pad(sg_tensor *x, const int64_t *pads, int npads, sg_pad_mode mode
                (long long)oshape[d]);
       return NULL;
     }
+  }
+  int64_t total = 1;
+  for (int d = 0; d < x->ndim; d++) {
+    if (oshape[d] > 0 && total > (INT64_C(1) << 46) / oshape[d]) {
+      sg_error(SG_ERR_ARG, "%s: padding input %s gives too many elements", op,
+               sg_shape_str(x, a, sizeof a));
+      return NULL;
+    }
+    total *= oshape[d];
   }
   if (mode == SG_PAD_CONSTANT) return pad_constant(x, before, after, value);
 

@@ -297,6 +297,12 @@ sg_tensor *sg_adaptive_avg_pool2d(sg_tensor *x, int64_t out_h, int64_t out_w) {
              sg_shape_str(x, a, sizeof a));
     return NULL;
   }
+  int64_t planes = planes_of(x) > 0 ? planes_of(x) : 1;
+  if (out_h > (INT64_C(1) << 46) / out_w / planes) {
+    sg_error(SG_ERR_ARG, "%s: output size %lldx%lld is too large (input %s)", op,
+             (long long)out_h, (long long)out_w, sg_shape_str(x, a, sizeof a));
+    return NULL;
+  }
   sg_pool2d_geom g = {.planes = planes_of(x), .ih = ih, .iw = iw, .oh = out_h, .ow = out_w};
   return pool_linear(x, LIN_ADAPTIVE, &g, false, x->shape, x->ndim);
 }

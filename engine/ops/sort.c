@@ -81,6 +81,11 @@ sg_status sg_topk(sg_tensor *x, int64_t k, int dim, bool largest, bool sorted,
     return sg_error(SG_ERR_ARG, "topk: k = %lld must be >= 0 (input %s)", (long long)k,
                     x ? sg_shape_str(x, a, sizeof a) : "NULL");
   }
+  if (x && x->dtype == SG_BOOL) {
+    if (values) *values = NULL;
+    if (indices) *indices = NULL;
+    return sg_error(SG_ERR_ARG, "topk: not implemented for dtype bool");
+  }
   return select_impl("topk", x, k, dim, largest, sorted, values, indices);
 }
 

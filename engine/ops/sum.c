@@ -9,6 +9,9 @@
 
 /* Parses a dim list into a reduce mask; ndims == 0 means all. */
 int sg_reduce_mask(const char *op, const sg_tensor *x, const int *dims, int ndims, bool *mask) {
+  if (ndims < 0 || ndims > SG_MAX_DIMS || (ndims > 0 && !dims))
+    return sg_error(SG_ERR_ARG, "%s: invalid dim list (%d dims%s)", op, ndims,
+                    dims ? "" : ", NULL array");
   for (int i = 0; i < SG_MAX_DIMS; i++) mask[i] = ndims == 0;
   for (int i = 0; i < ndims; i++) {
     int d = sg_wrap_dim(op, dims[i], x->ndim);
@@ -72,6 +75,11 @@ sg_tensor *sg_sum(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
 
 sg_tensor *sg_sum_to_shape(sg_tensor *x, const int64_t *shape, int ndim) {
   if (sg_check_arg("sum_to_shape", "input", x)) return NULL;
+  if (ndim < 0 || (ndim > 0 && !shape)) {
+    sg_error(SG_ERR_ARG, "sum_to_shape: invalid target shape (%d dims%s)", ndim,
+             shape ? "" : ", NULL array");
+    return NULL;
+  }
   if (ndim > x->ndim) {
     char a[128], b[128];
     sg_error(SG_ERR_ARG, "sum_to_shape: cannot reduce %s to %s", sg_shape_str(x, a, sizeof a),
