@@ -3,11 +3,12 @@
  * The column matrix is never built for a whole image at once: each image
  * is processed in tiles of output rows, so the column buffer (C/groups *
  * kh * kw x tile) stays in cache. Two schedules:
- *  - many work items (images x groups x tiles >= threads): items are spread
+ *  - many work items (images x groups x tiles >= threads; for
+ *    conv_transpose2d, images x groups x channel blocks): items are spread
  *    over OpenMP threads, each calling single-threaded BLAS (OpenBLAS's
  *    OpenMP build runs a call made inside a parallel region on one thread);
- *  - few items (e.g. a single 256x256 image): items run in order, BLAS
- *    uses all threads, and im2col/col2im are split over threads.
+ *  - few items (e.g. a single image with few channels): items run in
+ *    order, BLAS uses all threads, and im2col is split over threads.
  * 1x1 stride-1 unpadded convolutions skip im2col: the image is the column
  * matrix. */
 #include <cblas.h>
@@ -315,91 +316,76 @@ static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor 
 
 /* ---------------- conv_transpose2d ---------------- */
 
+/* One work item of conv_transpose2d: channels [c0, c1) of image n, group
+ * gi. Tiles of one image scatter into overlapping rows, so an item covers
+ * all tiles of its channels: it computes their rows of the column matrix
+ * (GEMM into buf) and scatters them (col2im) into its own channels only. */
+static void convt_item(const conv_plan *c, char *O, const char *X, const char *Wt, const char *B,
+                       int64_t n, int64_t gi, int64_t c0, int64_t c1, char *buf) {
+  const sg_conv_geom *g = c->g;
+  const sg_dtype dt = c->dt;
+  const size_t es = c->es;
+  const int64_t Cg = c->Cg, Kg = c->Kg, ckk = c->ckk, HW = c->HW, P = c->P;
+  const int64_t kk = g->kh * g->kw, cn = c1 - c0;
+  char *oc = O + (size_t)((n * g->C + gi * Cg + c0) * HW) * es;
+  const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
+  const char *wc = Wt + (size_t)(gi * Kg * ckk + c0 * kk) * es;
+  if (c->direct) {
+    gemm(dt, true, false, cn, P, Kg, 0.0, wc, ckk, xi, P, oc, HW);
+  } else {
+    memset(oc, 0, (size_t)(cn * HW) * es);
+    for (int64_t tile = 0; tile < c->ntiles; tile++) {
+      int64_t oh0 = tile * c->rows, oh1 = oh0 + c->rows < g->Ho ? oh0 + c->rows : g->Ho;
+      int64_t T = (oh1 - oh0) * g->Wo;
+      gemm(dt, true, false, cn * kk, T, Kg, 0.0, wc, ckk, xi + (size_t)(oh0 * g->Wo) * es, P, buf,
+           T);
+      col2im(dt, g, buf, T, oc, oh0, oh1, 0, cn);
+    }
+  }
+  if (B) add_bias(dt, oc, HW, cn, HW, B + (size_t)(gi * Cg + c0) * es);
+}
+
 static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                                       const sg_tensor *b, const sg_conv_geom *g) {
-  const sg_dtype dt = x->dtype;
-  const size_t es = sg_dtype_size(dt);
-  const int64_t G = g->groups, Cg = g->C / G, Kg = g->K / G, ckk = Cg * g->kh * g->kw;
-  const int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
-  const bool direct = is_direct(g);
-  const int64_t rows = tile_rows(g, ckk, es), ntiles = (g->Ho + rows - 1) / rows;
-  const int64_t nimg = g->N * G;
+  const conv_plan c = make_plan(g, x->dtype);
+  const int64_t nimg = g->N * c.G, Cg = c.Cg;
   const char *X = data_of(x), *Wt = data_of(w), *B = b ? data_of(b) : NULL;
   char *O = data_of(out);
-  if (nimg == 0 || HW == 0) return SG_OK;
-  const size_t buf_bytes = direct ? 0 : (size_t)(ckk * rows * g->Wo) * es;
+  if (nimg == 0 || c.HW == 0) return SG_OK;
   const int nth = max_threads();
+  /* Channel blocks per image: enough items for dynamic scheduling to even
+   * out the threads (whole images alone are too coarse for a small batch). */
+  int64_t nblk = 1;
+  if (nth > 1 && nimg < 16 * (int64_t)nth && Cg * c.HW * c.Kg > 32768) {
+    nblk = (16 * (int64_t)nth + nimg - 1) / nimg;
+    if (nblk > Cg) nblk = Cg;
+  }
+  const int64_t items = nimg * nblk;
   int fail = 0;
-  /* Tiles of one image scatter into overlapping rows: an image (x group)
-   * is one work item. */
-  if (spread_items(nimg, nth)) {
+  if (spread_items(items, nth)) {
 #pragma omp parallel reduction(| : fail)
     {
-      char *buf = buf_bytes ? malloc(buf_bytes) : NULL;
-      if (buf_bytes && !buf) fail = 1;
+      char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
+      if (c.buf_bytes && !buf) fail = 1;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t ng = 0; ng < nimg; ng++) {
-        if (buf_bytes && !buf) continue;
-        int64_t n = ng / G, gi = ng % G;
-        char *oi = O + (size_t)((n * g->C + gi * Cg) * HW) * es;
-        const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
-        const char *wg = Wt + (size_t)(gi * Kg * ckk) * es;
-        if (direct) {
-          gemm(dt, true, false, Cg, P, Kg, 0.0, wg, ckk, xi, P, oi, HW);
-        } else {
-          memset(oi, 0, (size_t)(Cg * HW) * es);
-          for (int64_t tile = 0; tile < ntiles; tile++) {
-            int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-            int64_t T = (oh1 - oh0) * g->Wo;
-            gemm(dt, true, false, ckk, T, Kg, 0.0, wg, ckk, xi + (size_t)(oh0 * g->Wo) * es, P,
-                 buf, T);
-            col2im(dt, g, buf, T, oi, oh0, oh1, 0, Cg);
-          }
-        }
-        if (B) add_bias(dt, oi, HW, Cg, HW, B + (size_t)(gi * Cg) * es);
+      for (int64_t it = 0; it < items; it++) {
+        if (c.buf_bytes && !buf) continue;
+        int64_t ng = it / nblk, blk = it % nblk;
+        convt_item(&c, O, X, Wt, B, ng / c.G, ng % c.G, Cg * blk / nblk, Cg * (blk + 1) / nblk,
+                   buf);
       }
       free(buf);
     }
     return fail ? oom("conv_transpose2d") : SG_OK;
   }
-  /* Few images: the threads split each image's channels, each computing
-   * its own rows of the column matrix and scattering them into its own
-   * channels (one parallel region per image, no barriers between tiles). */
-  const int64_t kk = g->kh * g->kw;
-  for (int64_t ng = 0; ng < nimg; ng++) {
-    int64_t n = ng / G, gi = ng % G;
-    char *oi = O + (size_t)((n * g->C + gi * Cg) * HW) * es;
-    const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
-    const char *wg = Wt + (size_t)(gi * Kg * ckk) * es;
-    const char *bg = B ? B + (size_t)(gi * Cg) * es : NULL;
-    if (direct) {
-      gemm(dt, true, false, Cg, P, Kg, 0.0, wg, ckk, xi, P, oi, HW);
-      if (bg) add_bias(dt, oi, HW, Cg, HW, bg);
-      continue;
-    }
-    bool split = Cg >= nth && Cg * HW * Kg > 32768;
-#pragma omp parallel if (split) reduction(| : fail)
-    {
-      int64_t c0 = 0, c1 = Cg;
-      if (split) my_share(Cg, &c0, &c1);
-      char *buf = c1 > c0 ? malloc(buf_bytes) : NULL;
-      if (c1 > c0 && !buf) fail = 1;
-      if (buf) {
-        char *oc = oi + (size_t)(c0 * HW) * es;
-        memset(oc, 0, (size_t)((c1 - c0) * HW) * es);
-        for (int64_t tile = 0; tile < ntiles; tile++) {
-          int64_t oh0 = tile * rows, oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho;
-          int64_t T = (oh1 - oh0) * g->Wo;
-          gemm(dt, true, false, (c1 - c0) * kk, T, Kg, 0.0, wg + (size_t)(c0 * kk) * es, ckk,
-               xi + (size_t)(oh0 * g->Wo) * es, P, buf, T);
-          col2im(dt, g, buf, T, oc, oh0, oh1, 0, c1 - c0);
-        }
-        if (bg) add_bias(dt, oc, HW, c1 - c0, HW, bg + (size_t)c0 * es);
-      }
-      free(buf);
-    }
-    if (fail) return oom("conv_transpose2d");
+  /* Few items (e.g. one image with few channels): in order, BLAS threaded. */
+  char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
+  if (c.buf_bytes && !buf) return oom("conv_transpose2d");
+  for (int64_t it = 0; it < items; it++) {
+    int64_t ng = it / nblk, blk = it % nblk;
+    convt_item(&c, O, X, Wt, B, ng / c.G, ng % c.G, Cg * blk / nblk, Cg * (blk + 1) / nblk, buf);
   }
+  free(buf);
   return SG_OK;
 }
 
