@@ -242,7 +242,8 @@ sg_tensor *sg_narrow(sg_tensor *t, int dim, int64_t start, int64_t length) {
   if (start < 0 || length < 0 || start > t->shape[d] || length > t->shape[d] - start) {
     char buf[128];
     sg_error(SG_ERR_ARG, "narrow: range [%lld, %lld) out of bounds for dim %d of size %lld (%s)",
-             (long long)start, (long long)(start + length), dim, (long long)t->shape[d],
+             (long long)start, (long long)((uint64_t)start + (uint64_t)length), dim,
+             (long long)t->shape[d],
              sg_shape_str(t, buf, sizeof buf));
     return NULL;
   }
