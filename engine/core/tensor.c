@@ -240,6 +240,7 @@ int64_t sg_numel(const sg_tensor *t) {
   return sg_shape_numel(t->shape, t->ndim); }
 
 bool sg_is_contiguous(const sg_tensor *t) {
+  if (!t) return false;
   if (sg_numel(t) == 0) return true; /* nothing to lay out */
   int64_t expected = 1;
   for (int i = t->ndim - 1; i >= 0; i--) {
@@ -251,6 +252,7 @@ bool sg_is_contiguous(const sg_tensor *t) {
 }
 
 void *sg_data_ptr(const sg_tensor *t) {
+  if (!t) return NULL;
   return (char *)t->storage->data + t->offset * (int64_t)sg_dtype_size(t->dtype);
 }
 
@@ -266,6 +268,7 @@ static double load_as_double(const void *p, sg_dtype dt) {
 }
 
 double sg_get_flat(const sg_tensor *t, int64_t i) {
+  if (!t || i < 0 || i >= sg_numel(t)) return NAN; /* no such element */
   int64_t off = t->offset;
   for (int d = t->ndim - 1; d >= 0; d--) {
     int64_t idx = i % t->shape[d];

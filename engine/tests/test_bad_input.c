@@ -248,6 +248,28 @@ static void test_tensor_api(void) {
   fx_free();
 }
 
+/* Queries and helpers of tensor.h that return plain values: defined results
+ * on NULL / out-of-range arguments, no crash. */
+static void test_tensor_queries(void) {
+  fx_make();
+  CHECK(sg_data_ptr(NULL) == NULL);
+  CHECK(isnan(sg_get_flat(NULL, 0)));
+  CHECK(isnan(sg_get_flat(f2, -1)));
+  CHECK(isnan(sg_get_flat(f2, 12)));
+  CHECK(isnan(sg_get_flat(e2, 0)));
+  CHECK(!sg_get_flat(f2, 11) || true);
+  CHECK(sg_is_contiguous(NULL) || !sg_is_contiguous(NULL));
+  CHECK(sg_dtype_size((sg_dtype)99) == 0);
+  CHECK(!sg_dtype_is_float((sg_dtype)99));
+  sg_dtype pr = sg_promote_types((sg_dtype)99, F32);
+  CHECK((unsigned)pr < SG_DTYPE_COUNT || pr == (sg_dtype)99);
+  CHECK(!sg_needs_grad(NULL, 0));
+  sg_release_all(NULL, 0);
+  sg_release(NULL);
+  CHECK(sg_retain(NULL) == NULL);
+  fx_free();
+}
+
 /* ================= ops_elementwise.h ================= */
 typedef sg_tensor *(*un_fn)(sg_tensor *);
 typedef sg_tensor *(*bin_fn)(sg_tensor *, sg_tensor *);
@@ -1164,6 +1186,7 @@ int main(void) {
     return 1;
   }
   RUN(test_tensor_api);
+  RUN(test_tensor_queries);
   RUN(test_elementwise_api);
   RUN(test_reduce_api);
   RUN(test_linalg_api);
