@@ -525,6 +525,8 @@ static void test_conv_api(void) {
   BAD(sg_unfold(f4, &((sg_unfold_opts){.kernel = {1 << 30, 1 << 30}, .dilation = {1 << 30, 1}})),
       "unfold");
   GOOD_SHAPE(sg_unfold(f4, &((sg_unfold_opts){.kernel = {2, 2}, .dilation = {0, 0}})), 3, 2, 12, 16);
+  BAD(sg_unfold(f4, &((sg_unfold_opts){.kernel = {2, 2}, .padding = {1 << 30, 1 << 30}})),
+      "unfold");
   sg_tensor *cols = T(F32, 3, SHAPE(2, 12, 16));
   GOOD_SHAPE(sg_fold(cols, 5, 5, &u), 4, 2, 3, 5, 5);
   BAD(sg_fold(NULL, 5, 5, &u), "fold");
@@ -585,6 +587,9 @@ static void test_norm_api(void) {
   BAD(sg_layer_norm(f2, SHAPE(4), 1, g, NULL, 1e-5), "layer_norm");
   BAD(sg_layer_norm(f2, SHAPE(4), 1, NULL, g, 1e-5), "layer_norm");
   BAD(sg_layer_norm(i2, SHAPE(4), 1, NULL, NULL, 1e-5), "layer_norm");
+  BAD(sg_layer_norm(f2, SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1), 9, NULL, NULL, 1e-5), "layer_norm");
+  BAD(sg_batch_norm(f4, TF(I64, VALS(0, 0, 0), 1, SHAPE(3)), rv, NULL, NULL, true, 0.1, 1e-5),
+      "batch_norm");
   BAD(sg_layer_norm(f2, SHAPE(4), 1, NULL, NULL, NAN), "layer_norm");
   NOCRASH(sg_layer_norm(f2, SHAPE(4), 1, NULL, NULL, -1.0));
   GOOD_SHAPE(sg_layer_norm(e2, SHAPE(4), 1, NULL, NULL, 1e-5), 2, 0, 4);
@@ -617,6 +622,9 @@ static void test_pool_api(void) {
   BAD(sg_max_pool2d(f4, &((sg_pool_opts){.kernel = {9, 9}}), &ix), "max_pool2d");
   BAD(sg_max_pool2d(f4, &((sg_pool_opts){.kernel = {1 << 30, 1 << 30}, .dilation = {1 << 30, 1}}),
                     &ix), "max_pool2d");
+  BAD(sg_avg_pool2d(f4, &((sg_pool_opts){.kernel = {1 << 30, 1 << 30}})), "avg_pool2d");
+  NOCRASH(sg_avg_pool2d(f4, &((sg_pool_opts){.kernel = {2, 2}, .stride = {1 << 30, 1 << 30},
+                                             .padding = {1, 1}, .ceil_mode = true})));
   CHECK(ix == NULL);
   GOOD_SHAPE(sg_max_pool2d(f4, &((sg_pool_opts){.kernel = {2, 2}, .dilation = {0, 0}}), NULL), 4,
              2, 3, 2, 2);
@@ -655,6 +663,8 @@ static void test_resample_api(void) {
   BAD(sg_interpolate(f4, 4, 4, (sg_interp_mode)7, false, 0, 0), "interpolate");
   BAD(sg_interpolate(f4, 4, 4, SG_INTERP_NEAREST, false, -2, 0), "interpolate");
   BAD(sg_interpolate(f4, 4, 4, SG_INTERP_NEAREST, false, NAN, NAN), "interpolate");
+  BAD(sg_interpolate(f4, 0, 0, SG_INTERP_NEAREST, false, 1e300, 1e300), "interpolate");
+  BAD(sg_interpolate(f4, 4, 4, SG_INTERP_NEAREST, true, 0, 0), "interpolate");
   BAD(sg_interpolate(f4, 4, 4, SG_INTERP_BILINEAR, false, INFINITY, 1), "interpolate");
   BAD(sg_interpolate(T(F32, 4, SHAPE(2, 3, 0, 5)), 4, 4, SG_INTERP_BILINEAR, false, 0, 0),
       "interpolate");
@@ -771,6 +781,12 @@ static void test_loss_api(void) {
   BAD(sg_nll_loss(f2, TF(F32, VALS(0, 1, 1), 1, SHAPE(3)), NULL, SG_REDUCTION_MEAN, -100),
       "nll_loss");
   BAD(sg_nll_loss(i2, tgt, NULL, SG_REDUCTION_MEAN, -100), "nll_loss");
+  BAD(sg_nll_loss(f2, TF(I64, VALS(0, INT64_MAX, 1), 1, SHAPE(3)), NULL, SG_REDUCTION_MEAN, -100),
+      "nll_loss");
+  BAD(sg_cross_entropy(f2, TF(I64, VALS(0, INT64_MIN, 1), 1, SHAPE(3)), NULL, SG_REDUCTION_MEAN,
+                       -100, 0.2), "cross_entropy");
+  GOOD_SHAPE(sg_cross_entropy(f2, TF(I64, VALS(-100, -100, -100), 1, SHAPE(3)), NULL,
+                              SG_REDUCTION_MEAN, -100, 0.1), 0, SCALAR_SHAPE);
   fx_free();
 }
 
@@ -814,6 +830,7 @@ static void test_index_api(void) {
   BADS(sg_split(f2, 1, 0, NULL, 4, &n), "split");
   BADS(sg_split(f2, 1, 0, outs, 4, NULL), "split");
   BADS(sg_split(s0, 1, 0, outs, 4, &n), "split");
+  BADS(sg_split(f2, 1, 0, outs, -1, &n), "split");
   CHECK(outs[0] == NULL && outs[1] == NULL && outs[2] == NULL && outs[3] == NULL);
   CHECK_OK(sg_split(f2, INT64_MAX, 0, outs, 4, &n));
   CHECK(n == 1);
@@ -871,6 +888,8 @@ static void test_index_api(void) {
   BADS(sg_topk(f2, 1, 100, true, true, &v, &vi), "topk");
   BADS(sg_topk(f2, 1, -100, true, true, &v, &vi), "topk");
   BADS(sg_topk(f2, 1, 1, true, true, NULL, &vi), "topk");
+  BADS(sg_topk(f2, INT64_MAX, 1, true, true, &v, &vi), "topk");
+  BADS(sg_topk(s0, 2, 0, true, true, &v, &vi), "topk");
   BADS(sg_topk(b2, 1, 1, true, true, &v, &vi), "topk");
   CHECK(v == NULL && vi == NULL);
   BADS(sg_sort(NULL, 0, false, &v, &vi), "sort");
@@ -917,6 +936,8 @@ static void test_sparse_api(void) {
   BAD(sg_l0inf_project(f4, 1, 100), "l0inf_project");
   BAD(sg_l0inf_project(f4, 1, -100), "l0inf_project");
   BAD(sg_l0inf_project(s0, 1, 0), "l0inf_project");
+  BAD(sg_l0inf_project(f4, INT64_MAX, 1), "l0inf_project");
+  BAD(sg_l0_project(f2, 1e300), "l0_project");
   BAD(sg_l0inf_mask(NULL, 1, 1), "l0inf_mask");
   BAD(sg_l0inf_mask(f4, 0, 1), "l0inf_mask");
   BAD(sg_l0inf_mask(f4, 9, 1), "l0inf_mask");
