@@ -1034,8 +1034,41 @@ static void test_io_api(void) {
   write_file(hugehdr, hh, 8);
   const unsigned char png_sig[12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
   write_file(trunc_png, png_sig, 12);
+  /* IDX ubyte header claiming 3 dims of 2^31-1 each, no data */
+  char idxhuge[300], st_badjson[300], st_offsets[300], cifar_lbl[300], cifar_short[300];
+  snprintf(idxhuge, sizeof idxhuge, "%s/huge.idx", tmpdir);
+  const unsigned char ih[16] = {0, 0, 8, 3, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+                                0x7f, 0xff, 0xff, 0xff};
+  write_file(idxhuge, ih, 16);
+  /* safetensors: valid length, broken JSON; and offsets beyond the file */
+  snprintf(st_badjson, sizeof st_badjson, "%s/badjson.safetensors", tmpdir);
+  const char bj[] = "\x10\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F3";
+  write_file(st_badjson, bj, sizeof bj - 1);
+  snprintf(st_offsets, sizeof st_offsets, "%s/offsets.safetensors", tmpdir);
+  {
+    const char js[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],"
+                      "\"data_offsets\":[0,4]}}";
+    unsigned char buf[256] = {0};
+    size_t n = sizeof js - 1;
+    buf[0] = (unsigned char)n;
+    memcpy(buf + 8, js, n);
+    write_file(st_offsets, buf, 8 + n + 4);
+  }
+  /* CIFAR: one full record with label 10; and a record cut short */
+  snprintf(cifar_lbl, sizeof cifar_lbl, "%s/lbl.bin", tmpdir);
+  snprintf(cifar_short, sizeof cifar_short, "%s/short.bin", tmpdir);
+  {
+    unsigned char *rec = calloc(3073, 1);
+    if (rec) {
+      rec[0] = 10;
+      write_file(cifar_lbl, rec, 3073);
+      rec[0] = 1;
+      write_file(cifar_short, rec, 3072);
+      free(rec);
+    }
+  }
   const char *bad_paths[] = {NULL, "", missing, tmpdir /* a directory */, empty, junk, hugehdr,
-                             trunc_png};
+                             trunc_png, idxhuge, st_badjson, st_offsets, cifar_lbl, cifar_short};
   for (size_t i = 0; i < sizeof bad_paths / sizeof bad_paths[0]; i++) {
     const char *p = bad_paths[i];
     sg_tensor_dict d = {0};
