@@ -144,6 +144,12 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
   }
   const char *name = unary_names[op];
   if (sg_check_arg(name, "input", x)) return NULL;
+  if (op == SG_NEG && x->dtype == SG_BOOL) {
+    sg_error(SG_ERR_ARG,
+             "neg: negation of a bool tensor is not supported (as in PyTorch); to invert a mask "
+             "use logical_not");
+    return NULL;
+  }
   const sg_backend *be = sg_backend_checked(name, x, offsetof(sg_backend, ew));
   if (!be) return NULL;
   /* Integer inputs of float functions compute in float32, as PyTorch. */
@@ -285,6 +291,12 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
     return NULL;
   const sg_backend *be = sg_backend_checked(name, a, offsetof(sg_backend, ew));
   if (!be) return NULL;
+  if (op == SG_SUB && (a->dtype == SG_BOOL || b->dtype == SG_BOOL)) {
+    sg_error(SG_ERR_ARG,
+             "sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a "
+             "mask use logical_not");
+    return NULL;
+  }
   int64_t shape[SG_MAX_DIMS];
   int nd;
   if (sg_broadcast_shapes(name, a->shape, a->ndim, b->shape, b->ndim, shape, &nd)) return NULL;
@@ -336,11 +348,8 @@ sg_tensor *sg_ge(sg_tensor *a, sg_tensor *b) { return sg_binary(SG_GE, a, b); }
 
 /* The scalar as a 0-dim tensor of x's dtype (float32 when x is integer and
  * the scalar is fractional), so broadcasting does the rest. */
-static sg_tensor *scalar_for(sg_tensor *x, double s) {
-  if (!x) {
-    sg_error(SG_ERR_ARG, "scalar op: tensor argument is missing (NULL)");
-    return NULL;
-  }
+static sg_tensor *scalar_for(const char *op, sg_tensor *x, double s) {
+  if (sg_check_arg(op, "input", x)) return NULL;
   sg_dtype dt = x->dtype;
   if (!sg_dtype_is_float(dt) && (s != floor(s) || !isfinite(s))) dt = SG_FLOAT32;
   if (dt == SG_BOOL) dt = SG_INT64;
@@ -348,7 +357,7 @@ static sg_tensor *scalar_for(sg_tensor *x, double s) {
 }
 
 static sg_tensor *with_scalar(sg_binary_op op, sg_tensor *x, double s, bool scalar_first) {
-  sg_tensor *c = scalar_for(x, s);
+  sg_tensor *c = scalar_for(binary_names[op], x, s);
   if (!c) return NULL;
   sg_tensor *r = scalar_first ? sg_binary(op, c, x) : sg_binary(op, x, c);
   sg_release(c);
@@ -378,6 +387,7 @@ sg_tensor *sg_rdiv_scalar(double s, sg_tensor *a) {
   return with_scalar(SG_DIV, a, s, true);
 }
 sg_tensor *sg_pow_scalar(sg_tensor *a, double p) {
+  if (!a) return with_scalar(SG_POW, a, p, false); /* reports the missing argument */
   if (p == 2.0) return sg_unary(SG_SQUARE, a);
   if (p == 1.0) return a ? sg_mul_scalar(a, 1.0) : NULL;
   return with_scalar(SG_POW, a, p, false);

@@ -40,7 +40,12 @@ fail:
 
 /* The result dtype of a product, or -1 with an error naming op. */
 static int product_dtype(const char *op, const sg_tensor *a, const sg_tensor *b, sg_dtype *dt) {
-  *dt = sg_promote_types(a->dtype, b->dtype);
+  /* Same dtype required, as PyTorch: a silent float64 promotion of a float32
+   * model would double its cost without the user noticing. */
+  if (a->dtype != b->dtype)
+    return sg_error(SG_ERR_ARG, "%s: expected both operands to have the same dtype, got %s and %s",
+                    op, sg_dtype_name(a->dtype), sg_dtype_name(b->dtype));
+  *dt = a->dtype;
   if (*dt == SG_FLOAT32 || *dt == SG_FLOAT64 || *dt == SG_INT64) return 0;
   return sg_error(SG_ERR_ARG, "%s: dtype %s is not supported (expected float32, float64 or int64)",
                   op, sg_dtype_name(*dt));
@@ -52,7 +57,7 @@ static sg_tensor *mm_core(const char *op, sg_tensor *a, sg_tensor *b) {
   const sg_backend *be = sg_backend_checked(op, a, offsetof(sg_backend, blas));
   if (!be) return NULL;
   if (sg_check_same_device(op, a, b)) return NULL;
-  sg_dtype dt;
+  sg_dtype dt = a->dtype;
   if (product_dtype(op, a, b, &dt)) return NULL;
   int na = a->ndim - 2, nbt = b->ndim - 2;
   int nbd = na > nbt ? na : nbt, nd = nbd + 2;

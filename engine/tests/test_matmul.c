@@ -317,13 +317,16 @@ static void errors(void) {
   sg_release_all((sg_tensor *[]){a, b, v, s, b3, c3, bo, w}, 8);
 }
 
+/* Operands must share a dtype, as in PyTorch (see docs/decisions.md). */
 static void mixed_dtypes(void) {
   sg_tensor *a = tt_from(SG_INT64, VALS(1, 2, 3, 4), 2, SHAPE(2, 2));
   sg_tensor *b = tt_from(SG_FLOAT32, VALS(0.5, 0, 0, 0.5), 2, SHAPE(2, 2));
-  sg_tensor *r = sg_matmul(a, b);
-  CHECK(r && r->dtype == SG_FLOAT32);
-  CHECK_VALUES(r, VALS(0.5, 1, 1.5, 2), 4, 0);
-  sg_release_all((sg_tensor *[]){a, b, r}, 3);
+  CHECK_FAILS(sg_matmul(a, b), "matmul: expected both operands to have the same dtype, got int64 and float32");
+  sg_tensor *c = tt_from(SG_INT64, VALS(1, 0, 0, 1), 2, SHAPE(2, 2));
+  sg_tensor *r = sg_matmul(a, c);
+  CHECK(r && r->dtype == SG_INT64);
+  CHECK_VALUES(r, VALS(1, 2, 3, 4), 4, 0);
+  sg_release_all((sg_tensor *[]){a, b, c, r}, 4);
 }
 
 int main(void) {
