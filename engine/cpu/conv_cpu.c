@@ -3,12 +3,12 @@
  * The column matrix is never built for a whole image at once: each image
  * is processed in tiles of output rows, so the column buffer (C/groups *
  * kh * kw x tile) stays in cache. Two schedules:
- *  - many work items (images x groups x tiles >= threads; for
- *    conv_transpose2d, images x groups x channel blocks): items are spread
+ *  - many work items (images x groups x tiles >= threads): items are spread
  *    over OpenMP threads, each calling single-threaded BLAS (OpenBLAS's
  *    OpenMP build runs a call made inside a parallel region on one thread);
- *  - few items (e.g. a single image with few channels): items run in
- *    order, BLAS uses all threads, and im2col is split over threads.
+ *  - few items (e.g. a single 256x256 image): items run in order, BLAS
+ *    uses all threads, and im2col is split over threads (conv_transpose2d
+ *    splits the image's channels over the threads instead).
  * 1x1 stride-1 unpadded convolutions skip im2col: the image is the column
  * matrix. */
 #include <cblas.h>
@@ -353,16 +353,15 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
   char *O = data_of(out);
   if (nimg == 0 || c.HW == 0) return SG_OK;
   const int nth = max_threads();
-  /* Channel blocks per image: enough items for dynamic scheduling to even
-   * out the threads (whole images alone are too coarse for a small batch). */
-  int64_t nblk = 1;
-  if (nth > 1 && nimg < 16 * (int64_t)nth && Cg * c.HW * c.Kg > 32768) {
-    nblk = (16 * (int64_t)nth + nimg - 1) / nimg;
-    if (nblk > Cg) nblk = Cg;
-  }
+  /* Enough images: one item per image (x group). Few images: the threads
+   * split each image's channels (one block per thread, single-threaded
+   * BLAS each); few channels or little work: in order, BLAS threaded. */
+  const bool spread = spread_items(nimg, nth);
+  const int64_t nblk =
+      !spread && !c.direct && Cg >= nth && Cg * c.HW * c.Kg > 32768 ? (int64_t)nth : 1;
   const int64_t items = nimg * nblk;
   int fail = 0;
-  if (spread_items(items, nth)) {
+  if (spread || nblk > 1) {
 #pragma omp parallel reduction(| : fail)
     {
       char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
@@ -378,7 +377,6 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
     }
     return fail ? oom("conv_transpose2d") : SG_OK;
   }
-  /* Few items (e.g. one image with few channels): in order, BLAS threaded. */
   char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
   if (c.buf_bytes && !buf) return oom("conv_transpose2d");
   for (int64_t it = 0; it < items; it++) {

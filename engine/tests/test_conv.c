@@ -264,9 +264,9 @@ static void reference_cases(void) {
       {4, 8, 6, 6, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},     /* 1x1 fast path, batch 4 */
       {2, 3, 8, 8, 5, 1, 1, 2, 2, 1, 0, 1, 1, 1},     /* 1x1 with stride/padding */
       {1, 64, 8, 200, 2, 5, 5, 1, 2, 2, 2, 1, 1, 1},  /* one-row tiles (float64) */
-      /* conv_transpose2d split into channel blocks: uneven blocks (40 channels
-       * in 32 blocks), groups, and the 1x1 path */
-      {1, 40, 16, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+      /* conv_transpose2d: one image's 41 channels split over the threads
+       * (uneven blocks), groups over several images, and the 1x1 path */
+      {1, 41, 16, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1},
       {3, 12, 40, 40, 10, 3, 3, 1, 1, 1, 1, 1, 1, 2},
       {1, 40, 16, 16, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},
   };
