@@ -95,10 +95,18 @@ static int float_dtype(const char *op, sg_tensor *const *ts, const char *const *
   return 0;
 }
 
+/* a * b * c, or -1 when it overflows (all factors non-negative). */
+static int64_t mul3(int64_t a, int64_t b, int64_t c) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || __builtin_mul_overflow(r, c, &r)) return -1;
+  return r;
+}
+
 static int check_int_range(const char *op, const sg_conv_geom *g) {
-  int64_t ckk = g->C / g->groups * g->kh * g->kw;
-  if (g->H * g->W > INT_MAX || g->Ho * g->Wo > INT_MAX || ckk > INT_MAX || g->K > INT_MAX ||
-      g->C * g->kh * g->kw > INT_MAX)
+  int64_t hw = mul3(g->H, g->W, 1), howo = mul3(g->Ho, g->Wo, 1);
+  int64_t ckk = mul3(g->C / g->groups, g->kh, g->kw), ckk_all = mul3(g->C, g->kh, g->kw);
+  if (hw < 0 || hw > INT_MAX || howo < 0 || howo > INT_MAX || ckk < 0 || ckk > INT_MAX ||
+      g->K > INT_MAX || ckk_all < 0 || ckk_all > INT_MAX)
     return sg_error(SG_ERR_UNSUPPORTED, "%s: sizes too large for 32-bit BLAS", op);
   return 0;
 }
@@ -572,12 +580,13 @@ sg_tensor *sg_fold(sg_tensor *cols, int64_t out_h, int64_t out_w, const sg_unfol
   }
   int64_t Ho = conv_out(out_h, p.kh, p.sh, p.ph, p.dh);
   int64_t Wo = conv_out(out_w, p.kw, p.sw, p.pw, p.dw);
-  if (Ho < 1 || Wo < 1 || Ho * Wo != cols->shape[2]) {
+  int64_t L = Ho < 1 || Wo < 1 ? 0 : mul3(Ho, Wo, 1);
+  if (L < 1 || L != cols->shape[2]) {
     sg_error(SG_ERR_ARG,
              "fold: input %s has %lld blocks, expected %lld for output %lldx%lld with kernel "
              "%lldx%lld, padding %lldx%lld, stride %lldx%lld, dilation %lldx%lld",
              sg_shape_str(cols, s1, sizeof s1), (long long)cols->shape[2],
-             (long long)(Ho < 1 || Wo < 1 ? 0 : Ho * Wo), (long long)out_h, (long long)out_w,
+             (long long)(L < 0 ? 0 : L), (long long)out_h, (long long)out_w,
              (long long)p.kh, (long long)p.kw, (long long)p.ph, (long long)p.pw, (long long)p.sh,
              (long long)p.sw, (long long)p.dh, (long long)p.dw);
     return NULL;

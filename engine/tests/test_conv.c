@@ -475,6 +475,16 @@ static void errors(void) {
   CHECK_FAILS(sg_fold(cols2, 5, 5, &u), "fold: input 1x18x4 has 4 blocks, expected 9 for output 5x5");
   CHECK_FAILS(sg_fold(cols2, 0, 5, &u), "fold: output size must be positive");
   CHECK_FAILS(sg_fold(x, 5, 5, &u), "fold: input has 4 dims (1x3x8x8), expected 3");
+  /* sizes whose products overflow 64 bits or BLAS's int: errors, no UB */
+  sg_conv_opts hugepad = copts(1, 1, 1 << 30, 1 << 30, 1, 1, 0, 0, 1);
+  CHECK_FAILS(sg_conv2d(x, w, NULL, &hugepad), "conv2d: sizes too large for 32-bit BLAS");
+  sg_conv_opts hugestride = copts(1 << 30, 1 << 30, 0, 0, 1, 1, 0, 0, 1);
+  sg_tensor *xt4 = tt_uniform(1, SG_FLOAT32, 0, 1, 4, SHAPE(1, 3, 5, 5));
+  CHECK_FAILS(sg_conv_transpose2d(xt4, wt, NULL, &hugestride),
+              "conv_transpose2d: sizes too large for 32-bit BLAS");
+  sg_release(xt4);
+  CHECK_FAILS(sg_fold(cols2, (int64_t)1 << 40, (int64_t)1 << 40, &u),
+              "fold: input 1x18x4 has 4 blocks, expected 0 for output 1099511627776x1099511627776");
   sg_release_all((sg_tensor *[]){x3, x, w, w2, w4, wbig, b5, wt, go, cols, cols2}, 11);
 }
 
