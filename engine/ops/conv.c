@@ -530,6 +530,15 @@ sg_tensor *sg_unfold(sg_tensor *x, const sg_unfold_opts *o) {
   const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, conv));
   if (!be) return NULL;
   int64_t C = x->shape[1];
+  int64_t rows = mul3(C, p.kh, p.kw), L = mul3(Ho, Wo, 1), total = mul3(x->shape[0], rows, L);
+  if (rows < 0 || L < 0 || total < 0 || total > ((int64_t)1 << 46)) {
+    sg_error(SG_ERR_ARG,
+             "unfold: output would be too large (input %s, kernel %lldx%lld, padding %lldx%lld: "
+             "%lldx%lld blocks)",
+             sg_shape_str(x, s1, sizeof s1), (long long)p.kh, (long long)p.kw, (long long)p.ph,
+             (long long)p.pw, (long long)Ho, (long long)Wo);
+    return NULL;
+  }
   sg_conv_geom geo = {x->shape[0], C, x->shape[2], x->shape[3], C * p.kh * p.kw, Ho, Wo,
                       p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, 1};
   sg_tensor *kx = sg_as_contiguous_dtype(x, x->dtype);

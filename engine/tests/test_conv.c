@@ -483,6 +483,8 @@ static void errors(void) {
   CHECK_FAILS(sg_conv_transpose2d(xt4, wt, NULL, &hugestride),
               "conv_transpose2d: sizes too large for 32-bit BLAS");
   sg_release(xt4);
+  sg_unfold_opts uhuge = {{2, 2}, {0, 0}, {1 << 30, 1 << 30}, {0, 0}};
+  CHECK_FAILS(sg_unfold(x, &uhuge), "unfold: output would be too large (input 1x3x8x8, kernel 2x2");
   CHECK_FAILS(sg_fold(cols2, (int64_t)1 << 40, (int64_t)1 << 40, &u),
               "fold: input 1x18x4 has 4 blocks, expected 0 for output 1099511627776x1099511627776");
   sg_release_all((sg_tensor *[]){x3, x, w, w2, w4, wbig, b5, wt, go, cols, cols2}, 11);
