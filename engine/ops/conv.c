@@ -78,7 +78,9 @@ static int parse_opts(const char *op, const sg_conv_opts *o, conv_p *p) {
 
 static bool wants(const sg_node *n, int k) { return n->inputs[k].fn || n->inputs[k].leaf; }
 
-/* Common float dtype of the tensors (NULL entries skipped), or -1 with an error. */
+/* The one float dtype of the tensors (NULL entries skipped), or -1 with an
+ * error: like PyTorch, and like matmul, operands must agree (a float64
+ * weight silently promoting a float32 model would double its cost). */
 static int float_dtype(const char *op, sg_tensor *const *ts, const char *const *names, int n,
                        sg_dtype *dt) {
   bool first = true;
@@ -87,7 +89,10 @@ static int float_dtype(const char *op, sg_tensor *const *ts, const char *const *
     if (!sg_dtype_is_float(ts[i]->dtype))
       return sg_error(SG_ERR_ARG, "%s: %s has dtype %s, expected float32 or float64", op,
                       names[i], sg_dtype_name(ts[i]->dtype));
-    *dt = first ? ts[i]->dtype : sg_promote_types(*dt, ts[i]->dtype);
+    if (!first && ts[i]->dtype != *dt)
+      return sg_error(SG_ERR_ARG, "%s: %s has dtype %s but %s has %s; expected the same dtype",
+                      op, names[i], sg_dtype_name(ts[i]->dtype), names[0], sg_dtype_name(*dt));
+    *dt = ts[i]->dtype;
     first = false;
   }
   for (int i = 1; i < n; i++)

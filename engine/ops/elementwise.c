@@ -27,7 +27,7 @@ static const char *const binary_names[SG_BINARY_COUNT] = {
     [SG_LOGICAL_OR] = "logical_or",
 };
 
-static bool binary_is_predicate(sg_binary_op op) { return op >= SG_EQ; }
+static bool binary_is_predicate(sg_binary_op op) { return op >= SG_EQ && op < SG_BINARY_COUNT; }
 
 /* ---- small helpers for backward formulas (each returns a new ref) ---- */
 
@@ -395,7 +395,8 @@ sg_tensor *sg_pow_scalar(sg_tensor *a, double p) {
 sg_tensor *sg_rpow_scalar(double s, sg_tensor *a) { return with_scalar(SG_POW, a, s, true); }
 sg_tensor *sg_cmp_scalar(sg_binary_op op, sg_tensor *a, double s) {
   if (!binary_is_predicate(op)) {
-    sg_error(SG_ERR_ARG, "cmp_scalar: %s is not a comparison", binary_names[op]);
+    sg_error(SG_ERR_ARG, "cmp_scalar: op %d is not a comparison (expected eq, ne, lt, le, gt or ge)",
+             (int)op);
     return NULL;
   }
   return with_scalar(op, a, s, false);

@@ -276,17 +276,24 @@ static void reference_cases(void) {
   }
 }
 
-/* A strided (non-contiguous) input and mixed dtypes. */
+/* A strided (non-contiguous) input; mixed dtypes are refused. */
 static void layouts_and_dtypes(void) {
   sg_tensor *x = tt_uniform(5, SG_FLOAT32, -1, 1, 4, SHAPE(2, 3, 5, 6));
   sg_tensor *xt = sg_transpose(x, 2, 3); /* 2x3x6x5, strided */
   sg_tensor *xc = sg_contiguous(xt);
-  sg_tensor *w = tt_uniform(6, SG_FLOAT64, -1, 1, 4, SHAPE(4, 3, 2, 2));
+  sg_tensor *w64 = tt_uniform(6, SG_FLOAT64, -1, 1, 4, SHAPE(4, 3, 2, 2));
+  CHECK_FAILS(sg_conv2d(xt, w64, NULL, NULL),
+              "conv2d: weight has dtype float64 but input has float32; expected the same dtype");
+  sg_tensor *w = sg_to_dtype(w64, SG_FLOAT32);
+  sg_release(w64);
   sg_tensor *y1 = sg_conv2d(xt, w, NULL, NULL), *y2 = sg_conv2d(xc, w, NULL, NULL);
-  CHECK(y1 && y1->dtype == SG_FLOAT64 && y2);
+  CHECK(y1 && y1->dtype == SG_FLOAT32 && y2);
   if (y1 && y2) CHECK_CLOSE(y1, y2, 0, 0);
   sg_tensor *xi = sg_zeros(SHAPE(1, 3, 4, 4), 4, SG_INT64, sg_cpu_device());
   CHECK_FAILS(sg_conv2d(xi, w, NULL, NULL), "conv2d: input has dtype int64, expected float32 or float64");
+  sg_tensor *b64 = sg_zeros(SHAPE(4), 1, SG_FLOAT64, sg_cpu_device());
+  CHECK_FAILS(sg_conv2d(xc, w, b64, NULL), "conv2d: bias has dtype float64 but input has float32");
+  sg_release(b64);
   sg_release_all((sg_tensor *[]){x, xt, xc, w, y1, y2, xi}, 7);
 }
 
