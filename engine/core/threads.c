@@ -14,6 +14,17 @@ void openblas_set_num_threads(int n);
 char *openblas_get_config(void);
 #endif
 
+/* SGEN_NUM_THREADS (ARCHITECTURE.md §2) sets the one pool for kernels and
+ * BLAS when the library loads; later calls to sg_set_num_threads win. An
+ * unparsable or non-positive value is ignored (OpenMP's own default stays). */
+__attribute__((constructor)) static void threads_from_env(void) {
+  const char *v = getenv("SGEN_NUM_THREADS");
+  if (!v || !*v) return;
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (*end == '\0' && n > 0 && n <= 4096) sg_set_num_threads((int)n);
+}
+
 void sg_set_num_threads(int n) {
   if (n < 1) n = 1;
 #ifdef _OPENMP
