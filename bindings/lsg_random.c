@@ -1,0 +1,8 @@
+/* Bindings: random (being written). */
+#include "lsg.h"
+
+void lsg_open_random(lua_State *L, int core, int methods) {
+  (void)L;
+  (void)core;
+  (void)methods;
+}

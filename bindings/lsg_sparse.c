@@ -1,0 +1,8 @@
+/* Bindings: sparse (being written). */
+#include "lsg.h"
+
+void lsg_open_sparse(lua_State *L, int core, int methods) {
+  (void)L;
+  (void)core;
+  (void)methods;
+}

@@ -1,0 +1,308 @@
+/* The Tensor userdata: lifetime (__gc, __close, t:free()), field access
+ * (.grad, .grad_fn, .is_leaf, x[i]), operators, and basic queries. */
+#include <math.h>
+#include <string.h>
+
+#include "lsg.h"
+
+/* ---- pushing and errors ---- */
+
+void lsg_push_tensor(lua_State *L, sg_tensor *t) {
+  lsg_tensor *u = lua_newuserdatauv(L, sizeof(lsg_tensor), 0);
+  u->t = t;
+  luaL_setmetatable(L, LSG_TENSOR_MT);
+  /* Report a fresh storage's bytes to the collector, so that garbage tensors
+   * are collected at the pace they use memory, not at the pace of their
+   * small userdata (Torch7's classic failure). Rounded up to 1 KB: 0 would
+   * force a full step. */
+  if (t->storage->refcount == 1 && t->storage->owns_data) {
+    size_t kb = (t->storage->nbytes + 1023) / 1024;
+    if (kb == 0) kb = 1;
+    if (kb > (size_t)INT32_MAX) kb = INT32_MAX;
+    lua_gc(L, LUA_GCSTEP, (int)kb);
+  }
+}
+
+int lsg_raise_engine(lua_State *L) {
+  const char *msg = sg_last_error();
+  if (!msg || !*msg) msg = "operation failed (no message from the engine)";
+  return luaL_error(L, "sgen.%s", msg);
+}
+
+int lsg_push_result(lua_State *L, sg_tensor *t) {
+  if (!t) return lsg_raise_engine(L);
+  lsg_push_tensor(L, t);
+  return 1;
+}
+
+void lsg_check_status(lua_State *L, sg_status st) {
+  if (st != SG_OK) lsg_raise_engine(L);
+}
+
+void lsg_push_dims(lua_State *L, const int64_t *shape, int ndim) {
+  lua_createtable(L, ndim, 0);
+  for (int i = 0; i < ndim; i++) {
+    lua_pushinteger(L, (lua_Integer)shape[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+/* ---- lifetime ---- */
+
+static int t_free(lua_State *L) {
+  lsg_tensor *u = luaL_checkudata(L, 1, LSG_TENSOR_MT);
+  if (u->t) {
+    sg_release(u->t);
+    u->t = NULL;
+  }
+  return 0;
+}
+
+static int t_is_freed(lua_State *L) {
+  lsg_tensor *u = luaL_checkudata(L, 1, LSG_TENSOR_MT);
+  lua_pushboolean(L, u->t == NULL);
+  return 1;
+}
+
+/* ---- queries ---- */
+
+static int t_shape(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "shape", "self");
+  lsg_push_dims(L, t->shape, t->ndim);
+  return 1;
+}
+
+static int t_size(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "size", "self");
+  if (lua_isnoneornil(L, 2)) {
+    lsg_push_dims(L, t->shape, t->ndim);
+    return 1;
+  }
+  if (t->ndim == 0) return luaL_error(L, "sgen.size: a 0-dim tensor has no dims");
+  int d = lsg_check_dim(L, 2, t->ndim, "size", "dim");
+  lua_pushinteger(L, (lua_Integer)t->shape[d]);
+  return 1;
+}
+
+static int t_stride(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "stride", "self");
+  if (lua_isnoneornil(L, 2)) {
+    lsg_push_dims(L, t->strides, t->ndim);
+    return 1;
+  }
+  if (t->ndim == 0) return luaL_error(L, "sgen.stride: a 0-dim tensor has no dims");
+  int d = lsg_check_dim(L, 2, t->ndim, "stride", "dim");
+  lua_pushinteger(L, (lua_Integer)t->strides[d]);
+  return 1;
+}
+
+static int t_dim(lua_State *L) {
+  lua_pushinteger(L, lsg_check_tensor(L, 1, "dim", "self")->ndim);
+  return 1;
+}
+
+static int t_numel(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)sg_numel(lsg_check_tensor(L, 1, "numel", "self")));
+  return 1;
+}
+
+static int t_dtype(lua_State *L) {
+  lua_pushstring(L, sg_dtype_name(lsg_check_tensor(L, 1, "dtype", "self")->dtype));
+  return 1;
+}
+
+static int t_device(lua_State *L) {
+  lua_pushstring(L, sg_device_name(lsg_check_tensor(L, 1, "device", "self")->storage->device));
+  return 1;
+}
+
+static int t_is_contiguous(lua_State *L) {
+  lua_pushboolean(L, sg_is_contiguous(lsg_check_tensor(L, 1, "is_contiguous", "self")));
+  return 1;
+}
+
+static void push_scalar(lua_State *L, sg_dtype dt, double v) {
+  if (dt == SG_BOOL) lua_pushboolean(L, v != 0);
+  else if (sg_dtype_is_float(dt)) lua_pushnumber(L, v);
+  else lua_pushinteger(L, (lua_Integer)v);
+}
+
+static int t_item(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "item", "self");
+  double v;
+  if (sg_item(t, &v) != SG_OK) return lsg_raise_engine(L);
+  push_scalar(L, t->dtype, v);
+  return 1;
+}
+
+static int t_requires_grad(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "requires_grad", "self");
+  bool on = lua_isnoneornil(L, 2) ? true : lsg_check_boolean(L, 2, "requires_grad", "flag");
+  lsg_check_status(L, sg_set_requires_grad(t, on));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int t_needs_grad(lua_State *L) {
+  lua_pushboolean(L, lsg_check_tensor(L, 1, "needs_grad", "self")->requires_grad);
+  return 1;
+}
+
+static int t_data_ptr(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "data_ptr", "self");
+  lua_pushlightuserdata(L, (char *)t->storage->data + t->offset * (int64_t)sg_dtype_size(t->dtype));
+  return 1;
+}
+
+/* ---- field access ---- */
+
+static int t_index(lua_State *L) {
+  lsg_tensor *u = luaL_checkudata(L, 1, LSG_TENSOR_MT);
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    sg_tensor *t = lsg_check_tensor(L, 1, "index", "self");
+    if (t->ndim == 0) return luaL_error(L, "sgen.index: cannot index a 0-dim tensor (use x:item())");
+    int isint = 0;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (!isint) return luaL_error(L, "sgen.index: index must be an integer, got %f", lua_tonumber(L, 2));
+    int64_t n = t->shape[0];
+    if (i == 0 || i > n || i < -n)
+      return luaL_error(L, "sgen.index: index %I out of range for dim 1 of size %I "
+                        "(expected 1..%I or -%I..-1; indices are 1-based)",
+                        i, (lua_Integer)n, (lua_Integer)n, (lua_Integer)n);
+    return lsg_push_result(L, sg_select(t, 0, i > 0 ? i - 1 : i + n));
+  }
+  const char *key = lua_tostring(L, 2);
+  if (key && lua_type(L, 2) == LUA_TSTRING) {
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "__methods");
+    if (lua_getfield(L, -1, key) != LUA_TNIL) return 1;
+    lua_pop(L, 3);
+    if (strcmp(key, "grad") == 0) {
+      sg_tensor *t = lsg_check_tensor(L, 1, "grad", "self");
+      if (!t->grad) lua_pushnil(L);
+      else lsg_push_tensor(L, sg_retain(t->grad));
+      return 1;
+    }
+    if (strcmp(key, "grad_fn") == 0) {
+      sg_tensor *t = lsg_check_tensor(L, 1, "grad_fn", "self");
+      if (!t->grad_fn) lua_pushnil(L);
+      else lua_pushstring(L, t->grad_fn->name);
+      return 1;
+    }
+    if (strcmp(key, "is_leaf") == 0) {
+      sg_tensor *t = lsg_check_tensor(L, 1, "is_leaf", "self");
+      lua_pushboolean(L, t->grad_fn == NULL);
+      return 1;
+    }
+  }
+  (void)u;
+  return luaL_error(L, "sgen.Tensor: no method or field '%s' (see docs/lua-api.md)",
+                    key ? key : lsg_typename(L, 2));
+}
+
+static int t_newindex(lua_State *L) {
+  const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "grad") == 0) {
+    sg_tensor *t = lsg_check_tensor(L, 1, "grad", "self");
+    if (lua_isnil(L, 3)) {
+      sg_set_grad(t, NULL);
+      return 0;
+    }
+    sg_tensor *g = lsg_check_tensor(L, 3, "grad", "value");
+    if (!sg_same_shape(t, g) || g->dtype != t->dtype) {
+      char a[64], b[64];
+      return luaL_error(L, "sgen.grad: assigned gradient is %s %s, expected %s %s like the tensor",
+                        sg_shape_str(g, a, sizeof a), sg_dtype_name(g->dtype),
+                        sg_shape_str(t, b, sizeof b), sg_dtype_name(t->dtype));
+    }
+    sg_set_grad(t, g);
+    return 0;
+  }
+  return luaL_error(L, "sgen.Tensor: cannot set field '%s' (only .grad can be assigned)",
+                    key ? key : lsg_typename(L, 2));
+}
+
+static int t_tostring(lua_State *L) {
+  lsg_tensor *u = luaL_checkudata(L, 1, LSG_TENSOR_MT);
+  if (!u->t) {
+    lua_pushliteral(L, "tensor(<freed>)");
+    return 1;
+  }
+  lsg_push_tensor_string(L, u->t);
+  return 1;
+}
+
+static int t_len(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "len", "self");
+  if (t->ndim == 0) return luaL_error(L, "sgen.len: a 0-dim tensor has no length");
+  lua_pushinteger(L, (lua_Integer)t->shape[0]);
+  return 1;
+}
+
+/* ---- operators: numbers allowed on either side ---- */
+
+typedef sg_tensor *(*binary_fn)(sg_tensor *, sg_tensor *);
+typedef sg_tensor *(*scalar_fn)(sg_tensor *, double);
+typedef sg_tensor *(*rscalar_fn)(double, sg_tensor *);
+
+static int arith(lua_State *L, const char *name, binary_fn tt, scalar_fn ts, rscalar_fn st) {
+  sg_tensor *a = lsg_to_tensor(L, 1), *b = lsg_to_tensor(L, 2);
+  if (a && b) return lsg_push_result(L, tt(a, b));
+  if (a && lua_type(L, 2) == LUA_TNUMBER) return lsg_push_result(L, ts(a, lua_tonumber(L, 2)));
+  if (b && lua_type(L, 1) == LUA_TNUMBER) return lsg_push_result(L, st(lua_tonumber(L, 1), b));
+  int bad = (a || lua_type(L, 1) == LUA_TNUMBER) ? 2 : 1;
+  if (luaL_testudata(L, bad, LSG_TENSOR_MT))
+    return luaL_error(L, "sgen.%s: operand %d is a freed tensor", name, bad);
+  return luaL_error(L, "sgen.%s: operands must be tensors or numbers, got %s and %s", name,
+                    lsg_typename(L, 1), lsg_typename(L, 2));
+}
+
+static sg_tensor *radd(double s, sg_tensor *a) { return sg_add_scalar(a, s); }
+static sg_tensor *rmul(double s, sg_tensor *a) { return sg_mul_scalar(a, s); }
+
+static int t_add(lua_State *L) { return arith(L, "add", sg_add, sg_add_scalar, radd); }
+static int t_sub(lua_State *L) { return arith(L, "sub", sg_sub, sg_sub_scalar, sg_rsub_scalar); }
+static int t_mul(lua_State *L) { return arith(L, "mul", sg_mul, sg_mul_scalar, rmul); }
+static int t_div(lua_State *L) { return arith(L, "div", sg_div, sg_div_scalar, sg_rdiv_scalar); }
+static int t_pow(lua_State *L) { return arith(L, "pow", sg_pow, sg_pow_scalar, sg_rpow_scalar); }
+static int t_unm(lua_State *L) { return lsg_push_result(L, sg_neg(lsg_check_tensor(L, 1, "neg", "self"))); }
+
+static int t_concat(lua_State *L) {
+  /* "loss: " .. t  -- convenient in prints */
+  luaL_tolstring(L, 1, NULL);
+  luaL_tolstring(L, 2, NULL);
+  lua_concat(L, 2);
+  return 1;
+}
+
+void lsg_open_tensor(lua_State *L, int core, int methods) {
+  static const luaL_Reg meths[] = {
+      {"free", t_free},         {"is_freed", t_is_freed},
+      {"shape", t_shape},       {"size", t_size},
+      {"stride", t_stride},     {"dim", t_dim},
+      {"numel", t_numel},       {"dtype", t_dtype},
+      {"device", t_device},     {"is_contiguous", t_is_contiguous},
+      {"item", t_item},         {"requires_grad", t_requires_grad},
+      {"requires_grad_", t_requires_grad}, {"needs_grad", t_needs_grad},
+      {"data_ptr", t_data_ptr}, {"add", t_add},
+      {"sub", t_sub},           {"mul", t_mul},
+      {"div", t_div},           {"pow", t_pow},
+      {NULL, NULL}};
+  lsg_register(L, methods, meths);
+  static const luaL_Reg funcs[] = {
+      {"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}, {"pow", t_pow},
+      {"numel", t_numel}, {NULL, NULL}};
+  lsg_register(L, core, funcs);
+
+  luaL_getmetatable(L, LSG_TENSOR_MT);
+  static const luaL_Reg metas[] = {
+      {"__index", t_index},   {"__newindex", t_newindex}, {"__tostring", t_tostring},
+      {"__gc", t_free},       {"__close", t_free},        {"__len", t_len},
+      {"__add", t_add},       {"__sub", t_sub},           {"__mul", t_mul},
+      {"__div", t_div},       {"__pow", t_pow},           {"__unm", t_unm},
+      {"__concat", t_concat}, {NULL, NULL}};
+  lsg_register(L, lua_gettop(L), metas);
+  lua_pushliteral(L, "sgen.Tensor");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}

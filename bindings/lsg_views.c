@@ -1,0 +1,8 @@
+/* Bindings: views (being written). */
+#include "lsg.h"
+
+void lsg_open_views(lua_State *L, int core, int methods) {
+  (void)L;
+  (void)core;
+  (void)methods;
+}
