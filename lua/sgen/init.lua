@@ -1,7 +1,33 @@
 -- sgen: tensors, autograd and sparse generative models from Lua.
+--   local sg = require "sgen"
+-- The C core (sgen.core) provides tensors and ops; the Lua submodules
+-- (sg.nn, sg.optim, sg.data, ...) load on first use so that `sgen` and
+-- `require "sgen"` start fast.
 local core = require "sgen.core"
 
 local sg = {}
 for k, v in pairs(core) do sg[k] = v end
+sg.core = core
 
-return sg
+-- name in `sg` -> module to require on first access
+local lazy = {
+  F = "sgen.F",
+  nn = "sgen.nn",
+  optim = "sgen.optim",
+  data = "sgen.data",
+  image = "sgen.image",
+  plot = "sgen.plot",
+  util = "sgen.util",
+  sparse = "sgen.sparse",
+  metrics = "sgen.metrics",
+}
+
+return setmetatable(sg, {
+  __index = function(t, k)
+    local name = lazy[k]
+    if name == nil then return nil end
+    local m = require(name)
+    rawset(t, k, m)
+    return m
+  end,
+})
