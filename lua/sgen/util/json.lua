@@ -1,0 +1,108 @@
+-- sgen.util.json: JSON encode/decode (a thin layer over lua-dkjson) and
+-- whole-file helpers for config.json / summary.json.
+--
+--   json.encode(value, {indent=false, keyorder={...}}) -> string
+--   json.decode(string) -> value   (raises on malformed input with the position)
+--   json.write(path, value, {indent=true})  atomic: temp file + rename
+--   json.read(path) -> value
+--
+-- NaN and infinities have no JSON spelling: they are written as null.
+-- Tensors (anything with :item()) are encoded as their value when they hold
+-- one element, else as nested arrays (t:totable()).
+-- An empty Lua table encodes as [] (use json.object() for {}); json.null is the
+-- value decoded JSON null becomes (a sentinel, so arrays keep their length).
+local dkjson = require "dkjson"
+
+local M = {}
+M.null = dkjson.null
+
+-- An empty table that encodes as {} rather than [].
+function M.object(t) return setmetatable(t or {}, {__jsontype = "object"}) end
+-- A table that encodes as an array even when empty.
+function M.array(t) return setmetatable(t or {}, {__jsontype = "array"}) end
+
+local function is_tensor(v)
+  if type(v) ~= "userdata" then return false end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__name == "sgen.Tensor"
+end
+
+local function exception(reason, value, state, defaultmessage)
+  if is_tensor(value) then
+    local ok, r = pcall(function()
+      if value:numel() == 1 then return dkjson.encode(value:item()) end
+      return dkjson.encode(value:totable())
+    end)
+    if ok then return r end
+  end
+  return nil, defaultmessage
+end
+
+local encode_keys = {indent = true, keyorder = true}
+
+function M.encode(value, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("sgen.util.json.encode: argument 2 (opts) expected an options table, got " .. type(opts), 2)
+  end
+  for k in pairs(opts) do
+    if not encode_keys[k] then
+      error("sgen.util.json.encode: unknown option '" .. tostring(k) .. "' (expected indent, keyorder)", 2)
+    end
+  end
+  local ok, s = pcall(dkjson.encode, value,
+    {indent = opts.indent or false, keyorder = opts.keyorder, exception = exception})
+  if not ok or type(s) ~= "string" then
+    error("sgen.util.json.encode: " .. tostring(s or "cannot encode value"), 2)
+  end
+  return s
+end
+
+function M.decode(s)
+  if type(s) ~= "string" then
+    error("sgen.util.json.decode: argument 1 (text) expected a string, got " .. type(s), 2)
+  end
+  local v, pos, err = dkjson.decode(s, 1, dkjson.null)
+  if err then error("sgen.util.json.decode: " .. err, 2) end
+  -- anything but whitespace after the value is an error
+  if pos and s:find("%S", pos) then
+    error("sgen.util.json.decode: unexpected text after the value at position " .. pos, 2)
+  end
+  return v
+end
+
+function M.write(path, value, opts)
+  if type(path) ~= "string" then
+    error("sgen.util.json.write: argument 1 (path) expected a string, got " .. type(path), 2)
+  end
+  opts = opts or {}
+  local ok, s = pcall(M.encode, value, {indent = opts.indent ~= false, keyorder = opts.keyorder})
+  if not ok then error((tostring(s):gsub("json%.encode", "json.write")), 2) end
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then error("sgen.util.json.write: cannot write " .. path .. ": " .. tostring(err), 2) end
+  f:write(s, "\n")
+  f:close()
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    error("sgen.util.json.write: cannot write " .. path .. ": " .. tostring(rerr), 2)
+  end
+end
+
+function M.read(path)
+  if type(path) ~= "string" then
+    error("sgen.util.json.read: argument 1 (path) expected a string, got " .. type(path), 2)
+  end
+  local f, err = io.open(path, "r")
+  if not f then error("sgen.util.json.read: cannot open " .. path .. ": " .. tostring(err), 2) end
+  local s = f:read("a")
+  f:close()
+  local ok, v = pcall(M.decode, s)
+  if not ok then
+    error("sgen.util.json.read: " .. path .. ": " .. tostring(v):gsub("^sgen%.util%.json%.decode: ", ""), 2)
+  end
+  return v
+end
+
+return M
