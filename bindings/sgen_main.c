@@ -1,41 +1,197 @@
-/* The `sgen` executable (minimal first version: `sgen run FILE`). */
+/* The `sgen` executable: `sgen run FILE.lua [--key=value ...]`, the REPL,
+ * `sgen info`, `sgen test`, `sgen help`, `sgen --version`
+ * (ARCHITECTURE.md §4). The bindings are linked in: sgen.core is put in
+ * package.preload and the Lua library (lua/sgen) is found next to the
+ * executable after `cmake --install`, else in the source tree. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lsg.h"
+#include "sgen_cli.h"
 
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-  return 1;
+static void usage(FILE *f) {
+  fputs("usage: sgen [COMMAND] [ARGS]\n"
+        "\n"
+        "  sgen                        interactive Lua REPL with `sgen` loaded (reads\n"
+        "                              stdin line by line when it is not a terminal)\n"
+        "  sgen run FILE.lua [--key=value | --flag | --no-flag ...] [--] [ARGS]\n"
+        "                              run a script; options reach it as the global\n"
+        "                              table `opts` (numbers, true/false, strings),\n"
+        "                              other arguments as arg[1..n] and `...`;\n"
+        "                              FILE - reads the script from stdin\n"
+        "  sgen FILE.lua [...]         same as sgen run FILE.lua [...]\n"
+        "  sgen info                   version, build options, BLAS, threads, CUDA\n"
+        "  sgen test [BUSTED ARGS]     run the spec suite with busted (build tree)\n"
+        "  sgen help, -h, --help       this help\n"
+        "  sgen --version, -v          the version\n"
+        "\n"
+        "Environment: SGEN_NUM_THREADS (threads), SGEN_LUA_DIR (Lua library),\n"
+        "LUA_PATH / LUA_CPATH (searched after the sgen library), SGEN_HISTORY\n"
+        "(REPL history file, default ~/.sgen_history; empty: none).\n",
+        f);
 }
 
-int main(int argc, char **argv) {
+/* ---- Lua state ---- */
+
+void sgen_prepend_path(lua_State *L, const char *dir) {
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+}
+
+static int load_sgen(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sgen");
+  lua_call(L, 1, 1);
+  lua_setglobal(L, "sgen");
+  return 0;
+}
+
+lua_State *sgen_new_state(int lenient) {
   lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    fputs("sgen: cannot create the Lua state (out of memory)\n", stderr);
+    return NULL;
+  }
   luaL_openlibs(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_sgen_core);
   lua_setfield(L, -2, "sgen.core");
   lua_pop(L, 1);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, SGEN_SOURCE_LUA_DIR "/?.lua;" SGEN_SOURCE_LUA_DIR "/?/init.lua;");
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
+  sgen_prepend_path(L, sgen_lua_dir(NULL));
+  lua_pushcfunction(L, load_sgen);
+  if (sgen_docall(L, 0, 0) != LUA_OK) {
+    const char *origin;
+    const char *dir = sgen_lua_dir(&origin);
+    fprintf(stderr, "sgen: cannot load the sgen Lua library (looked first in %s, %s): %s\n", dir,
+            origin, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (!lenient) {
+      lua_close(L);
+      return NULL;
+    }
+  }
+  return L;
+}
+
+/* ---- calling Lua with a traceback and Ctrl-C ---- */
+
+static lua_State *volatile interrupted_state;
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig) {
+  signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+  lua_State *L = interrupted_state;
+  if (L != NULL) {
+    lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+  }
+}
+
+static int is_usage_message(lua_State *L, const char *msg) {
+  int usage = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE) {
+    if (lua_getfield(L, -1, "sgen.cli") == LUA_TTABLE) {
+      if (lua_getfield(L, -1, "_usage_error") == LUA_TSTRING) {
+        usage = strcmp(lua_tostring(L, -1), msg) == 0;
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
   lua_pop(L, 1);
-  if (argc < 3 || strcmp(argv[1], "run") != 0) {
-    fprintf(stderr, "usage: sgen run FILE.lua\n");
-    return 2;
+  return usage;
+}
+
+int sgen_is_usage_error(lua_State *L, int idx) {
+  const char *msg = lua_tostring(L, idx);
+  return msg != NULL && lua_type(L, idx) == LUA_TSTRING && is_usage_message(L, msg);
+}
+
+static int message_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  } else if (lua_type(L, 1) == LUA_TSTRING && is_usage_message(L, msg)) {
+    return 1; /* an option error: no traceback */
   }
-  lua_pushcfunction(L, traceback);
-  if (luaL_loadfile(L, argv[2]) != LUA_OK || lua_pcall(L, 0, 0, 1) != LUA_OK) {
-    fprintf(stderr, "sgen: %s\n", lua_tostring(L, -1));
-    lua_close(L);
-    return 1;
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+int sgen_docall(lua_State *L, int narg, int nres) {
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, message_handler);
+  lua_insert(L, base);
+  interrupted_state = L;
+  signal(SIGINT, on_sigint);
+  int status = lua_pcall(L, narg, nres, base);
+  signal(SIGINT, SIG_DFL);
+  interrupted_state = NULL;
+  lua_remove(L, base);
+  return status;
+}
+
+void sgen_report(lua_State *L) {
+  fflush(stdout); /* what the chunk printed comes before its error */
+  if (lua_gettop(L) == 0) {
+    fputs("sgen: error (no message)\n", stderr);
+    return;
   }
-  lua_close(L);
-  return 0;
+  const char *msg = lua_tostring(L, -1);
+  if (msg == NULL) msg = "(error object is not a string)";
+  if (strncmp(msg, "sgen: ", 6) == 0) {
+    fprintf(stderr, "%s\n", msg);
+  } else {
+    fprintf(stderr, "sgen: %s\n", msg);
+  }
+  fflush(stderr);
+  lua_pop(L, 1);
+}
+
+/* ---- main ---- */
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int main(int argc, char **argv) {
+  sgen_set_argv0(argc > 0 ? argv[0] : NULL);
+  if (argc < 2) return sgen_cmd_repl();
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "run") == 0) return sgen_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "info") == 0) {
+    if (argc > 2) {
+      fprintf(stderr, "sgen info: unexpected argument '%s' (sgen info takes none)\n", argv[2]);
+      return SGEN_EXIT_USAGE;
+    }
+    return sgen_cmd_info();
+  }
+  if (strcmp(cmd, "test") == 0) return sgen_cmd_test(argc - 2, argv + 2);
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0 || strcmp(cmd, "version") == 0) {
+    printf("sgen %s (%s)\n", SGEN_VERSION, LUA_RELEASE);
+    return 0;
+  }
+  if (strcmp(cmd, "repl") == 0 && argc == 2) return sgen_cmd_repl();
+  if (ends_with(cmd, ".lua") || strcmp(cmd, "-") == 0) return sgen_cmd_run(argc - 1, argv + 1);
+  fprintf(stderr, "sgen: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return SGEN_EXIT_USAGE;
 }

@@ -1,0 +1,49 @@
+/* Internal interface of the `sgen` executable (bindings/sgen_*.c):
+ * subcommands run, REPL, info, test, and the shared Lua set-up. */
+#ifndef SGEN_BINDINGS_SGEN_CLI_H
+#define SGEN_BINDINGS_SGEN_CLI_H
+
+#include <lua.h>
+
+/* Exit statuses: a script or Lua error, a usage error (bad command line or
+ * bad option of a script that declares its options). */
+#define SGEN_EXIT_ERROR 1
+#define SGEN_EXIT_USAGE 2
+
+/* ---- sgen_paths.c ---- */
+/* The executable's own path (/proc/self/exe, else argv[0]). */
+const char *sgen_exe_path(void);
+void sgen_set_argv0(const char *argv0);
+/* The directory holding sgen/init.lua, and where it came from:
+ * "SGEN_LUA_DIR" (environment), "install" (next to the executable:
+ * <prefix>/bin/sgen -> <prefix>/share/lua/5.4), "source tree" or
+ * "configured install prefix". */
+const char *sgen_lua_dir(const char **origin);
+/* Directory part of path into out (size n): "." when path has none. */
+void sgen_dirname(const char *path, char *out, size_t n);
+int sgen_file_exists(const char *path);
+
+/* ---- sgen_main.c ---- */
+/* A new Lua state: standard libraries, sgen.core preloaded, the sgen Lua
+ * library first on package.path (LUA_PATH from the environment kept after
+ * it), global `sgen` = require "sgen". On failure to load sgen, prints the
+ * error and returns NULL unless `lenient` (the REPL keeps going). */
+lua_State *sgen_new_state(int lenient);
+/* Prepends dir/?.lua;dir/?/init.lua to package.path. */
+void sgen_prepend_path(lua_State *L, const char *dir);
+/* Calls the function below narg arguments with a traceback message handler
+ * and Ctrl-C turned into the Lua error "interrupted!" (as lua.c does). */
+int sgen_docall(lua_State *L, int narg, int nres);
+/* True if the error message on top of the stack is an option error raised
+ * by sgen.cli (printed without a traceback, exit status 2). */
+int sgen_is_usage_error(lua_State *L, int idx);
+/* Prints "sgen: <message on top of the stack>" to stderr and pops it. */
+void sgen_report(lua_State *L);
+
+/* ---- subcommands ---- */
+int sgen_cmd_run(int argc, char **argv);   /* sgen_run.c: argv[0] is the script */
+int sgen_cmd_repl(void);                   /* sgen_repl.c */
+int sgen_cmd_info(void);                   /* sgen_info.c */
+int sgen_cmd_test(int argc, char **argv);  /* sgen_info.c: argv = busted's arguments */
+
+#endif

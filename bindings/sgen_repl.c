@@ -1,0 +1,347 @@
+/* The REPL: `sgen` alone. Lines are read with libedit (editing, history in
+ * ~/.sgen_history, Tab completion of globals and table fields) on a
+ * terminal, or plainly from stdin otherwise (so that it can be driven
+ * through a pipe, without prompts). Like lua.c: a line is first tried as
+ * `return <line>` so expressions print their values; a chunk whose syntax
+ * error ends at <eof> is incomplete and continues on a ">>" line; errors are
+ * shown and the session goes on. */
+#include <editline/readline.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sgen/sgen.h"
+#include "sgen_cli.h"
+
+#define EOFMARK "<eof>"
+#define HISTORY_SIZE 1000
+
+static int interactive;
+static char history_path[4096];
+
+/* ---- reading lines ---- */
+
+/* Pushes the next line (without its newline) or returns 0 at end of input. */
+static int pushline(lua_State *L, int firstline) {
+  if (interactive) {
+    char *line = readline(firstline ? "> " : ">> ");
+    if (line == NULL) return 0;
+    lua_pushstring(L, line);
+    free(line);
+    return 1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, stdin);
+  if (n < 0) {
+    free(line);
+    return 0;
+  }
+  if (n > 0 && line[n - 1] == '\n') n--;
+  if (n > 0 && line[n - 1] == '\r') n--;
+  lua_pushlstring(L, line, (size_t)n);
+  free(line);
+  return 1;
+}
+
+static void remember(const char *chunk) {
+  if (interactive && chunk[0] != '\0') add_history(chunk);
+}
+
+/* True if the syntax error on top of the stack ends at <eof>: the chunk is
+ * incomplete (the message stays on the stack). */
+static int incomplete(lua_State *L, int status) {
+  if (status == LUA_ERRSYNTAX) {
+    size_t lmsg;
+    const char *msg = lua_tolstring(L, -1, &lmsg);
+    size_t marklen = sizeof(EOFMARK) - 1;
+    return msg != NULL && lmsg >= marklen && strcmp(msg + lmsg - marklen, EOFMARK) == 0;
+  }
+  return 0;
+}
+
+/* Tries "return <line>"; on success leaves the function on the stack. */
+static int addreturn(lua_State *L) {
+  const char *line = lua_tostring(L, -1);
+  const char *retline = lua_pushfstring(L, "return %s;", line);
+  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  if (status == LUA_OK) {
+    lua_remove(L, -2); /* the modified line */
+    remember(line);
+  } else {
+    lua_pop(L, 2); /* result and the modified line */
+  }
+  return status;
+}
+
+static int multiline(lua_State *L) {
+  for (;;) {
+    size_t len;
+    const char *line = lua_tolstring(L, 1, &len);
+    int status = luaL_loadbuffer(L, line, len, "=stdin");
+    /* complete (or a real error), or the input ended inside the chunk: the
+     * function or the error message is on top */
+    if (!incomplete(L, status) || !pushline(L, 0)) {
+      remember(line);
+      return status;
+    }
+    lua_remove(L, -2); /* the <eof> message */
+    lua_pushliteral(L, "\n");
+    lua_insert(L, -2);
+    lua_concat(L, 3); /* buffer .. "\n" .. new line */
+  }
+}
+
+/* Reads a chunk: LUA_OK with the compiled function on the stack, an error
+ * status with the message, or -1 at end of input. */
+static int loadline(lua_State *L) {
+  lua_settop(L, 0);
+  if (!pushline(L, 1)) return -1;
+  int status = addreturn(L);
+  if (status != LUA_OK) status = multiline(L);
+  lua_remove(L, 1); /* the line */
+  return status;
+}
+
+/* ---- printing results ---- */
+
+static void print_results(lua_State *L) {
+  int n = lua_gettop(L);
+  if (n == 0) return;
+  int ok = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
+      lua_getfield(L, -1, "sgen.cli") == LUA_TTABLE &&
+      lua_getfield(L, -1, "_repl_format") == LUA_TFUNCTION) {
+    lua_replace(L, 1 + n);
+    lua_settop(L, n + 1);
+    lua_insert(L, 1);
+    if (sgen_docall(L, n, 1) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
+      size_t len;
+      const char *s = lua_tolstring(L, -1, &len);
+      fwrite(s, 1, len, stdout);
+      fputc('\n', stdout);
+      ok = 1;
+    } else {
+      fprintf(stderr, "sgen: error printing the result: %s\n", lua_tostring(L, -1));
+      ok = 1;
+    }
+  } else {
+    lua_settop(L, n);
+  }
+  if (!ok) { /* sgen.cli not loaded: tostring each value */
+    for (int i = 1; i <= n; i++) {
+      size_t len;
+      const char *s = luaL_tolstring(L, i, &len);
+      if (i > 1) fputc('\t', stdout);
+      fwrite(s, 1, len, stdout);
+      lua_pop(L, 1);
+    }
+    fputc('\n', stdout);
+  }
+  fflush(stdout);
+  lua_settop(L, 0);
+}
+
+/* ---- completion (terminal only) ---- */
+
+static lua_State *completion_state;
+
+/* Candidates for `text`: "a.b.pre" or "a:pre" completes the fields of a.b
+ * (and of its metatable's __index table); "pre" completes globals and
+ * keywords. Returned as a NULL-terminated malloc'd array. */
+static char **complete(const char *text, int start, int end) {
+  (void)start;
+  (void)end;
+  rl_attempted_completion_over = 1; /* no file-name completion */
+  lua_State *L = completion_state;
+  if (L == NULL) return NULL;
+  int top = lua_gettop(L);
+  const char *sep = NULL;
+  for (const char *p = text; *p; p++) {
+    if (*p == '.' || *p == ':') sep = p;
+  }
+  const char *prefix = sep ? sep + 1 : text;
+  size_t plen = strlen(prefix);
+  size_t headlen = sep ? (size_t)(sep - text) + 1 : 0;
+  /* find the object: walk the dotted path from the globals */
+  lua_pushglobaltable(L);
+  if (sep != NULL) {
+    const char *p = text;
+    while (p < sep) {
+      const char *q = p;
+      while (q < sep && *q != '.' && *q != ':') q++;
+      if (!lua_istable(L, -1)) {
+        lua_settop(L, top);
+        return NULL;
+      }
+      lua_pushlstring(L, p, (size_t)(q - p));
+      lua_gettable(L, -2); /* may trigger __index: lazy submodules load */
+      lua_remove(L, -2);
+      p = q + 1;
+    }
+  }
+  /* collect names from the object and its __index tables */
+  size_t cap = 16, count = 0;
+  char **out = malloc(cap * sizeof *out);
+  if (out == NULL) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  out[count++] = NULL; /* slot 0: the common prefix, filled below */
+  static const char *const keywords[] = {"and",   "break", "do",     "else", "elseif", "end",
+                                         "false", "for",   "function", "goto", "if",  "in",
+                                         "local", "nil",   "not",    "or",   "repeat", "return",
+                                         "then",  "true",  "until",  "while", NULL};
+  for (int depth = 0; depth < 4 && !lua_isnil(L, -1); depth++) {
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2) != 0) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue;
+        size_t klen;
+        const char *k = lua_tolstring(L, -1, &klen);
+        if (klen < plen || strncmp(k, prefix, plen) != 0 || (plen == 0 && k[0] == '_')) continue;
+        if (count + 2 > cap) {
+          char **grown = realloc(out, 2 * cap * sizeof *out);
+          if (grown == NULL) break;
+          out = grown;
+          cap *= 2;
+        }
+        char *cand = malloc(headlen + klen + 1);
+        if (cand == NULL) break;
+        memcpy(cand, text, headlen);
+        memcpy(cand + headlen, k, klen + 1);
+        out[count++] = cand;
+      }
+    }
+    /* then the metatable's __index when it is a table (methods), or its
+     * __methods table (tensors: __index is a function) */
+    if (!lua_getmetatable(L, -1)) break;
+    if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_getfield(L, -1, "__methods");
+    }
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) break;
+  }
+  if (sep == NULL) {
+    for (int i = 0; keywords[i] != NULL; i++) {
+      if (strncmp(keywords[i], prefix, plen) != 0 || count + 2 > cap) continue;
+      char *cand = strdup(keywords[i]);
+      if (cand != NULL) out[count++] = cand;
+    }
+  }
+  lua_settop(L, top);
+  if (count == 1) {
+    free(out);
+    return NULL;
+  }
+  /* remove duplicates (a key in both an object and its methods) */
+  size_t w = 1;
+  for (size_t i = 1; i < count; i++) {
+    int dup = 0;
+    for (size_t j = 1; j < w; j++) {
+      if (strcmp(out[i], out[j]) == 0) dup = 1;
+    }
+    if (dup) {
+      free(out[i]);
+    } else {
+      out[w++] = out[i];
+    }
+  }
+  count = w;
+  /* slot 0: the longest common prefix of the candidates */
+  size_t common = strlen(out[1]);
+  for (size_t i = 2; i < count; i++) {
+    size_t j = 0;
+    while (j < common && out[i][j] == out[1][j]) j++;
+    common = j;
+  }
+  out[0] = malloc(common + 1);
+  if (out[0] == NULL) {
+    for (size_t i = 1; i < count; i++) free(out[i]);
+    free(out);
+    return NULL;
+  }
+  memcpy(out[0], out[1], common);
+  out[0][common] = '\0';
+  if (count == 2) { /* a single match: slot 0 alone */
+    free(out[0]);
+    out[0] = out[1];
+    count = 1;
+  }
+  out[count] = NULL;
+  return out;
+}
+
+/* ---- history ---- */
+
+static void save_history(void) {
+  if (history_path[0] != '\0') write_history(history_path); /* errors ignored */
+}
+
+static void setup_terminal(lua_State *L) {
+  rl_readline_name = "sgen";
+  completion_state = L;
+  rl_attempted_completion_function = complete;
+  rl_basic_word_break_characters = " \t\n\"\\'><=;+-*/%^~#{}()[],";
+  using_history();
+  stifle_history(HISTORY_SIZE);
+  const char *env = getenv("SGEN_HISTORY");
+  const char *home = getenv("HOME");
+  if (env != NULL) {
+    snprintf(history_path, sizeof history_path, "%s", env);
+  } else if (home != NULL && home[0] != '\0') {
+    snprintf(history_path, sizeof history_path, "%s/.sgen_history", home);
+  }
+  if (history_path[0] != '\0') {
+    read_history(history_path); /* a missing file is fine */
+    atexit(save_history);       /* also written when a line calls os.exit */
+  }
+}
+
+int sgen_cmd_repl(void) {
+  interactive = isatty(0);
+  lua_State *L = sgen_new_state(1);
+  if (L == NULL) return SGEN_EXIT_ERROR;
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, sgen_exe_path());
+  lua_rawseti(L, -2, 0);
+  lua_setglobal(L, "arg");
+  /* sgen.cli formats the results; a failure here only loses pretty printing */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sgen.cli");
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+
+  if (interactive) {
+    printf("sgen %s (%s): `sgen` is loaded; expressions print their value; Ctrl-D exits\n",
+           SGEN_VERSION, LUA_RELEASE);
+    fflush(stdout);
+    setup_terminal(L);
+  }
+  int failures = 0;
+  int status;
+  while ((status = loadline(L)) != -1) {
+    if (status == LUA_OK) status = sgen_docall(L, 0, LUA_MULTRET);
+    if (status == LUA_OK) {
+      print_results(L);
+    } else {
+      failures++;
+      sgen_report(L);
+    }
+  }
+  if (interactive) {
+    fputc('\n', stdout);
+    fflush(stdout);
+  }
+  lua_settop(L, 0);
+  completion_state = NULL;
+  lua_close(L);
+  /* piped input: report failures in the exit status (a terminal session
+   * always ends with 0) */
+  return (!interactive && failures > 0) ? SGEN_EXIT_ERROR : 0;
+}
