@@ -1,0 +1,19 @@
+-- sgen.nn: modules with PyTorch's layers, default initializations and
+-- state_dict names. See docs/api/nn.md.
+--   local nn = require("sgen").nn
+--   local Net = nn.Module:extend("Net")
+local M = require "sgen.nn.module"
+
+local nn = {
+  Module = M.Module,
+  Parameter = M.Parameter,
+  init = require "sgen.nn.init_fns",
+}
+
+for _, file in ipairs({"linear", "conv", "norm", "activation", "pooling", "misc", "container"}) do
+  for k, v in pairs(require("sgen.nn." .. file)) do
+    if k:sub(1, 1) ~= "_" then nn[k] = v end
+  end
+end
+
+return nn
