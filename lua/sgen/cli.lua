@@ -106,19 +106,24 @@ end
 
 -- ---- declared options ----
 
+-- Edit distance counting insertions, deletions, substitutions and swaps of
+-- two neighbours ("itres" is 1 from "iters").
 local function edit_distance(a, b)
   local la, lb = #a, #b
-  local prev = {}
-  for j = 0, lb do prev[j] = j end
+  local d = {}
+  for i = 0, la do d[i] = {[0] = i} end
+  for j = 0, lb do d[0][j] = j end
   for i = 1, la do
-    local cur = {[0] = i}
     for j = 1, lb do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
     end
-    prev = cur
   end
-  return prev[lb]
+  return d[la][lb]
 end
 
 --- The closest of the names to key, or nil when none is close
@@ -182,7 +187,8 @@ local function convert(key, d, e)
   local raw = e.value
   if raw == nil then
     if d.type == "boolean" then return true end
-    usage_error("option " .. name .. " expects a " .. d.type .. " value (" .. name .. "=...)")
+    usage_error("option " .. name .. " expects " .. (d.type == "integer" and "an " or "a ")
+                .. d.type .. " value (" .. name .. "=...)")
   end
   if d.type == "string" then return raw end
   if d.type == "boolean" then

@@ -1,0 +1,532 @@
+-- The `sgen` executable (run, REPL, info, --version, help) and sgen.cli
+-- (option parsing for scripts, REPL value printing). The executable is
+-- $SGEN_BIN (set by ctest: build/bin/sgen).
+local cli = require "sgen.cli"
+
+local BIN = os.getenv("SGEN_BIN")
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function read_file(path)
+  local f = io.open(path, "r")
+  if f == nil then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Runs a shell command line; returns stdout, stderr and the exit status.
+local function sh(cmdline, stdin)
+  local errfile = os.tmpname()
+  local infile
+  if stdin ~= nil then
+    infile = os.tmpname()
+    write_file(infile, stdin)
+    cmdline = cmdline .. " < " .. shell_quote(infile)
+  end
+  local p = assert(io.popen(cmdline .. " 2> " .. shell_quote(errfile), "r"))
+  local out = p:read("a")
+  local _, how, code = p:close()
+  local err = read_file(errfile) or ""
+  os.remove(errfile)
+  if infile then os.remove(infile) end
+  assert(how == "exit", "killed by a signal: " .. tostring(code) .. "\n" .. err)
+  return out, err, code
+end
+
+-- Runs sgen with arguments (a list of strings).
+local function sgen(args, stdin)
+  assert(BIN, "SGEN_BIN is not set (ctest sets it to build/bin/sgen)")
+  local parts = {shell_quote(BIN)}
+  for _, a in ipairs(args or {}) do parts[#parts + 1] = shell_quote(a) end
+  return sh(table.concat(parts, " "), stdin)
+end
+
+-- A script in a fresh temporary directory, outside the repository.
+local tmpdirs = {}
+local function script(text)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. shell_quote(dir)))
+  tmpdirs[#tmpdirs + 1] = dir
+  local path = dir .. "/script.lua"
+  write_file(path, text)
+  return path, dir
+end
+
+teardown(function()
+  for _, d in ipairs(tmpdirs) do os.execute("rm -rf " .. shell_quote(d)) end
+end)
+
+-- ---------------------------------------------------------------------------
+
+describe("sgen.cli.guess", function()
+  it("types command-line strings", function()
+    assert.equal(10, cli.guess("10"))
+    assert.equal("integer", math.type(cli.guess("10")))
+    assert.equal(1e-3, cli.guess("1e-3"))
+    assert.equal(-2.5, cli.guess("-2.5"))
+    assert.equal(true, cli.guess("true"))
+    assert.equal(false, cli.guess("false"))
+    assert.equal("abc", cli.guess("abc"))
+    assert.equal("", cli.guess(""))
+    assert.equal("True", cli.guess("True"))
+  end)
+end)
+
+describe("sgen.cli.parse", function()
+  it("splits --key=value, --flag, --no-flag, positional arguments and --", function()
+    local opts, pos, entries = cli.parse({"--iters=10", "a.png", "--lr=1e-3", "--verbose",
+                                          "--no-cache", "--name=bob", "--learning-rate=0.5",
+                                          "-3", "--", "--not-an-option", "b"})
+    assert.same({iters = 10, lr = 1e-3, verbose = true, cache = false, name = "bob",
+                 learning_rate = 0.5}, opts)
+    assert.same({"a.png", "-3", "--not-an-option", "b"}, pos)
+    assert.equal(6, #entries)
+    assert.same({key = "no_cache", negated = true, text = "--no-cache"}, entries[4])
+    assert.same({key = "iters", value = "10", negated = false, text = "--iters=10"}, entries[1])
+  end)
+  it("keeps the last of repeated options and empty values", function()
+    local opts = cli.parse({"--n=1", "--n=2", "--s="})
+    assert.same({n = 2, s = ""}, opts)
+  end)
+  it("rejects malformed options", function()
+    local ok, err = pcall(cli.parse, {"--=3"})
+    assert.is_false(ok)
+    assert.equal("sgen: bad option '--=3' (expected --key=value, --flag or --no-flag)", err)
+    ok, err = pcall(cli.parse, {"--9lives"})
+    assert.is_false(ok)
+    assert.matches("bad option '%-%-9lives'", err)
+    assert.has_error(function() cli.parse({1}) end,
+      "sgen.cli.parse: argument 1 is a number, expected a string")
+  end)
+end)
+
+describe("sgen.cli.suggest", function()
+  it("finds close names and nothing for distant ones", function()
+    local names = {"iters", "lr", "out", "verbose"}
+    assert.equal("iters", cli.suggest("iter", names))
+    assert.equal("iters", cli.suggest("itres", names))
+    assert.equal("verbose", cli.suggest("verbos", names))
+    assert.equal("lr", cli.suggest("l", names))
+    assert.is_nil(cli.suggest("batch_size", names))
+  end)
+end)
+
+describe("sgen.cli.options", function()
+  local defaults = {iters = 100, lr = 1e-3, out = "out.png", verbose = false,
+                    seed = {type = "integer", help = "random seed"},
+                    scale = {type = "number", default = 1}}
+  local function parse(args)
+    return cli.options(defaults, {args = args})
+  end
+  local function err_of(args)
+    local ok, err = pcall(parse, args)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("returns the defaults when no option is given", function()
+    assert.same({iters = 100, lr = 1e-3, out = "out.png", verbose = false, scale = 1}, parse({}))
+  end)
+  it("converts values to the declared types", function()
+    local o = parse({"--iters=5", "--lr=1", "--out=x.png", "--verbose", "--seed=7",
+                     "--scale=2"})
+    assert.same({iters = 5, lr = 1.0, out = "x.png", verbose = true, seed = 7, scale = 2}, o)
+    assert.equal("integer", math.type(o.iters))
+    assert.equal("float", math.type(o.lr))
+    assert.equal("float", math.type(o.scale))
+    assert.equal("integer", math.type(parse({"--iters=1e3"}).iters))
+    assert.equal("123", cli.options({name = "x"}, {args = {"--name=123"}}).name)
+  end)
+  it("takes --flag, --no-flag and --flag=true/false for booleans", function()
+    assert.is_true(parse({"--verbose"}).verbose)
+    assert.is_false(parse({"--verbose", "--no-verbose"}).verbose)
+    assert.is_true(cli.options({v = true}, {args = {"--v=yes"}}).v)
+    assert.is_false(cli.options({v = true}, {args = {"--v=false"}}).v)
+    assert.is_false(cli.options({v = true}, {args = {"--v=0"}}).v)
+  end)
+  it("treats dashes in names as underscores", function()
+    local o = cli.options({batch_size = 32}, {args = {"--batch-size=8"}})
+    assert.equal(8, o.batch_size)
+  end)
+  it("handles an option whose name starts with no_", function()
+    local o = cli.options({no_cache = false}, {args = {"--no-cache"}})
+    assert.is_true(o.no_cache)
+  end)
+  it("rejects unknown options, naming them, the valid ones and a suggestion", function()
+    assert.equal("sgen: unknown option --iter; did you mean --iters? (valid options: --iters, "
+                 .. "--lr, --out, --scale, --seed, --verbose, --help)", err_of({"--iter=3"}))
+    assert.equal("sgen: unknown option --batch (valid options: --iters, --lr, --out, --scale, "
+                 .. "--seed, --verbose, --help)", err_of({"--batch=3"}))
+    assert.matches("unknown option %-%-no%-verbos; did you mean %-%-no%-verbose%?",
+                   err_of({"--no-verbos"}))
+  end)
+  it("rejects badly typed values", function()
+    assert.equal("sgen: option --iters expects an integer, got 'abc'", err_of({"--iters=abc"}))
+    assert.equal("sgen: option --lr expects a number, got 'fast'", err_of({"--lr=fast"}))
+    assert.equal("sgen: option --iters expects an integer, got '2.5'; its default 100 is an "
+                 .. "integer: write it as 100.0 in the script to accept any number",
+                 err_of({"--iters=2.5"}))
+    assert.equal("sgen: option --seed expects an integer, got '0.5'", err_of({"--seed=0.5"}))
+    assert.equal("sgen: option --verbose expects true or false, got 'maybe'",
+                 err_of({"--verbose=maybe"}))
+    assert.equal("sgen: option --out expects a string value (--out=...)", err_of({"--out"}))
+    assert.equal("sgen: option --iters expects an integer value (--iters=...)",
+                 err_of({"--iters"}))
+    assert.equal("sgen: --no-lr: option --lr takes a number, it is not a flag (give --lr=...)",
+                 err_of({"--no-lr"}))
+  end)
+  it("marks its errors as usage errors", function()
+    local err = err_of({"--iter=3"})
+    assert.equal(err, cli._usage_error)
+  end)
+  it("checks its own arguments", function()
+    assert.has_error(function() cli.options(nil) end,
+      "sgen.cli.options: argument 1 (defaults) expected a table, got nil")
+    assert.has_error(function() cli.options({}, "x") end,
+      "sgen.cli.options: argument 2 (spec) expected a table, got string")
+    assert.has_error(function() cli.options({}, {hepl = "x"}) end,
+      "sgen.cli.options: unknown field 'hepl' in argument 2 (expected help, usage, "
+      .. "positional, args, script)")
+    assert.has_error(function() cli.options({f = print}, {args = {}}) end,
+      "sgen.cli.options: option 'f' has a function default; expected a number, boolean, "
+      .. "string or a table {type=, default=, help=}")
+    assert.has_error(function() cli.options({f = {help = "x"}}, {args = {}}) end,
+      "sgen.cli.options: option 'f' needs a type (number, integer, boolean or string) or a "
+      .. "default, got type nil")
+    assert.has_error(function() cli.options({f = {type = "number", dflt = 1}}, {args = {}}) end,
+      "sgen.cli.options: option 'f': unknown field 'dflt' (expected type, default, help)")
+    assert.has_error(function() cli.options({a_b = 1, ["a-b"] = 2}, {args = {}}) end)
+  end)
+  it("writes a help text listing every option with its type and default", function()
+    local h = cli.help_text(defaults, {help = "Trains a model.", script = "train.lua"})
+    assert.equal(table.concat({
+      "usage: sgen run train.lua [--option=value ...]",
+      "",
+      "Trains a model.",
+      "",
+      "options:",
+      "  --iters=INTEGER  (integer, default 100)",
+      "  --lr=NUMBER      (number, default 0.001)",
+      "  --out=STRING     (string, default \"out.png\")",
+      "  --scale=NUMBER   (number, default 1)",
+      "  --seed=INTEGER   random seed (integer)",
+      "  --[no-]verbose   (boolean, default false)",
+      "  --help           show this help and exit",
+    }, "\n") .. "\n", h)
+  end)
+end)
+
+describe("sgen.cli.repr", function()
+  it("shows tables, nested values and cycles", function()
+    assert.equal("{1, 2, a = \"b\", n = {3}}", cli.repr({1, 2, a = "b", n = {3}}))
+    assert.equal("plain", cli.repr("plain"))
+    assert.equal("{\"quoted\"}", cli.repr({"quoted"}))
+    local t = {}
+    t.self = t
+    assert.equal("{self = <cycle>}", cli.repr(t))
+    assert.equal("{[1.5] = true}", cli.repr({[1.5] = true}))
+    assert.equal("{a = {b = {c = {...}}}}", cli.repr({a = {b = {c = {d = 1}}}}))
+  end)
+  it("elides long tables", function()
+    local big = {}
+    for i = 1, 60 do big[i] = i end
+    local s = cli.repr(big)
+    assert.matches("^{1, 2, 3, .*, 50, %.%.%. %(60 entries%)}$", s)
+  end)
+  it("summarizes tensors inside tables", function()
+    local sg = require "sgen"
+    assert.equal("{tensor(2x3, float32, cpu)}", cli.repr({sg.zeros(2, 3)}))
+  end)
+end)
+
+-- ---------------------------------------------------------------------------
+
+describe("sgen run", function()
+  it("passes typed options in `opts` and positional arguments in `arg` and ...", function()
+    local path = script([[
+      local n = select("#", ...)
+      print(math.type(opts.iters), opts.iters, opts.lr, opts.verbose, opts.cache, opts.name)
+      print(arg[0] == (...) , #arg, arg[1], arg[2], arg[3], n)
+      print(type(sgen), sgen == require("sgen"))
+    ]])
+    local out, err, code = sgen({"run", path, "--iters=10", "--lr=1e-3", "--verbose",
+                                 "--no-cache", "--name=bob", "pos1", "--", "--x"})
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal("integer\t10\t0.001\ttrue\tfalse\tbob\n"
+                 .. "false\t2\tpos1\t--x\tnil\t2\n"
+                 .. "table\ttrue\n", out)
+  end)
+  it("runs a script given directly as sgen FILE.lua, and one from stdin with -", function()
+    local path = script("print(opts.k, arg[1])")
+    local out, _, code = sgen({path, "--k=3", "p"})
+    assert.equal(0, code)
+    assert.equal("3\tp\n", out)
+    out, _, code = sgen({"run", "-", "--k=x"}, "print(opts.k, sgen.ones(2):sum():item())")
+    assert.equal(0, code)
+    assert.equal("x\t2.0\n", out)
+  end)
+  it("finds modules next to the script", function()
+    local path, dir = script("print(require('helper_mod').value)")
+    write_file(dir .. "/helper_mod.lua", "return {value = 42}")
+    local out, _, code = sgen({"run", path})
+    assert.equal(0, code)
+    assert.equal("42\n", out)
+  end)
+  it("checks declared options: types, --flag, --no-flag", function()
+    local path = script([[
+      local o = require("sgen.cli").options({iters = 100, lr = 1e-3, out = "o.png",
+                                             verbose = true}, {help = "A test script."})
+      print(o.iters, o.lr, o.out, o.verbose, opts == o)
+    ]])
+    local out, err, code = sgen({"run", path, "--iters=7", "--lr=2", "--out=a b.png",
+                                 "--no-verbose"})
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal("7\t2.0\ta b.png\tfalse\ttrue\n", out)
+    out, err, code = sgen({"run", path})
+    assert.equal(0, code)
+    assert.equal("100\t0.001\to.png\ttrue\ttrue\n", out)
+  end)
+  it("exits with status 2 and no traceback on an unknown or badly typed option", function()
+    local path = script([[
+      local o = require("sgen.cli").options({iters = 100, lr = 1e-3})
+      print("not reached")
+    ]])
+    local out, err, code = sgen({"run", path, "--iter=3"})
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("sgen: unknown option --iter; did you mean --iters? (valid options: "
+                 .. "--iters, --lr, --help)\n", err)
+    out, err, code = sgen({"run", path, "--iters=abc"})
+    assert.equal(2, code)
+    assert.equal("sgen: option --iters expects an integer, got 'abc'\n", err)
+  end)
+  it("leaves undeclared options unchecked", function()
+    local path = script("print(opts.anything, opts.help)")
+    local out, _, code = sgen({"run", path, "--anything=1.5", "--help"})
+    assert.equal(0, code)
+    assert.equal("1.5\ttrue\n", out)
+  end)
+  it("prints the help of declared options for --help and exits 0", function()
+    local path = script([[
+      require("sgen.cli").options({iters = {default = 100, help = "steps"}, fast = false},
+                                  {help = "Does things."})
+      print("not reached")
+    ]])
+    local out, err, code = sgen({"run", path, "--help"})
+    assert.equal(0, code)
+    assert.equal("", err)
+    assert.equal("usage: sgen run " .. path .. " [--option=value ...]\n\nDoes things.\n\n"
+                 .. "options:\n"
+                 .. "  --[no-]fast      (boolean, default false)\n"
+                 .. "  --iters=INTEGER  steps (integer, default 100)\n"
+                 .. "  --help           show this help and exit\n", out)
+  end)
+  it("prints a traceback and exits 1 when the script fails", function()
+    local path = script("local function inner(x)\n  error('boom ' .. x)\nend\n"
+                        .. "local function outer() inner(3) end\nprint('before')\nouter()\n")
+    local out, err, code = sgen({"run", path})
+    assert.equal(1, code)
+    assert.equal("before\n", out)
+    assert.matches("^sgen: " .. path:gsub("%p", "%%%0") .. ":2: boom 3\nstack traceback:\n", err)
+    assert.matches("in %a+ 'inner'", err)
+    assert.matches("in local 'outer'", err)
+    assert.matches(":6: in main chunk", err)
+  end)
+  it("reports engine errors with the function's message", function()
+    local path = script("local x = sgen.ones(2, 3)\nlocal y = sgen.ones(4)\nprint(x + y)\n")
+    local _, err, code = sgen({"run", path})
+    assert.equal(1, code)
+    assert.matches("^sgen: [^\n]*:3: sgen%.", err)
+    assert.matches("stack traceback:", err)
+  end)
+  it("reports non-string error objects", function()
+    local path = script("error(setmetatable({}, {__tostring = function() return 'custom' end}))")
+    local _, err, code = sgen({"run", path})
+    assert.equal(1, code)
+    assert.equal("sgen: custom\n", err)
+    path = script("error({})")
+    _, err, code = sgen({"run", path})
+    assert.equal(1, code)
+    assert.matches("^sgen: %(error object is a table value%)\nstack traceback:", err)
+  end)
+  it("reports syntax errors and exits 1", function()
+    local path = script("x = = 1\n")
+    local _, err, code = sgen({"run", path})
+    assert.equal(1, code)
+    assert.matches("^sgen: [^\n]*script%.lua:1: unexpected symbol near '='\n$", err)
+  end)
+  it("reports a missing file clearly", function()
+    local out, err, code = sgen({"run", "/nonexistent/dir/missing.lua"})
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("sgen: cannot open /nonexistent/dir/missing.lua: No such file or directory\n",
+                 err)
+  end)
+  it("reports a missing script argument and options before the script", function()
+    local _, err, code = sgen({"run"})
+    assert.equal(2, code)
+    assert.matches("^sgen run: missing script", err)
+    _, err, code = sgen({"run", "--iters=3", "x.lua"})
+    assert.equal(2, code)
+    assert.matches("unexpected option '%-%-iters=3' before the script", err)
+  end)
+  it("reports malformed options with status 2", function()
+    local path = script("print(1)")
+    local _, err, code = sgen({"run", path, "--=3"})
+    assert.equal(2, code)
+    assert.equal("sgen: bad option '--=3' (expected --key=value, --flag or --no-flag)\n", err)
+  end)
+  it("honours os.exit", function()
+    local path = script("io.write('x')\nos.exit(3)\n")
+    local out, _, code = sgen({"run", path})
+    assert.equal(3, code)
+    assert.equal("x", out)
+  end)
+end)
+
+describe("the REPL through a pipe", function()
+  it("prints the values of expressions", function()
+    local out, err, code = sgen({}, "x = sgen.ones(2)\nx + 1\n1 + 1, 'a', nil\nx:shape()\n"
+                                    .. "{1, k = 'v'}\nprint('printed')\n")
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal("tensor([2., 2.], size=2, dtype=float32)\n"
+                 .. "2\ta\tnil\n"
+                 .. "{2}\n"
+                 .. "{1, k = \"v\"}\n"
+                 .. "printed\n", out)
+  end)
+  it("shows a tensor like tostring does", function()
+    local out = sgen({}, "sgen.manual_seed(0)\nsgen.randn(2, 2)\n")
+    local expected = sgen({"run", "-"}, "sgen.manual_seed(0)\nprint(sgen.randn(2, 2))\n")
+    assert.matches("^tensor%(", out)
+    assert.equal(expected, out)
+  end)
+  it("accepts multi-line input", function()
+    local out, err, code = sgen({}, "local function twice(a)\n  return a * 2\nend\n"
+                                    .. "function thrice(a)\n  return a * 3\nend\n"
+                                    .. "thrice(2)\n"
+                                    .. "for i = 1, 2 do\n  print(i)\nend\n"
+                                    .. "t = {\n  a = 1,\n}\nt.a\n")
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal("6\n1\n2\n1\n", out)
+  end)
+  it("shows errors and continues; the exit status counts them", function()
+    local out, err, code = sgen({}, "error('oops')\nsgen.ones(2) + sgen.ones(3)\n"
+                                    .. "x = = 2\n40 + 2\n")
+    assert.equal("42\n", out)
+    assert.matches("^sgen: stdin:1: oops\nstack traceback:", err)
+    assert.matches("\nsgen: stdin:1: sgen%.", err)
+    assert.matches("\nsgen: stdin:1: unexpected symbol near '='\n", err)
+    assert.equal(1, code)
+  end)
+  it("reports a chunk left incomplete at the end of input", function()
+    local out, err, code = sgen({}, "1\nfunction f(\n")
+    assert.equal("1\n", out)
+    assert.matches("^sgen: stdin:%d+: .*near <eof>\n$", err)
+    assert.equal(1, code)
+  end)
+  it("exits cleanly on empty input and blank lines", function()
+    local out, err, code = sgen({}, "")
+    assert.equal("", out)
+    assert.equal("", err)
+    assert.equal(0, code)
+    out, err, code = sgen({}, "\n\n")
+    assert.equal("", out)
+    assert.equal("", err)
+    assert.equal(0, code)
+  end)
+  it("sets arg and keeps globals between lines", function()
+    local out = sgen({}, "y = 5\ny * 2\ntype(arg)\n")
+    assert.equal("10\ntable\n", out)
+  end)
+end)
+
+describe("the REPL on a terminal", function()
+  it("edits lines with libedit, prints values and saves the history", function()
+    local has_script = os.execute("command -v script >/dev/null 2>&1")
+    if not has_script then
+      pending("util-linux `script` is not installed: no pseudo-terminal to test with")
+      return
+    end
+    local _, dir = script("")
+    local hist = dir .. "/history"
+    local cmd = "(sleep 1; printf 'x = sgen.ones(2)\\r'; sleep 0.5; printf 'x * 3\\r'; "
+                .. "sleep 0.5; printf 'for i = 1, 1 do\\r'; sleep 0.3; printf 'end\\r'; "
+                .. "sleep 1; printf '\\004'; sleep 1) | SGEN_HISTORY=" .. shell_quote(hist)
+                .. " timeout 30 script -qec " .. shell_quote(shell_quote(BIN)) .. " /dev/null"
+    local out, _, code = sh(cmd)
+    assert.equal(0, code)
+    assert.matches("sgen 0%.1%.0 %(Lua 5%.4", out)
+    assert.matches("> x %* 3", out)
+    assert.matches("tensor%(%[3%., 3%.%], size=2, dtype=float32%)", out)
+    assert.matches(">> end", out)
+    local h = read_file(hist)
+    assert.is_not_nil(h)
+    assert.matches("x\\040%*\\0403", h)
+    assert.matches("for\\040i\\040=\\0401,\\0401\\040do\\012end", h)
+  end)
+end)
+
+-- ---------------------------------------------------------------------------
+
+describe("sgen info, --version and help", function()
+  it("prints the version", function()
+    local out, _, code = sgen({"--version"})
+    assert.equal(0, code)
+    assert.matches("^sgen 0%.1%.0 %(Lua 5%.4%.%d+%)\n$", out)
+    local out2 = sgen({"-v"})
+    assert.equal(out, out2)
+  end)
+  it("describes the build", function()
+    local out, err, code = sgen({"info"})
+    assert.equal(0, code)
+    assert.equal("", err)
+    assert.matches("^sgen 0%.1%.0\n", out)
+    assert.matches("\n  build type:  %a+\n", out)
+    assert.matches("\n  options:     SGEN_NATIVE=%S+ SGEN_SANITIZE=%S+ SGEN_CUDA=%S+", out)
+    assert.matches("\n  BLAS:        OpenBLAS", out)
+    assert.matches("\n  OpenMP:      yes\n", out)
+    assert.matches("\n  threads:     %d+\n", out)
+    assert.matches("\n  CUDA:        not built\n", out)
+    assert.matches("\n  cuDNN:       not built\n", out)
+    assert.matches("\n  GPUs:        none %(CUDA not built%)\n", out)
+    assert.matches("\n  Lua:         Lua 5%.4%.%d+, library /", out)
+  end)
+  it("reports the thread count set by SGEN_NUM_THREADS", function()
+    local out = sh("SGEN_NUM_THREADS=3 " .. shell_quote(BIN) .. " info")
+    assert.matches("\n  threads:     3\n", out)
+  end)
+  it("prints the usage of every subcommand for help, -h and --help", function()
+    local out, _, code = sgen({"help"})
+    assert.equal(0, code)
+    for _, cmd in ipairs({"sgen run FILE.lua", "sgen info", "sgen test", "sgen --version",
+                          "sgen help"}) do
+      assert.is_truthy(out:find(cmd, 1, true), cmd)
+    end
+    assert.equal(out, (sgen({"-h"})))
+    assert.equal(out, (sgen({"--help"})))
+  end)
+  it("rejects unknown commands with status 2", function()
+    local out, err, code = sgen({"frobnicate"})
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.matches("^sgen: unknown command 'frobnicate'\n\nusage: sgen", err)
+    _, err, code = sgen({"info", "extra"})
+    assert.equal(2, code)
+    assert.matches("unexpected argument 'extra'", err)
+  end)
+end)
