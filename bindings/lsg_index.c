@@ -210,7 +210,9 @@ static int f_index_select(lua_State *L) {
       buf[i - 1] = (int64_t)lua_tointegerx(L, -1, &isint);
       if (!isint)
         return luaL_error(L, "sgen.index_select: index[%I] expected an integer, got %s", i,
-                          lsg_typename(L, -1));
+                          lua_type(L, -1) == LUA_TNUMBER
+                              ? lua_pushfstring(L, "%f", lua_tonumber(L, -1))
+                              : lsg_typename(L, -1));
       lua_pop(L, 1);
     }
     int64_t shape[1] = {(int64_t)n};
