@@ -48,6 +48,9 @@ static void check_size_arg(lua_State *L, int idx, const char *fname, const char 
                fname, idx, argname, lsg_typename(L, idx));
   if (v[0] < 1 || v[1] < 1 || v[0] > INT_MAX || v[1] > INT_MAX) {
     char b[64];
+    if (v[0] > INT_MAX || v[1] > INT_MAX)
+      luaL_error(L, "sgen.%s: argument %d (%s) is too large, got %s", fname, idx, argname,
+                 pair_str(b, sizeof b, v));
     luaL_error(L, "sgen.%s: argument %d (%s) must be positive, got %s", fname, idx, argname,
                pair_str(b, sizeof b, v));
   }
@@ -71,6 +74,9 @@ static bool opt_pair(lua_State *L, int o, const char *key, int def, int minv, in
                fname, key, lsg_typename(L, -1));
   if (v[0] < minv || v[1] < minv || v[0] > INT_MAX || v[1] > INT_MAX) {
     char b[64];
+    if (v[0] > INT_MAX || v[1] > INT_MAX)
+      luaL_error(L, "sgen.%s: option '%s' is too large, got %s", fname, key,
+                 pair_str(b, sizeof b, v));
     luaL_error(L, "sgen.%s: option '%s' must be %s, got %s", fname, key,
                minv > 0 ? "positive" : "non-negative", pair_str(b, sizeof b, v));
   }

@@ -36,8 +36,17 @@ static double check_l0_k(lua_State *L, int idx, sg_tensor *x, const char *fn) {
   return 0;
 }
 
+static void check_batched(lua_State *L, sg_tensor *x, const char *fn) {
+  if (x->ndim < 2) {
+    char a[128];
+    luaL_error(L, "sgen.%s: input has %d dims (%s), expected at least 2 (dim 1 is the batch)",
+               fn, x->ndim, sg_shape_str(x, a, sizeof a));
+  }
+}
+
 static int l0(lua_State *L, const char *fn, bool mask) {
   sg_tensor *x = lsg_check_tensor(L, 1, fn, "input");
+  check_batched(L, x, fn);
   double k = check_l0_k(L, 2, x, fn);
   if (!lua_isnoneornil(L, 3))
     return luaL_error(L, "sgen.%s: takes (input, k), got a 3rd argument (%s)", fn,
@@ -54,12 +63,7 @@ static int l0inf(lua_State *L, const char *fn, bool mask) {
   int64_t k = lsg_check_integer(L, 2, fn, "k");
   lsg_check_opt_keys(L, 3, fn, keys);
   int64_t dl = lsg_opt_integer(L, 3, "dim", 2, fn);
-  if (x->ndim < 2) {
-    char a[128];
-    return luaL_error(L, "sgen.%s: input has %d dims (%s), expected at least 2 (dim 1 is the "
-                      "batch)",
-                      fn, x->ndim, sg_shape_str(x, a, sizeof a));
-  }
+  check_batched(L, x, fn);
   int d = lsg_dim(L, dl, x->ndim, 0, fn, "option 'dim'");
   if (k < 1 || k > x->shape[d]) {
     char a[128];
