@@ -1,0 +1,81 @@
+-- Adam and AdamW: PyTorch 1.13's torch.optim.Adam / AdamW (single-tensor
+-- path). With g the gradient (negated if maximize) and t the step count:
+--   Adam:  g = g + weight_decay * p             (L2 penalty in the gradient)
+--   AdamW: p = p * (1 - lr * weight_decay)      (decoupled weight decay)
+--   m = beta1 * m + (1 - beta1) * g
+--   v = beta2 * v + (1 - beta2) * g * g
+--   vmax = max(vmax, v) and v = vmax            (amsgrad)
+--   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+local core = require "sgen.core"
+local Optimizer = require "sgen.optim.optimizer"
+
+local function validate(fname, g, where)
+  Optimizer.check_nonneg(fname, where, g, "lr")
+  Optimizer.check_betas(fname, where, g, "betas")
+  Optimizer.check_nonneg(fname, where, g, "eps")
+  Optimizer.check_nonneg(fname, where, g, "weight_decay")
+  Optimizer.check_boolean(fname, where, g, "amsgrad")
+  Optimizer.check_boolean(fname, where, g, "maximize")
+end
+
+local function init_state(_, p, group)
+  local s = {step = 0, exp_avg = core.zeros_like(p), exp_avg_sq = core.zeros_like(p)}
+  if group.amsgrad then s.max_exp_avg_sq = core.zeros_like(p) end
+  return s
+end
+
+local function make_update(decoupled)
+  return function(_, group, p, g, state)
+    local lr, wd, eps = group.lr, group.weight_decay, group.eps
+    local beta1, beta2 = group.betas[1], group.betas[2]
+    local grad = group.maximize and -g or g
+    local step = state.step + 1
+    state.step = step
+    local base = p
+    if decoupled then
+      local f = 1 - lr * wd
+      if f ~= 1 then base = p * f end
+    elseif wd ~= 0 then
+      grad = grad + p * wd
+    end
+    local m = state.exp_avg * beta1 + grad * (1 - beta1)
+    local v = state.exp_avg_sq * beta2 + grad * grad * (1 - beta2)
+    state.exp_avg, state.exp_avg_sq = m, v
+    local bias_correction1 = 1 - beta1 ^ step
+    local bias_correction2 = 1 - beta2 ^ step
+    local step_size = lr / bias_correction1
+    local bias_correction2_sqrt = math.sqrt(bias_correction2)
+    if group.amsgrad then
+      local vmax = state.max_exp_avg_sq
+      vmax = vmax and core.maximum(vmax, v) or v
+      state.max_exp_avg_sq = vmax
+      v = vmax
+    end
+    local denom = v:sqrt() / bias_correction2_sqrt + eps
+    p:copy_(base + m / denom * (-step_size))
+  end
+end
+
+local keys = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"}
+
+local Adam = Optimizer.define({
+  name = "Adam",
+  keys = keys,
+  defaults = {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, amsgrad = false,
+              maximize = false},
+  validate = validate,
+  init_state = init_state,
+  update = make_update(false),
+})
+
+local AdamW = Optimizer.define({
+  name = "AdamW",
+  keys = keys,
+  defaults = {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2, amsgrad = false,
+              maximize = false},
+  validate = validate,
+  init_state = init_state,
+  update = make_update(true),
+})
+
+return {Adam = Adam, AdamW = AdamW}
