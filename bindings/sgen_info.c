@@ -66,13 +66,13 @@ int sgen_cmd_info(void) {
 
 static int prepend_env(const char *name, const char *value) {
   const char *old = getenv(name);
-  size_t n = strlen(value) + (old ? strlen(old) : 0) + 2;
+  size_t n = strlen(value) + (old ? strlen(old) : 0) + 3;
   char *buf = malloc(n);
   if (buf == NULL) return -1;
   if (old != NULL && old[0] != '\0') {
     snprintf(buf, n, "%s;%s", value, old);
   } else {
-    snprintf(buf, n, "%s;", value); /* ";;" : the default path too */
+    snprintf(buf, n, "%s;;", value); /* ";;": the default path too */
   }
   int r = setenv(name, buf, 1);
   free(buf);

@@ -26,6 +26,7 @@ end
 -- Runs a shell command line; returns stdout, stderr and the exit status.
 local function sh(cmdline, stdin)
   local errfile = os.tmpname()
+  cmdline = "{ " .. cmdline .. "; }"
   local infile
   if stdin ~= nil then
     infile = os.tmpname()
@@ -388,6 +389,20 @@ describe("sgen run", function()
     assert.equal(2, code)
     assert.equal("sgen: bad option '--=3' (expected --key=value, --flag or --no-flag)\n", err)
   end)
+  it("turns Ctrl-C into an error with a traceback", function()
+    local path, dir = script("")
+    local marker = dir .. "/started"
+    write_file(path, "io.open(" .. string.format("%q", marker) .. ", 'w'):close()\n"
+                     .. "local i = 0\nwhile true do i = i + 1 end\n")
+    -- one SIGINT, sent once the script runs (a second one kills, as in lua.c)
+    local out, err, code = sh(shell_quote(BIN) .. " run " .. shell_quote(path) .. " & pid=$!; "
+                              .. "for i in $(seq 100); do [ -e " .. shell_quote(marker)
+                              .. " ] && break; sleep 0.1; done; kill -INT $pid; wait $pid")
+    assert.equal("", out)
+    assert.matches("^sgen: interrupted!\nstack traceback:\n", err)
+    assert.matches("script%.lua:3: in main chunk", err)
+    assert.equal(1, code)
+  end)
   it("honours os.exit", function()
     local path = script("io.write('x')\nos.exit(3)\n")
     local out, _, code = sgen({"run", path})
@@ -482,6 +497,25 @@ describe("the REPL on a terminal", function()
 end)
 
 -- ---------------------------------------------------------------------------
+
+describe("sgen test", function()
+  it("runs busted with the library, sgen.core and SGEN_BIN set up", function()
+    local _, dir = script("")
+    local spec = dir .. "/tiny_spec.lua"
+    write_file(spec, [[
+      describe("tiny", function()
+        it("sees sgen", function()
+          assert.equal(2, require("sgen").ones(2):sum():item())
+          assert.is_truthy(os.getenv("SGEN_BIN"))
+        end)
+      end)
+    ]])
+    local out, _, code = sh("env -u LUA_PATH -u LUA_CPATH " .. shell_quote(BIN) .. " test "
+                            .. shell_quote(spec))
+    assert.equal(0, code)
+    assert.matches("1 success / 0 failures / 0 errors", out)
+  end)
+end)
 
 describe("sgen info, --version and help", function()
   it("prints the version", function()
