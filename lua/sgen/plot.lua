@@ -87,7 +87,7 @@ function M.log_ticks(lo, hi)
   local a, b = math.floor(math.log(lo, 10) + 1e-9), math.ceil(math.log(hi, 10) - 1e-9)
   if a == b then a, b = a - 1, b + 1 end
   local ticks = {}
-  local mult = (b - a) <= 2 and {1, 2, 5} or {1}
+  local mult = (math.log(hi, 10) - math.log(lo, 10)) <= 2 and {1, 2, 5} or {1}
   for e = a, b do
     for _, m in ipairs(mult) do
       local t = m * 10 ^ e
