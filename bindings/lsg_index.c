@@ -261,6 +261,9 @@ static int dim_then_opts(lua_State *L, int idx, const sg_tensor *x, const char *
   int d = x->ndim ? x->ndim - 1 : 0;
   *opts = 0;
   if (lua_istable(L, idx) && !lsg_is_tensor(L, idx)) {
+    if (lua_rawlen(L, idx) > 0)
+      luaL_error(L, "sgen.%s: argument %d (dim) expected an integer or an options table, got a "
+                 "list (%s works along one dim)", fname, idx, fname);
     *opts = idx;
   } else {
     if (!lua_isnoneornil(L, idx)) d = lsg_check_dim(L, idx, x->ndim, fname, "dim");
@@ -280,6 +283,9 @@ static int f_topk(lua_State *L) {
   bool largest = lsg_opt_boolean(L, opts, "largest", true, "topk");
   bool sorted = lsg_opt_boolean(L, opts, "sorted", true, "topk");
   int64_t n = dim_size(x, d);
+  if (x->ndim == 0 && k != 1)
+    return luaL_error(L, "sgen.topk: k = %I out of range for a 0-dim tensor (expected 1)",
+                      (lua_Integer)k);
   if (k < 0 || k > n) {
     char a[128];
     return luaL_error(L, "sgen.topk: k = %I out of range for dim %d of size %I (expected 0..%I; "

@@ -94,13 +94,14 @@ static void reduce_args(lua_State *L, int first, const sg_tensor *x, const char 
   if (after) {
     if (lua_isboolean(L, after) && allow_bool) {
       r->keepdim = lua_toboolean(L, after);
-    } else if (lua_istable(L, after) && !lsg_is_tensor(L, after)) {
+    } else if (is_opts_table(L, after)) {
       r->opts = after;
     } else if (!lua_isnoneornil(L, after)) {
       luaL_error(L, "sgen.%s: argument %d expected %s, got %s", fname, after,
                  allow_bool ? "a boolean (keepdim) or an options table"
                             : "an options table {unbiased=, correction=, keepdim=}",
-                 lsg_typename(L, after));
+                 lua_istable(L, after) && !lsg_is_tensor(L, after) ? "a list"
+                                                                   : lsg_typename(L, after));
     }
   }
   if (r->opts) {
@@ -214,6 +215,9 @@ static int one_dim_args(lua_State *L, const sg_tensor *x, const char *fname, boo
   if (lua_istable(L, 2) && !is_opts_table(L, 2) && !lsg_is_tensor(L, 2))
     luaL_error(L, "sgen.%s: argument 2 (dim) expected an integer, got a table of dims "
                "(%s reduces one dim)", fname, fname);
+  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TNUMBER && !is_opts_table(L, 2))
+    luaL_error(L, "sgen.%s: argument 2 (dim) expected an integer, got %s", fname,
+               lsg_typename(L, 2));
   reduce_args(L, 2, x, fname, keepdim_keys, true, &r);
   *keepdim = r.keepdim;
   if (r.ndims == 0) return SG_ALL_DIMS;

@@ -192,6 +192,10 @@ describe("topk / sort / argsort", function()
       "sgen.topk: k = -1 out of range for dim 2 of size 3 (expected 0..3; input 2x3)")
     assert.has_error(function() x:topk(1, 3) end,
       "sgen.topk: dim 3 out of range for a tensor with 2 dims (expected 1..2 or -2..-1; dims are 1-based)")
+    assert.has_error(function() sg.tensor(3):topk(0) end,
+      "sgen.topk: k = 0 out of range for a 0-dim tensor (expected 1)")
+    assert.has_error(function() x:sort({1}) end,
+      "sgen.sort: argument 2 (dim) expected an integer or an options table, got a list (sort works along one dim)")
     assert.has_error(function() x:topk() end, "sgen.topk: argument 2 (k) expected an integer, got no value")
     assert.has_error(function() x:topk(1, 1, {biggest = true}) end,
       "sgen.topk: unknown option 'biggest' (expected largest, sorted)")

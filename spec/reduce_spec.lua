@@ -210,8 +210,10 @@ describe("max / min", function()
       "sgen.max: cannot reduce over dim 1 of size 0 (input 0x3): the operation has no identity")
     assert.has_error(function() sg.zeros(0):min() end,
       "sgen.min: the input (0) is empty; the operation has no identity")
-    assert.has_error(function() x:max("a") end,
-      "sgen.max: argument 2 (dim) expected an integer or a table of integers, got string")
+    assert.has_error(function() x:max("a") end, "sgen.max: argument 2 (dim) expected an integer, got string")
+    assert.has_error(function() x:argmax(true) end, "sgen.argmax: argument 2 (dim) expected an integer, got boolean")
+    assert.has_error(function() x:sum(1, {2}) end,
+      "sgen.sum: argument 3 expected a boolean (keepdim) or an options table, got a list")
   end)
   it("are differentiable through the values (not the indices)", function()
     local w = x23():requires_grad()
