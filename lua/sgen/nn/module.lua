@@ -135,7 +135,8 @@ function Module.__newindex(self, k, v)
     return
   end
   if is_module(v) then
-    remove_everywhere(self, k)
+    local keep = self._modules.map[k] ~= nil
+    if not keep then remove_everywhere(self, k) end
     od_set(self._modules, k, v)
   elseif self._buffers.map[k] ~= nil and is_tensor(v) then
     self._buffers.map[k] = v
@@ -470,18 +471,31 @@ end
 function Module:state_dict(opts)
   opts = U.opts(class_name(self) .. ":state_dict", opts, {"keep_vars"})
   local keep = opts.keep_vars == true
-  local sd, order = {}, {}
+  local sd, order, in_order = {}, {}, {}
   for _, e in ipairs(state_entries(self)) do
-    if sd[e[1]] == nil then order[#order + 1] = e[1] end
+    if sd[e[1]] == nil then
+      order[#order + 1] = e[1]
+      in_order[e[1]] = true
+    end
     sd[e[1]] = keep and e[2] or e[2]:detach()
   end
+  -- pairs(): the module's names in order (those still present), then any
+  -- key added later (in next() order)
   return setmetatable(sd, {
     __pairs = function(t)
-      local i = 0
+      local i, k = 0, nil
       return function()
-        i = i + 1
-        local k = order[i]
-        if k ~= nil then return k, rawget(t, k) end
+        while i < #order do
+          i = i + 1
+          local v = rawget(t, order[i])
+          if v ~= nil then return order[i], v end
+        end
+        repeat
+          local v
+          k, v = next(t, k)
+          if k == nil then return nil end
+          if not in_order[k] then return k, v end
+        until false
       end, t, nil
     end,
   })
