@@ -7,6 +7,7 @@
  * max_pool2d are 1-based, and the class labels given to cross_entropy and
  * nll_loss are 1-based (ignore_index is in the same label space). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -489,11 +490,14 @@ static int raise_label_error(lua_State *L, const char *fn, const char *emsg, sg_
                              sg_tensor *target, int64_t ignore) {
   if (strstr(emsg, "out of range") && logits->ndim >= 1) {
     int64_t C = logits->ndim == 1 ? logits->shape[0] : logits->shape[1];
-    sg_tensor *ct = sg_to_device(target, sg_cpu_device());
+    sg_tensor *cpu = sg_to_device(target, sg_cpu_device());
+    sg_tensor *ct = cpu ? sg_contiguous(cpu) : NULL;
+    sg_release(cpu);
     int64_t n = ct ? sg_numel(ct) : 0;
+    const int64_t *lab = ct ? (const int64_t *)sg_data_ptr(ct) : NULL;
     for (int64_t i = 0; i < n; i++) {
-      double v = sg_get_flat(ct, i);
-      if ((v < 1 || v > (double)C) && v != (double)ignore) {
+      int64_t v = lab[i];
+      if ((v < 1 || v > C) && v != ignore) {
         char shp[128];
         sg_shape_str(target, shp, sizeof shp);
         sg_release(ct);
@@ -526,7 +530,11 @@ static int class_loss(lua_State *L, const char *fn, bool ce) {
   if (target->dtype != SG_INT64)
     return luaL_error(L, "sgen.%s: target has dtype %s, expected int64 class labels (1-based)",
                       fn, sg_dtype_name(target->dtype));
-  sg_tensor *t0 = sg_sub_scalar(target, 1.0); /* Lua labels 1..C -> engine 0..C-1 */
+  /* Lua labels 1..C -> engine 0..C-1; the clamp keeps `- 1` from overflowing
+   * (labels that far out stay out of range and are reported as given). */
+  sg_tensor *tc = sg_clamp(target, -4611686018427387904.0, NAN);
+  sg_tensor *t0 = tc ? sg_sub_scalar(tc, 1.0) : NULL;
+  sg_release(tc);
   if (!t0) return lsg_raise_engine(L);
   sg_tensor *out = ce ? sg_cross_entropy(logits, t0, w, r, ignore - 1, ls)
                       : sg_nll_loss(logits, t0, w, r, ignore - 1);

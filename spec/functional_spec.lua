@@ -631,6 +631,13 @@ describe("F.cross_entropy / F.nll_loss", function()
       "sgen.cross_entropy: target label 4 (at flat index 2 of target 2) is out of range: expected 1..3 (class labels are 1-based) or ignore_index -100")
     assert.has_error(function() F.cross_entropy(logits, labels({0, 1})) end,
       "sgen.cross_entropy: target label 0 (at flat index 1 of target 2) is out of range: expected 1..3 (class labels are 1-based) or ignore_index -100")
+    assert.has_error(function() F.cross_entropy(logits, labels({1, math.mininteger})) end,
+      "sgen.cross_entropy: target label -9223372036854775808 (at flat index 2 of target 2) is out of range: expected 1..3 (class labels are 1-based) or ignore_index -100")
+    assert.has_error(function() F.cross_entropy(logits, labels({math.maxinteger, 1})) end,
+      "sgen.cross_entropy: target label 9223372036854775807 (at flat index 1 of target 2) is out of range: expected 1..3 (class labels are 1-based) or ignore_index -100")
+    -- non-contiguous labels are reported at their logical position
+    assert.has_error(function() F.cross_entropy(logits, labels({{1, 2}, {9, 3}}):t():select(1, 1)) end,
+      "sgen.cross_entropy: target label 9 (at flat index 2 of target 2) is out of range: expected 1..3 (class labels are 1-based) or ignore_index -100")
     assert.has_error(function() F.nll_loss(logits, labels({1, 7}), {ignore_index = 0}) end,
       "sgen.nll_loss: target label 7 (at flat index 2 of target 2) is out of range: expected 1..3 (class labels are 1-based) or ignore_index 0")
   end)
