@@ -498,6 +498,18 @@ end)
 
 -- ---------------------------------------------------------------------------
 
+describe("plain lua5.4 with require 'sgen'", function()
+  it("exits cleanly after OpenMP threads ran (sgen.core is never unloaded)", function()
+    -- regression: lua_close() dlclosed core.so under live OpenMP workers
+    local out, err, code = sh("OMP_NUM_THREADS=2 lua5.4 -e " .. shell_quote(
+      "local sg = require 'sgen'; local x = sg.randn(256, 256); "
+      .. "for i = 1, 2000 do local y = (x * 2 + 1):relu() end; print('done')"))
+    assert.equal("done\n", out)
+    assert.equal("", err)
+    assert.equal(0, code)
+  end)
+end)
+
 describe("sgen test", function()
   it("runs busted with the library, sgen.core and SGEN_BIN set up", function()
     local _, dir = script("")
