@@ -396,7 +396,7 @@ Net(
     assert.are.equal(m.head, m:children()[2])
   end)
 
-  it("counts a shared parameter once but names it in state_dict at every place", function()
+  it("counts a shared child's parameters once; state_dict names them under every name", function()
     local S = nn.Module:extend("S")
     function S:init()
       self.a = nn.Linear(3, 3)
@@ -409,9 +409,15 @@ Net(
       for n in s:named_parameters() do t[#t + 1] = n end
       return t
     end)())
-    -- PyTorch's state_dict lists the module once per name only when it is
-    -- reached by different paths; sgen visits each module once
-    assert.same({"a.weight", "a.bias"}, s:state_dict_keys())
+    -- as in PyTorch, state_dict names the shared child under both names
+    assert.same({"a.weight", "a.bias", "b.weight", "b.bias"}, s:state_dict_keys())
+    assert.are.equal(2, #s:modules())
+    local sd = s:state_dict()
+    sd["b.bias"] = sg.full({3}, 2)
+    s:load_state_dict(sd)
+    assert.same({2, 2, 2}, s.a.bias:totable())
+    assert.are.equal("S(\n  (a): Linear(in_features=3, out_features=3, bias=True)\n"
+      .. "  (b): Linear(in_features=3, out_features=3, bias=True)\n)", tostring(s))
   end)
 
   it("switches train and eval recursively", function()

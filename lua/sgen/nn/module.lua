@@ -443,9 +443,16 @@ function Module:cpu() return self:to("cpu") end
 function Module:cuda() return self:to("cuda") end
 
 -- ---------------------------------------------------------------- state_dict
+-- Like PyTorch's state_dict, a module reached under two names (a shared
+-- child) appears under both; parameters() lists its tensors once.
 local function state_entries(self)
   local out = {}
-  walk(self, function(prefix, m)
+  local active = {}
+  local function rec(m, prefix)
+    if active[m] then
+      fail(class_name(self), "state_dict: module '%s' contains itself", prefix)
+    end
+    active[m] = true
     for _, name in ipairs(m._parameters.keys) do
       out[#out + 1] = {join(prefix, name), m._parameters.map[name], "parameter"}
     end
@@ -454,7 +461,12 @@ local function state_entries(self)
         out[#out + 1] = {join(prefix, name), m._buffers.map[name], "buffer"}
       end
     end
-  end)
+    for _, name in ipairs(m._modules.keys) do
+      rec(m._modules.map[name], join(prefix, name))
+    end
+    active[m] = nil
+  end
+  rec(self, "")
   return out
 end
 
