@@ -178,7 +178,10 @@ end
 
 local function core_call(f, fname, level, ...)
   local ok, a, b = pcall(f, ...)
-  if not ok then error(fname .. ": " .. tostring(a):gsub("^.-sgen%.[%w_]+: ", ""), level + 1) end
+  if not ok then
+    local msg = tostring(a):gsub("^.-sgen%.[%w_]+: ", ""):gsub("^idx: ", ""):gsub("^cifar10: ", "")
+    error(fname .. ": " .. msg, level + 1)
+  end
   return a, b
 end
 
@@ -349,7 +352,7 @@ function M.images(dir, opts)
   local first_shape
   for i, f in ipairs(files) do
     local ok, img = pcall(core.png_read, f.path)
-    if not ok then error(fname .. ": " .. tostring(img):gsub("^.-sgen%.png_read: png: ", ""), 2) end
+    if not ok then error(fname .. ": " .. tostring(img):gsub("^.-sgen%.png_read: ", ""):gsub("^png: ", ""), 2) end
     if channels == nil then
       local c = img:size(1)
       channels = (c == 1 or c == 2) and 1 or 3
