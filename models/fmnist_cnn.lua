@@ -1,0 +1,32 @@
+-- A small CNN for 28x28 grayscale images (Fashion-MNIST / MNIST):
+--   conv 1->32 3x3, BN, ReLU, max-pool 2  (28 -> 14)
+--   conv 32->64 3x3, BN, ReLU, max-pool 2 (14 -> 7)
+--   flatten, linear 3136->128, ReLU        = features(x), the penultimate layer
+--   linear 128->10                         = class logits (labels 1..10)
+-- State-dict names follow PyTorch (body.0.weight, ..., head.weight), so the
+-- same network written in PyTorch loads these weights and vice versa.
+local sg = require "sgen"
+local nn = sg.nn
+
+local FmnistCNN = nn.Module:extend("FmnistCNN")
+
+function FmnistCNN:init(opts)
+  opts = opts or {}
+  local c1, c2, hidden = opts.c1 or 32, opts.c2 or 64, opts.hidden or 128
+  self.body = nn.Sequential(
+    nn.Conv2d(1, c1, 3, {padding = 1}), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(c1, c2, 3, {padding = 1}), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(), nn.Linear(c2 * 7 * 7, hidden), nn.ReLU())
+  self.head = nn.Linear(hidden, opts.classes or 10)
+end
+
+-- The 128 penultimate features (the feature space of the Fréchet distance).
+function FmnistCNN:features(x)
+  return self.body(x)
+end
+
+function FmnistCNN:forward(x)
+  return self.head(self.body(x))
+end
+
+return FmnistCNN
