@@ -98,6 +98,10 @@ local CASES = {
     return nn.Conv2d(2, 3, {3, 2}, {stride = {2, 1}, padding = {2, 1}, dilation = 2, bias = false})
   end},
   {"conv2d", "reflect", function() return nn.Conv2d(2, 3, 3, {padding = 1, padding_mode = "reflect"}) end},
+  {"conv2d", "replicate", function()
+    return nn.Conv2d(2, 3, 3, {padding = {2, 1}, padding_mode = "replicate"})
+  end},
+  {"conv2d", "same", function() return nn.Conv2d(2, 3, {4, 3}, {padding = "same", dilation = {1, 2}}) end},
   {"conv_transpose2d", "a", function() return nn.ConvTranspose2d(3, 2, 4, {stride = 2, padding = 1}) end},
   {"conv_transpose2d", "groups", function()
     return nn.ConvTranspose2d(4, 6, 3, {stride = 2, padding = 1, output_padding = 1, groups = 2})
@@ -108,6 +112,12 @@ local CASES = {
   {"batch_norm", "bn1d_3d", function() return nn.BatchNorm1d(4) end},
   {"instance_norm", "a", function() return nn.InstanceNorm2d(3) end},
   {"instance_norm", "affine", function() return nn.InstanceNorm2d(3, {affine = true, eps = 1e-3}) end},
+  {"instance_norm", "running", function()
+    return nn.InstanceNorm2d(3, {affine = true, track_running_stats = true, momentum = 0.3})
+  end},
+  {"instance_norm", "running_eval", function()
+    return nn.InstanceNorm2d(3, {affine = true, track_running_stats = true, momentum = 0.3})
+  end, "eval"},
   {"layer_norm", "a", function() return nn.LayerNorm({4, 5}) end},
   {"layer_norm", "b", function() return nn.LayerNorm(6, {eps = 1e-3}) end},
   {"layer_norm", "noaffine", function() return nn.LayerNorm(6, {elementwise_affine = false}) end},
@@ -637,6 +647,12 @@ describe("nn errors", function()
     assert.has_error(function() nn.Upsample({scale_factor = 2})(sg.zeros(1, 4, 4)) end,
       "sgen.nn.Upsample: input has 3 dims (1x4x4), expected 4 (NxCxHxW)")
     assert.has_error(function() nn.ReLU()(nil) end, "sgen.nn.ReLU: expected a tensor input, got nil")
+    assert.has_error(function()
+      nn.InstanceNorm2d(2, {track_running_stats = true, momentum = false})(sg.zeros(1, 2, 3, 3))
+    end, "sgen.nn.InstanceNorm2d: momentum=false (a cumulative average) is not supported with "
+      .. "running stats")
+    assert.has_error(function() nn.InstanceNorm2d(2, {affine = true})(sg.zeros(1, 3, 3, 3)) end,
+      "sgen.nn.InstanceNorm2d: input has 3 channels (1x3x3x3), expected num_features = 2")
   end)
 
   it("constructors check their arguments", function()

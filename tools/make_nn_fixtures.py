@@ -171,6 +171,11 @@ def make_conv2d():
              randn32(g, 1, 2, 9, 6), g)
     run_case(fx, "reflect", "Conv2d(2, 3, 3, padding=1, padding_mode='reflect')",
              nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), randn32(g, 2, 2, 5, 6), g)
+    run_case(fx, "replicate", "Conv2d(2, 3, 3, padding=(2, 1), padding_mode='replicate')",
+             nn.Conv2d(2, 3, 3, padding=(2, 1), padding_mode="replicate"),
+             randn32(g, 1, 2, 4, 5), g)
+    run_case(fx, "same", "Conv2d(2, 3, (4, 3), padding='same', dilation=(1, 2))",
+             nn.Conv2d(2, 3, (4, 3), padding="same", dilation=(1, 2)), randn32(g, 1, 2, 7, 6), g)
     return fx
 
 
@@ -230,6 +235,17 @@ def make_instance_norm():
     randomize(m, g)
     run_case(fx, "affine", "InstanceNorm2d(3, affine=True, eps=1e-3)", m,
              randn32(g, 2, 3, 4, 5), g)
+    # running statistics: one training step, then eval mode with them
+    m = nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3)
+    randomize(m, g)
+    trained = run_case(fx, "running",
+                       "InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3)",
+                       m, randn32(g, 2, 3, 4, 5) * 2 + 1, g, train=True)
+    ev = nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3)
+    ev.load_state_dict({k: (v.to(F32) if v.is_floating_point() else v)
+                        for k, v in trained.state_dict().items()})
+    run_case(fx, "running_eval", "the same after the step, eval mode", ev,
+             randn32(g, 2, 3, 4, 5), g, train=False)
     return fx
 
 

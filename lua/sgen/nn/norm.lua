@@ -150,7 +150,14 @@ function InstanceNorm2d:forward(x)
   end
   local unbatched = d == 3
   if unbatched then x = x:unsqueeze(1) end
-  local eaf = self:_average_factor()
+  -- as PyTorch's InstanceNorm: no batch counting, the momentum as given
+  local eaf = self.momentum
+  if eaf == false then
+    if self.training and self.track_running_stats then
+      U.fail(name, "momentum=false (a cumulative average) is not supported with running stats")
+    end
+    eaf = 0
+  end
   local y = sg.F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
     {use_input_stats = self.training or not self.track_running_stats,
      momentum = eaf, eps = self.eps})
