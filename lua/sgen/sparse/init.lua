@@ -112,4 +112,7 @@ function sparse.needle_density(x)
   return x:ne(0):sum({ 1, 2 }):float() / (count > 0 and count or 0 / 0)
 end
 
+-- The sparsity layers (nn modules), also reachable as sg.nn.L0Project etc.
+for name, cls in pairs(require "sgen.sparse.layers") do sparse[name] = cls end
+
 return sparse
