@@ -364,8 +364,8 @@ def make_net():
 
 
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "spec", "fixtures")
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "spec", "fixtures"))
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
     for make in (make_linear, make_conv2d, make_conv_transpose2d, make_batch_norm,
