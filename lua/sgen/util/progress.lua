@@ -103,7 +103,6 @@ function M.new(total, opts)
 end
 
 local function fmt_value(v)
-  if type(v) == "userdata" and v.item then v = v:item() end
   if math.type(v) == "integer" then return tostring(v) end
   if type(v) == "number" then
     if v ~= v then return "nan" end
@@ -203,7 +202,11 @@ function Progress:update(n, metrics)
     if type(metrics) ~= "table" then
       error("sgen.util.progress.update: argument 2 (metrics) expected a table, got " .. type(metrics), 2)
     end
-    for k, v in pairs(metrics) do self.metrics[k] = v end
+    for k, v in pairs(metrics) do
+      -- keep plain values: a loss tensor would hold its autograd graph alive
+      if type(v) == "userdata" and v.item then v = v:item() end
+      self.metrics[k] = v
+    end
   end
   self.n = self.n + n
   if self.mode == "off" then return self end
