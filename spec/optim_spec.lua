@@ -210,6 +210,23 @@ describe("Optimizer:step", function()
     assert.same({1, 1}, opt.state[a].momentum_buffer:totable())
   end)
 
+  it("frees its temporaries (memory stays flat over steps)", function()
+    for _, c in ipairs({{"SGD", {lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.1}},
+                        {"Adam", {amsgrad = true, weight_decay = 0.1, maximize = true}},
+                        {"AdamW", {}},
+                        {"RMSprop", {centered = true, momentum = 0.9, weight_decay = 0.1}}}) do
+      local a = sg.randn(100, 100):requires_grad()
+      a.grad = sg.randn(100, 100)
+      local opt = optim[c[1]]({a}, c[2])
+      opt:step()
+      opt:step()
+      collectgarbage()
+      local before = sg.memory_stats().live_bytes
+      for _ = 1, 20 do opt:step() end
+      assert.equal(before, sg.memory_stats().live_bytes, c[1])
+    end
+  end)
+
   it("uses a learning rate changed through param_groups", function()
     local a = sg.tensor({1}, {dtype = "float64"}):requires_grad()
     local opt = optim.SGD({a}, {lr = 0.1})
@@ -508,6 +525,19 @@ describe("state_dict", function()
     assert.equal(0.9, opt.param_groups[1].betas[1])
   end)
 
+  it("returns the optimizer's own state tensors, updated in place as in PyTorch", function()
+    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
+    local opt = optim.Adam({a})
+    a.grad = sg.ones_like(a)
+    opt:step()
+    local sd = opt:state_dict()
+    opt:step()
+    assert.equal(opt.state[a].exp_avg, sd.state[1].exp_avg)
+    assert.equal(1, sd.state[1].step)
+    assert.equal(2, opt.state[a].step)
+    assert.same(opt.state[a].exp_avg:totable(), sd.state[1].exp_avg:totable())
+  end)
+
   it("loading does not alias the state_dict's tensors", function()
     local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
     local opt = optim.SGD({a}, {lr = 0.1, momentum = 0.9})
@@ -560,6 +590,18 @@ describe("state_dict", function()
     assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state has an entry for "
                  .. "parameter 7, which is in no parameter group", load_into(optim.Adam({a, b}), sd))
     sd.state[7] = nil
+    local saved = sd.state[1].exp_avg
+    sd.state[1].exp_avg = nil
+    assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state[1] has no 'exp_avg'",
+                 load_into(optim.Adam({a, b}), sd))
+    sd.state[1].exp_avg = saved
+    sd.state[1].step = sg.tensor(1)
+    assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state[1].step has shape scalar, "
+                 .. "the parameter has shape 2", load_into(optim.Adam({a, b}), sd))
+    sd.state[1].step = "1"
+    assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state[1].step is a string, "
+                 .. "expected a number", load_into(optim.Adam({a, b}), sd))
+    sd.state[1].step = 1
     sd.param_groups[1].lr = -1
     assert.equal("sgen.optim.Adam.load_state_dict: state_dict.param_groups[1].lr must be >= 0, "
                  .. "got -1", load_into(optim.Adam({a, b}), sd))

@@ -24,35 +24,41 @@ local function init_state(_, p, group)
   return s
 end
 
+local T = Optimizer.tmp
+
 local function make_update(decoupled)
   return function(_, group, p, g, state)
     local lr, wd, eps = group.lr, group.weight_decay, group.eps
     local beta1, beta2 = group.betas[1], group.betas[2]
-    local grad = group.maximize and -g or g
+    local grad = group.maximize and T(-g) or g
     local step = state.step + 1
     state.step = step
     local base = p
     if decoupled then
       local f = 1 - lr * wd
-      if f ~= 1 then base = p * f end
+      if f ~= 1 then base = T(p * f) end
     elseif wd ~= 0 then
-      grad = grad + p * wd
+      grad = T(grad + T(p * wd))
     end
-    local m = state.exp_avg * beta1 + grad * (1 - beta1)
-    local v = state.exp_avg_sq * beta2 + grad * grad * (1 - beta2)
-    state.exp_avg, state.exp_avg_sq = m, v
+    local m, v = state.exp_avg, state.exp_avg_sq
+    m:copy_(T(T(m * beta1) + T(grad * (1 - beta1))))
+    v:copy_(T(T(v * beta2) + T(T(grad * grad) * (1 - beta2))))
     local bias_correction1 = 1 - beta1 ^ step
     local bias_correction2 = 1 - beta2 ^ step
     local step_size = lr / bias_correction1
     local bias_correction2_sqrt = math.sqrt(bias_correction2)
     if group.amsgrad then
       local vmax = state.max_exp_avg_sq
-      vmax = vmax and core.maximum(vmax, v) or v
-      state.max_exp_avg_sq = vmax
+      if vmax == nil then
+        vmax = v:clone()
+        state.max_exp_avg_sq = vmax
+      else
+        vmax:copy_(T(core.maximum(vmax, v)))
+      end
       v = vmax
     end
-    local denom = v:sqrt() / bias_correction2_sqrt + eps
-    p:copy_(base + m / denom * (-step_size))
+    local denom = T(T(T(v:sqrt()) / bias_correction2_sqrt) + eps)
+    p:copy_(T(base + T(T(m / denom) * (-step_size))))
   end
 end
 
@@ -65,6 +71,7 @@ local Adam = Optimizer.define({
               maximize = false},
   validate = validate,
   init_state = init_state,
+  state_keys = {step = "number", exp_avg = "tensor", exp_avg_sq = "tensor"},
   update = make_update(false),
 })
 
@@ -75,6 +82,7 @@ local AdamW = Optimizer.define({
               maximize = false},
   validate = validate,
   init_state = init_state,
+  state_keys = {step = "number", exp_avg = "tensor", exp_avg_sq = "tensor"},
   update = make_update(true),
 })
 

@@ -10,8 +10,11 @@
 --   validate(fname, group, where)  raises on bad hyperparameters; `where` is
 --             "" or a prefix like "param_groups[2]." for messages
 --   init_state(self, p, group) -> state table for a parameter's first step
+--   state_keys (optional) {key = "number" | "tensor"}: entries every loaded
+--             state must have
 --   update(self, group, p, grad, state)  one step for one parameter; runs
---             under sg.no_grad and writes the parameter with p:copy_(...)
+--             under sg.no_grad, writes the parameter and the state tensors
+--             with copy_ and registers its temporaries with Optimizer.tmp
 local core = require "sgen.core"
 
 local Optimizer = {}
@@ -71,6 +74,28 @@ local function is_list(t)
   return true
 end
 Optimizer.is_list = is_list
+
+-- ---- temporaries of an update ----
+-- Updates are written with out-of-place ops; each intermediate tensor is
+-- registered with Optimizer.tmp(x) (which returns x) and freed right after the
+-- parameter's update, so that memory does not wait for Lua's collector.
+-- Never register a tensor that is kept (state, parameter, gradient).
+local temps, ntemps = {}, 0
+
+function Optimizer.tmp(x)
+  ntemps = ntemps + 1
+  temps[ntemps] = x
+  return x
+end
+
+local function free_temps()
+  for i = ntemps, 1, -1 do
+    local t = temps[i]
+    temps[i] = nil
+    t:free()
+  end
+  ntemps = 0
+end
 
 -- ---- validators for subclasses ----
 
@@ -327,6 +352,7 @@ function Optimizer:step(closure)
   if closure ~= nil then
     core.enable_grad(function() loss = closure() end)
   end
+  free_temps() -- left by an update that raised
   core.no_grad(function()
     for gi, group in ipairs(self.param_groups) do
       -- hyperparameters may have been edited since (schedulers, users)
@@ -340,6 +366,7 @@ function Optimizer:step(closure)
             self.state[p] = state
           end
           cls.update(self, group, p, g, state)
+          free_temps()
         end
       end
     end
@@ -386,8 +413,8 @@ end
 -- opt:state_dict() -> {state = {[i] = {step = n, exp_avg = tensor, ...}},
 -- param_groups = {{lr = ..., params = {1, 2}}, ...}}. Parameters are numbered
 -- 1, 2, ... in the order of the groups, like PyTorch (which counts from 0).
--- The state's tensors are the optimizer's own (as in PyTorch): sgen's updates
--- replace them rather than writing into them, but treat them as read-only.
+-- The state's tensors are the optimizer's own, as in PyTorch: the next steps
+-- update them in place (clone them for a snapshot).
 function Optimizer:state_dict()
   check_self(self, "state_dict")
   local index, n = {}, 0
@@ -532,6 +559,18 @@ function Optimizer:load_state_dict(sd)
       else
         fail(string.format("%s: %s is a %s, expected a tensor or a number", fname, what,
                            typename(v)))
+      end
+    end
+    for _, key in ipairs(sorted_keys(cls.state_keys or {})) do
+      local kind = cls.state_keys[key]
+      local v = c[key]
+      local what = string.format("state_dict.state[%s]", tostring(id))
+      if v == nil then
+        fail(string.format("%s: %s has no '%s'", fname, what, key))
+      end
+      local got = is_tensor(v) and "tensor" or type(v)
+      if got ~= kind then
+        fail(string.format("%s: %s.%s is a %s, expected a %s", fname, what, key, got, kind))
       end
     end
     new_state[p] = c

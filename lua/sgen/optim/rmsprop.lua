@@ -26,29 +26,42 @@ local function init_state(_, p, group)
   return s
 end
 
+local T = Optimizer.tmp
+
+-- The state tensor `key`, created as zeros if an option was switched on after
+-- the first step.
+local function buffer(state, key, p)
+  local b = state[key]
+  if b == nil then
+    b = core.zeros_like(p)
+    state[key] = b
+  end
+  return b
+end
+
 local function update(_, group, p, g, state)
   local lr, alpha, eps, wd, momentum = group.lr, group.alpha, group.eps, group.weight_decay,
                                        group.momentum
-  local grad = group.maximize and -g or g
+  local grad = group.maximize and T(-g) or g
   state.step = state.step + 1
-  if wd ~= 0 then grad = grad + p * wd end
-  local square_avg = state.square_avg * alpha + grad * grad * (1 - alpha)
-  state.square_avg = square_avg
+  if wd ~= 0 then grad = T(grad + T(p * wd)) end
+  local square_avg = state.square_avg
+  square_avg:copy_(T(T(square_avg * alpha) + T(T(grad * grad) * (1 - alpha))))
   local avg
   if group.centered then
-    local grad_avg = (state.grad_avg or core.zeros_like(p)) * alpha + grad * (1 - alpha)
-    state.grad_avg = grad_avg
-    avg = (square_avg - grad_avg * grad_avg):sqrt()
+    local grad_avg = buffer(state, "grad_avg", p)
+    grad_avg:copy_(T(T(grad_avg * alpha) + T(grad * (1 - alpha))))
+    avg = T(T(square_avg - T(grad_avg * grad_avg)):sqrt())
   else
-    avg = square_avg:sqrt()
+    avg = T(square_avg:sqrt())
   end
-  avg = avg + eps
+  avg = T(avg + eps)
   if momentum > 0 then
-    local buf = (state.momentum_buffer or core.zeros_like(p)) * momentum + grad / avg
-    state.momentum_buffer = buf
-    p:copy_(p + buf * (-lr))
+    local buf = buffer(state, "momentum_buffer", p)
+    buf:copy_(T(T(buf * momentum) + T(grad / avg)))
+    p:copy_(T(p + T(buf * (-lr))))
   else
-    p:copy_(p + grad / avg * (-lr))
+    p:copy_(T(p + T(T(grad / avg) * (-lr))))
   end
 end
 
@@ -59,5 +72,6 @@ return Optimizer.define({
               centered = false, maximize = false},
   validate = validate,
   init_state = init_state,
+  state_keys = {step = "number", square_avg = "tensor"},
   update = update,
 })

@@ -25,24 +25,25 @@ local function init_state(_, _, _)
   return {}
 end
 
+local T = Optimizer.tmp
+
 local function update(_, group, p, g, state)
   local lr, wd, momentum = group.lr, group.weight_decay, group.momentum
-  local d, fresh = g, false
-  if group.maximize then d, fresh = -g, true end
-  if wd ~= 0 then d, fresh = d + p * wd, true end
+  local d = g
+  if group.maximize then d = T(-g) end
+  if wd ~= 0 then d = T(d + T(p * wd)) end
   if momentum ~= 0 then
     local buf = state.momentum_buffer
     if buf == nil then
-      -- d may be the gradient itself, which the caller may change: copy it
-      buf = fresh and d or d:clone()
+      buf = d:clone()
+      state.momentum_buffer = buf
     else
       local damp = 1 - group.dampening
-      buf = buf * momentum + (damp ~= 1 and d * damp or d)
+      buf:copy_(T(T(buf * momentum) + (damp ~= 1 and T(d * damp) or d)))
     end
-    state.momentum_buffer = buf
-    if group.nesterov then d = d + buf * momentum else d = buf end
+    if group.nesterov then d = T(d + T(buf * momentum)) else d = buf end
   end
-  p:copy_(p + d * (-lr))
+  p:copy_(T(p + T(d * (-lr))))
 end
 
 return Optimizer.define({
