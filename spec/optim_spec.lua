@@ -813,3 +813,30 @@ describe("lr_scheduler against PyTorch 1.13", function()
                  errmsg(function() s:load_state_dict(S.StepLR(two_groups(), 2):state_dict()) end))
   end)
 end)
+
+describe("training with sg.nn", function()
+  for _, c in ipairs({{"SGD", {lr = 0.1, momentum = 0.9}}, {"Adam", {lr = 0.1}},
+                      {"AdamW", {lr = 0.1, weight_decay = 1e-4}}, {"RMSprop", {lr = 0.03}}}) do
+    it(c[1] .. " fits a linear map with nn.Linear and a scheduler", function()
+      sg.manual_seed(0)
+      local model = sg.nn.Linear(3, 1)
+      local x = sg.randn(64, 3)
+      local y = x:matmul(sg.tensor({{1}, {-2}, {0.5}})) + 0.3
+      local opt = optim[c[1]](model:parameters(), c[2])
+      local sched = optim.lr_scheduler.StepLR(opt, 100, {gamma = 0.5})
+      local first, last
+      for _ = 1, 300 do
+        opt:zero_grad()
+        local loss = sg.F.mse_loss(model(x), y)
+        loss:backward()
+        opt:step()
+        sched:step()
+        first = first or loss:item()
+        last = loss:item()
+      end
+      assert(first > 0.5, "initial loss " .. first)
+      assert(last < 1e-3, c[1] .. " final loss " .. last)
+      assert.near(c[2].lr * 0.125, opt.param_groups[1].lr, 1e-12)
+    end)
+  end
+end)
