@@ -429,6 +429,16 @@ describe("sgen run", function()
     -- 900 iterations x 3 tensors x 64 KB = 170 MB if nothing were collected
     assert.is_true(tonumber(out) < 20000, "RSS grew by " .. out .. " KB")
   end)
+  it("keeps LUA_PATH from the environment", function()
+    local path, dir = script("print(require('from_env_path').v)")
+    assert(os.execute("mkdir -p " .. shell_quote(dir .. "/lib")))
+    write_file(dir .. "/lib/from_env_path.lua", "return {v = 'found'}")
+    local out, err, code = sh("LUA_PATH=" .. shell_quote(dir .. "/lib/?.lua;;") .. " "
+                              .. shell_quote(BIN) .. " run " .. shell_quote(path))
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal("found\n", out)
+  end)
   it("honours os.exit", function()
     local path = script("io.write('x')\nos.exit(3)\n")
     local out, _, code = sgen({"run", path})
@@ -534,6 +544,48 @@ describe("plain lua5.4 with require 'sgen'", function()
     assert.equal("done\n", out)
     assert.equal("", err)
     assert.equal(0, code)
+  end)
+end)
+
+describe("cmake --install", function()
+  it("installs a relocatable sgen and a library plain lua5.4 can require", function()
+    local builddir = BIN:match("^(.*)/bin/sgen$")
+    if builddir == nil or not read_file(builddir .. "/cmake_install.cmake") then
+      pending("SGEN_BIN is not build/bin/sgen of a CMake build tree")
+      return
+    end
+    local _, dir = script("")
+    local prefix = dir .. "/prefix"
+    local _, err, code = sh("cmake --install " .. shell_quote(builddir) .. " --prefix "
+                            .. shell_quote(prefix) .. " >/dev/null")
+    assert.equal(0, code, err)
+    assert.is_not_nil(read_file(prefix .. "/share/lua/5.4/sgen/init.lua"))
+    assert.is_not_nil(read_file(prefix .. "/share/lua/5.4/sgen/cli.lua"))
+    assert.is_not_nil(read_file(prefix .. "/lib/lua/5.4/sgen/core.so"))
+    -- the installed executable uses the installed library, not the checkout's
+    local out
+    out, err, code = sh("env -u LUA_PATH -u LUA_CPATH " .. shell_quote(prefix .. "/bin/sgen")
+                        .. " info")
+    assert.equal(0, code, err)
+    assert.matches("library " .. prefix:gsub("%p", "%%%0") .. "/share/lua/5.4 %(install%)", out)
+    local path = dir .. "/outside.lua"
+    write_file(path, "print(package.searchpath('sgen.cli', package.path), opts.n, "
+                     .. "sgen.ones(opts.n):sum():item())")
+    out, err, code = sh("cd / && env -u LUA_PATH -u LUA_CPATH "
+                        .. shell_quote(prefix .. "/bin/sgen") .. " run " .. shell_quote(path)
+                        .. " --n=3")
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal(prefix .. "/share/lua/5.4/sgen/cli.lua\t3\t3.0\n", out)
+    local lp = prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"
+    local cp = prefix .. "/lib/lua/5.4/?.so;;"
+    out, err, code = sh("cd / && LUA_PATH=" .. shell_quote(lp) .. " LUA_CPATH=" .. shell_quote(cp)
+                        .. " lua5.4 -e " .. shell_quote(
+                          "print(package.searchpath('sgen', package.path)); "
+                          .. "print(require('sgen').ones(2):sum():item())"))
+    assert.equal("", err)
+    assert.equal(0, code)
+    assert.equal(prefix .. "/share/lua/5.4/sgen/init.lua\n2.0\n", out)
   end)
 end)
 
