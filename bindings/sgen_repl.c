@@ -149,16 +149,19 @@ static void print_results(lua_State *L) {
 
 static lua_State *completion_state;
 
-/* Candidates for `text`: "a.b.pre" or "a:pre" completes the fields of a.b
- * (and of its metatable's __index table); "pre" completes globals and
- * keywords. Returned as a NULL-terminated malloc'd array. */
-static char **complete(const char *text, int start, int end) {
-  (void)start;
-  (void)end;
-  rl_attempted_completion_over = 1; /* no file-name completion */
-  lua_State *L = completion_state;
-  if (L == NULL) return NULL;
-  int top = lua_gettop(L);
+static const char *const keywords[] = {
+    "and",  "break", "do",    "else", "elseif", "end",    "false", "for",   "function", "goto",
+    "if",   "in",    "local", "nil",  "not",    "or",     "repeat", "return", "then",   "true",
+    "until", "while", NULL};
+
+/* Protected: (text) -> a list of candidates. "a.b.pre" / "a:pre" completes
+ * the string keys of a.b (and of its metatable's __index table or, for
+ * tensors, its __methods table); "pre" completes globals and keywords.
+ * Looking a.b up may run __index metamethods (sgen's lazy submodules), which
+ * may raise: hence the protected call. */
+static int collect_names(lua_State *L) {
+  size_t tlen;
+  const char *text = luaL_checklstring(L, 1, &tlen);
   const char *sep = NULL;
   for (const char *p = text; *p; p++) {
     if (*p == '.' || *p == ':') sep = p;
@@ -166,35 +169,22 @@ static char **complete(const char *text, int start, int end) {
   const char *prefix = sep ? sep + 1 : text;
   size_t plen = strlen(prefix);
   size_t headlen = sep ? (size_t)(sep - text) + 1 : 0;
-  /* find the object: walk the dotted path from the globals */
+  lua_newtable(L); /* 2: results */
+  lua_newtable(L); /* 3: seen names */
   lua_pushglobaltable(L);
   if (sep != NULL) {
     const char *p = text;
     while (p < sep) {
       const char *q = p;
       while (q < sep && *q != '.' && *q != ':') q++;
-      if (!lua_istable(L, -1)) {
-        lua_settop(L, top);
-        return NULL;
-      }
+      if (!lua_istable(L, -1)) return 1;
       lua_pushlstring(L, p, (size_t)(q - p));
-      lua_gettable(L, -2); /* may trigger __index: lazy submodules load */
+      lua_gettable(L, -2);
       lua_remove(L, -2);
       p = q + 1;
     }
   }
-  /* collect names from the object and its __index tables */
-  size_t cap = 16, count = 0;
-  char **out = malloc(cap * sizeof *out);
-  if (out == NULL) {
-    lua_settop(L, top);
-    return NULL;
-  }
-  out[count++] = NULL; /* slot 0: the common prefix, filled below */
-  static const char *const keywords[] = {"and",   "break", "do",     "else", "elseif", "end",
-                                         "false", "for",   "function", "goto", "if",  "in",
-                                         "local", "nil",   "not",    "or",   "repeat", "return",
-                                         "then",  "true",  "until",  "while", NULL};
+  lua_Integer n = 0;
   for (int depth = 0; depth < 4 && !lua_isnil(L, -1); depth++) {
     if (lua_istable(L, -1)) {
       lua_pushnil(L);
@@ -204,21 +194,21 @@ static char **complete(const char *text, int start, int end) {
         size_t klen;
         const char *k = lua_tolstring(L, -1, &klen);
         if (klen < plen || strncmp(k, prefix, plen) != 0 || (plen == 0 && k[0] == '_')) continue;
-        if (count + 2 > cap) {
-          char **grown = realloc(out, 2 * cap * sizeof *out);
-          if (grown == NULL) break;
-          out = grown;
-          cap *= 2;
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, 3) != LUA_TNIL) {
+          lua_pop(L, 1);
+          continue;
         }
-        char *cand = malloc(headlen + klen + 1);
-        if (cand == NULL) break;
-        memcpy(cand, text, headlen);
-        memcpy(cand + headlen, k, klen + 1);
-        out[count++] = cand;
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, 3);
+        lua_pushlstring(L, text, headlen);
+        lua_pushvalue(L, -2);
+        lua_concat(L, 2);
+        lua_rawseti(L, 2, ++n);
       }
     }
-    /* then the metatable's __index when it is a table (methods), or its
-     * __methods table (tensors: __index is a function) */
     if (!lua_getmetatable(L, -1)) break;
     if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
       lua_pop(L, 1);
@@ -230,51 +220,71 @@ static char **complete(const char *text, int start, int end) {
   }
   if (sep == NULL) {
     for (int i = 0; keywords[i] != NULL; i++) {
-      if (strncmp(keywords[i], prefix, plen) != 0 || count + 2 > cap) continue;
-      char *cand = strdup(keywords[i]);
-      if (cand != NULL) out[count++] = cand;
+      if (strncmp(keywords[i], prefix, plen) != 0) continue;
+      lua_pushstring(L, keywords[i]);
+      lua_rawseti(L, 2, ++n);
+    }
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+
+static char **complete(const char *text, int start, int end) {
+  (void)start;
+  (void)end;
+  rl_attempted_completion_over = 1; /* no file-name completion */
+  lua_State *L = completion_state;
+  if (L == NULL) return NULL;
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, collect_names);
+  lua_pushstring(L, text);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  size_t count = (size_t)luaL_len(L, -1);
+  if (count == 0) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  /* readline's format: [0] the common prefix (or the only match), then the
+   * matches, NULL-terminated; all malloc'd */
+  char **out = calloc(count + 2, sizeof *out);
+  if (out == NULL) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    out[i + 1] = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (out[i + 1] == NULL) {
+      for (size_t j = 1; j <= i; j++) free(out[j]);
+      free(out);
+      lua_settop(L, top);
+      return NULL;
     }
   }
   lua_settop(L, top);
   if (count == 1) {
-    free(out);
-    return NULL;
+    out[0] = out[1];
+    out[1] = NULL;
+    return out;
   }
-  /* remove duplicates (a key in both an object and its methods) */
-  size_t w = 1;
-  for (size_t i = 1; i < count; i++) {
-    int dup = 0;
-    for (size_t j = 1; j < w; j++) {
-      if (strcmp(out[i], out[j]) == 0) dup = 1;
-    }
-    if (dup) {
-      free(out[i]);
-    } else {
-      out[w++] = out[i];
-    }
-  }
-  count = w;
-  /* slot 0: the longest common prefix of the candidates */
   size_t common = strlen(out[1]);
-  for (size_t i = 2; i < count; i++) {
+  for (size_t i = 2; i <= count; i++) {
     size_t j = 0;
     while (j < common && out[i][j] == out[1][j]) j++;
     common = j;
   }
   out[0] = malloc(common + 1);
   if (out[0] == NULL) {
-    for (size_t i = 1; i < count; i++) free(out[i]);
+    for (size_t i = 1; i <= count; i++) free(out[i]);
     free(out);
     return NULL;
   }
   memcpy(out[0], out[1], common);
   out[0][common] = '\0';
-  if (count == 2) { /* a single match: slot 0 alone */
-    free(out[0]);
-    out[0] = out[1];
-    count = 1;
-  }
-  out[count] = NULL;
   return out;
 }
 

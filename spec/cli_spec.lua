@@ -515,8 +515,14 @@ describe("the REPL on a terminal", function()
     end
     local _, dir = script("")
     local hist = dir .. "/history"
+    -- Tab completes methods (x:su -> x:sub x:sum); completing through an
+    -- __index that raises (bad.k.) must not bring the REPL down
     local cmd = "(sleep 1; printf 'x = sgen.ones(2)\\r'; sleep 0.5; printf 'x * 3\\r'; "
                 .. "sleep 0.5; printf 'for i = 1, 1 do\\r'; sleep 0.3; printf 'end\\r'; "
+                .. "sleep 0.3; printf 'x:su\\t\\t'; sleep 0.5; printf 'm()\\r'; "
+                .. "sleep 0.3; printf 'bad = setmetatable({}, {__index = error})\\r'; "
+                .. "sleep 0.3; printf 'bad.k.\\t'; sleep 0.5; printf '\\025\\r'; "
+                .. "sleep 0.3; printf '40 + 2\\r'; "
                 .. "sleep 1; printf '\\004'; sleep 1) | SGEN_HISTORY=" .. shell_quote(hist)
                 .. " timeout 30 script -qec " .. shell_quote(shell_quote(BIN)) .. " /dev/null"
     local out, _, code = sh(cmd)
@@ -525,6 +531,9 @@ describe("the REPL on a terminal", function()
     assert.matches("> x %* 3", out)
     assert.matches("tensor%(%[3%., 3%.%], size=2, dtype=float32%)", out)
     assert.matches(">> end", out)
+    assert.matches("x:sub%s+x:sum", out)
+    assert.matches("tensor%(2%., dtype=float32%)", out)
+    assert.matches("\n42\r?\n", out)
     local h = read_file(hist)
     assert.is_not_nil(h)
     assert.matches("x\\040%*\\0403", h)
