@@ -36,6 +36,11 @@ int lsg_push_result(lua_State *L, sg_tensor *t);
 int lsg_raise_engine(lua_State *L);
 /* Raises the engine error if st != SG_OK. */
 void lsg_check_status(lua_State *L, sg_status st);
+/* Pushes element `flat` (row-major logical index) of a CPU tensor as a Lua
+ * value of its dtype: integer (exact for all int64), number or boolean. */
+void lsg_push_element(lua_State *L, const sg_tensor *t, int64_t flat);
+/* Element `flat` of a CPU int64 tensor, exactly. */
+int64_t lsg_int64_at(const sg_tensor *t, int64_t flat);
 /* Pushes a 1-based Lua table of dims, e.g. {2, 3}. */
 void lsg_push_dims(lua_State *L, const int64_t *shape, int ndim);
 

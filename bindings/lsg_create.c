@@ -259,15 +259,9 @@ static int f_eye(lua_State *L) {
 
 /* ---- back to Lua tables ---- */
 
-static void push_value(lua_State *L, sg_dtype dt, double v) {
-  if (dt == SG_BOOL) lua_pushboolean(L, v != 0);
-  else if (sg_dtype_is_float(dt)) lua_pushnumber(L, v);
-  else lua_pushinteger(L, (lua_Integer)v);
-}
-
 static void totable_rec(lua_State *L, sg_tensor *t, int depth, int64_t *flat) {
   if (depth == t->ndim) {
-    push_value(L, t->dtype, sg_get_flat(t, (*flat)++));
+    lsg_push_element(L, t, (*flat)++);
     return;
   }
   lua_createtable(L, (int)t->shape[depth], 0);

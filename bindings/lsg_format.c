@@ -21,10 +21,10 @@ static bool shown(const fmt *f, int dim, int64_t i) {
   return !f->summarize || n <= 2 * EDGE_ITEMS || i < EDGE_ITEMS || i >= n - EDGE_ITEMS;
 }
 
-static double value_at(sg_tensor *t, const int64_t *idx) {
+static int64_t flat_of(const sg_tensor *t, const int64_t *idx) {
   int64_t flat = 0;
   for (int d = 0; d < t->ndim; d++) flat = flat * t->shape[d] + idx[d];
-  return sg_get_flat(t, flat);
+  return flat;
 }
 
 static int format_value(const fmt *f, double v, char *buf, size_t n) {
@@ -38,6 +38,17 @@ static int format_value(const fmt *f, double v, char *buf, size_t n) {
   if (f->kind == 1) return snprintf(buf, n, "%.0f.", v);
   if (f->kind == 2) return snprintf(buf, n, "%.4f", v);
   return snprintf(buf, n, "%.4e", v);
+}
+
+static double value_at(sg_tensor *t, const int64_t *idx) {
+  return sg_get_flat(t, flat_of(t, idx));
+}
+
+/* Formats the element at idx; int64 read exactly (not through a double). */
+static int format_at(const fmt *f, const int64_t *idx, char *buf, size_t n) {
+  if (f->t->dtype == SG_INT64)
+    return snprintf(buf, n, "%lld", (long long)lsg_int64_at(f->t, flat_of(f->t, idx)));
+  return format_value(f, value_at(f->t, idx), buf, n);
 }
 
 /* Visits every shown element (to choose the format). */
@@ -66,7 +77,7 @@ static void measure(fmt *f, int dim, int64_t *idx) {
   sg_tensor *t = f->t;
   if (dim == t->ndim) {
     char buf[64];
-    int w = format_value(f, value_at(t, idx), buf, sizeof buf);
+    int w = format_at(f, idx, buf, sizeof buf);
     if (w > f->width) f->width = w;
     return;
   }
@@ -81,7 +92,7 @@ static void emit(luaL_Buffer *b, fmt *f, int dim, int64_t *idx, int indent) {
   sg_tensor *t = f->t;
   char buf[64];
   if (dim == t->ndim) {
-    int w = format_value(f, value_at(t, idx), buf, sizeof buf);
+    int w = format_at(f, idx, buf, sizeof buf);
     for (int k = w; k < f->width; k++) luaL_addchar(b, ' ');
     luaL_addstring(b, buf);
     return;
@@ -156,7 +167,7 @@ void lsg_push_tensor_string(lua_State *L, sg_tensor *t) {
     luaL_addstring(&b, "[]");
   } else if (c->ndim == 0) {
     char buf[64];
-    format_value(&f, sg_get_flat(c, 0), buf, sizeof buf);
+    format_at(&f, idx, buf, sizeof buf);
     luaL_addstring(&b, buf);
   } else {
     measure(&f, 0, idx);
