@@ -1,7 +1,25 @@
 /* System functions: memory statistics, the allocator cache, CPU threads,
  * build description, version, and the sg.cuda table (CPU-only for now: the
  * CUDA backend issue replaces it). */
+#include <time.h>
+#include <unistd.h>
+
 #include "lsg.h"
+
+/* sg.core.monotonic() -> seconds of a monotonic wall clock (timers, rates). */
+static int f_monotonic(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+/* sg.core.isatty(fd) -> whether the file descriptor is a terminal. */
+static int f_isatty(lua_State *L) {
+  int64_t fd = lsg_check_integer(L, 1, "isatty", "fd");
+  lua_pushboolean(L, fd >= 0 && fd <= INT32_MAX && isatty((int)fd));
+  return 1;
+}
 
 /* sg.memory_stats() -> {live_bytes=, cached_bytes=, peak_bytes=, lua_bytes=} */
 static int f_memory_stats(lua_State *L) {
@@ -63,6 +81,8 @@ void lsg_open_system(lua_State *L, int core, int methods) {
                                    {"set_num_threads", f_set_num_threads},
                                    {"get_num_threads", f_get_num_threads},
                                    {"build_info", f_build_info},
+                                   {"monotonic", f_monotonic},
+                                   {"isatty", f_isatty},
                                    {NULL, NULL}};
   lsg_register(L, core, funcs);
   lua_pushliteral(L, SGEN_VERSION);

@@ -16,4 +16,7 @@ for _, file in ipairs({"linear", "conv", "norm", "activation", "pooling", "misc"
   end
 end
 
+-- The sparsity layers live with the projections (lua/sgen/sparse/layers.lua).
+for k, v in pairs(require "sgen.sparse.layers") do nn[k] = v end
+
 return nn
