@@ -275,6 +275,7 @@ if #variants > 1 then
   f:close()
   io.write("\n" .. text)
 end
-util.json.write(out_root .. "/summary.json", {runs = results})
+-- One variant: its summary.json is already at the top; several: collect them.
+if #variants > 1 then util.json.write(out_root .. "/summary.json", {runs = results}) end
 print("images, curves and metrics: " .. out_root)
 return results
