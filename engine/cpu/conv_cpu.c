@@ -402,7 +402,10 @@ static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_t
   if (c.items == 0 || P == 0) return SG_OK;
   const int nth = max_threads();
   if (spread_items(c.items, nth) && nth > 1) {
-    /* Each thread accumulates into its own copy of gw; then they are summed. */
+    /* Each thread accumulates into its own copy of gw; then they are summed.
+     * Static schedule: which items each copy holds must not depend on the
+     * threads' timing, or the sums (so the gradient's last bits) change
+     * from run to run. */
     char *acc = calloc((size_t)nth, (size_t)wn * es);
     if (!acc) return oom("conv2d_weight");
     int fail = 0;
@@ -411,7 +414,7 @@ static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_t
       char *buf = c.buf_bytes ? malloc(c.buf_bytes) : NULL;
       char *mine = acc + (size_t)thread_id() * (size_t)wn * es;
       if (c.buf_bytes && !buf) fail = 1;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
       for (int64_t it = 0; it < c.items; it++) {
         if (c.buf_bytes && !buf) continue;
         conv_tile t = load_tile(&c, X, it, buf, false);
