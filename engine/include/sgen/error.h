@@ -37,7 +37,11 @@ sg_status sg_last_status(void);
 void sg_clear_error(void);
 
 /* Internal invariant broken: prints and aborts. Never used for user input. */
+#ifdef __cplusplus
+[[noreturn]] void sg_fatal(const char *file, int line, const char *msg);
+#else
 _Noreturn void sg_fatal(const char *file, int line, const char *msg);
+#endif
 #define SG_ASSERT(cond) \
   do { if (!(cond)) sg_fatal(__FILE__, __LINE__, #cond); } while (0)
 
