@@ -72,7 +72,7 @@ local SoftThreshold = Module:extend("SoftThreshold")
 function SoftThreshold:init(lambda, opts)
   if type(lambda) ~= "number" or lambda ~= lambda or lambda < 0 then
     fail("SoftThreshold", "argument 1 (lambda) expected a non-negative number, got %s",
-      type(lambda) == "number" and tostring(lambda) or type(lambda))
+      type(lambda) ~= "number" and type(lambda) or (lambda ~= lambda and "nan" or tostring(lambda)))
   end
   opts = check_opts("SoftThreshold", opts, {learnable = true, channels = true})
   if opts.channels ~= nil and (math.type(opts.channels) ~= "integer" or opts.channels < 1) then
