@@ -4,7 +4,7 @@
 --
 --   local UNetDIP = require "models.unet_dip"
 --   local net = UNetDIP({sparsity = {kind = "l0inf", k = 16}})
---   local out = net(z)                 -- N x 3 x H x W in (0, 1), any H, W >= 1
+--   local out = net(z)                 -- N x 3 x H x W in (0, 1), H, W >= (kernel // 2) * 2^scales + 1
 --   local out, codes = net(z, {})      -- codes[i] = Γi (after the projection)
 --
 -- Per scale i (input x with c_in channels, H x W):
@@ -50,15 +50,25 @@ local function bn_act(c, slope)
 end
 
 local function projection(cfg, channels)
+  if type(cfg) ~= "table" then
+    fail("sparsity must be a table {kind = ..., k = ...}, got %s", type(cfg))
+  end
+  for key in pairs(cfg) do
+    if key ~= "kind" and key ~= "k" then
+      fail("unknown sparsity option '%s' (expected k, kind)", tostring(key))
+    end
+  end
   local kind = cfg.kind or "none"
+  if kind ~= "none" and kind ~= "l0" and kind ~= "l0inf" then
+    fail("sparsity.kind must be \"none\", \"l0\" or \"l0inf\", got %s", tostring(kind))
+  end
   if kind == "none" then return nn.Identity() end
   local k = cfg.k
   if math.type(k) ~= "integer" or k < 1 or k > channels then
     fail("sparsity.k must be an integer in 1..%d (the channels of Γ), got %s", channels, tostring(k))
   end
   if kind == "l0inf" then return sg.sparse.L0InfProject(k) end
-  if kind == "l0" then return sg.sparse.L0Project(k / channels) end
-  fail("sparsity.kind must be \"none\", \"l0\" or \"l0inf\", got %s", tostring(kind))
+  return sg.sparse.L0Project(k / channels)
 end
 
 -- One scale of the hourglass; holds the next scale as a child.
@@ -128,7 +138,9 @@ function UNetDIP:init(opts)
   elseif type(cfg.channels) ~= "table" or #cfg.channels ~= cfg.scales then
     fail("channels must be a number or a list of %d numbers (one per scale)", cfg.scales)
   end
-  if cfg.kernel % 2 ~= 1 then fail("kernel must be odd, got %s", tostring(cfg.kernel)) end
+  if math.type(cfg.kernel) ~= "integer" or cfg.kernel < 1 or cfg.kernel % 2 ~= 1 then
+    fail("kernel must be an odd positive integer, got %s", tostring(cfg.kernel))
+  end
   self.config = cfg
   self.body = Level(cfg.in_channels, cfg, 1)
   self.head = seq(conv(cfg.channels[1], cfg.out_channels, 1), {nn.Sigmoid()})
@@ -141,6 +153,15 @@ function UNetDIP:forward(z, codes)
   end
   if z:size(2) ~= self.config.in_channels then
     fail("input has %d channels, expected %d (in_channels)", z:size(2), self.config.in_channels)
+  end
+  -- Reflection padding p needs every 3x3 conv's input larger than p; the
+  -- smallest is the last scale's, ceil(H / 2^scales).
+  local pad, scales = (self.config.kernel - 1) // 2, self.config.scales
+  local min_size = pad * (1 << scales) + 1
+  if z:size(3) < min_size or z:size(4) < min_size then
+    fail("input is %s, too small for %d scale%s with %dx%d kernels: height and width must be at "
+      .. "least %d (reflection padding)", table.concat(z:shape(), "x"), scales,
+      scales == 1 and "" or "s", self.config.kernel, self.config.kernel, min_size)
   end
   return self.head(self.body(z, codes))
 end
