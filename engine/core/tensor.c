@@ -26,7 +26,11 @@ static sg_storage *storage_new(size_t nbytes, sg_device dev) {
   s->data = be->alloc(nbytes ? nbytes : 1);
   if (!s->data) {
     free(s);
-    sg_error(SG_ERR_MEM, "out of memory allocating %zu bytes on %s", nbytes, sg_device_name(dev));
+    /* Device backends record their own message (the CUDA allocator names
+     * the request and what it holds); the host allocator records none. */
+    if (dev.type == SG_CPU)
+      sg_error(SG_ERR_MEM, "out of memory allocating %zu bytes on %s", nbytes,
+               sg_device_name(dev));
     return NULL;
   }
   return s;

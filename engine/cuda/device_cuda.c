@@ -94,6 +94,9 @@ static void discover(void) {
 
 static void ensure_discovered(void) { pthread_once(&dev.once, discover); }
 
+/* This thread has device 0 current (checked once per thread). */
+static _Thread_local bool thread_ready;
+
 sg_status sg_cuda_init(void) {
   ensure_discovered();
   if (dev.init_status != SG_OK) return sg_error(dev.init_status, "%s", dev.init_error);
@@ -108,15 +111,22 @@ sg_status sg_cuda_init(void) {
 }
 
 sg_status sg_cuda_check_device(const char *op, sg_device d) {
+  const char *pre = op ? op : "", *sep = op ? ": " : "";
   if (d.type != SG_CUDA)
-    return sg_error(SG_ERR_ARG, "%s: expected a CUDA device, got %s", op, sg_device_name(d));
+    return sg_error(SG_ERR_ARG, "%s%sexpected a CUDA device, got %s", pre, sep,
+                    sg_device_name(d));
+  if (d.index == 0 && thread_ready) return SG_OK;
   if (sg_cuda_init() != SG_OK) {
-    sg_error_context("%s", op);
-    return sg_last_status();
+    char why[512];
+    snprintf(why, sizeof why, "%s", sg_last_error());
+    return sg_error(sg_last_status(), "%s%sdevice %s is not available: %s", pre, sep,
+                    sg_device_name(d), why);
   }
   if (d.index != 0)
-    return sg_error(SG_ERR_UNSUPPORTED, "%s: only cuda:0 is supported for now, got %s", op,
+    return sg_error(SG_ERR_UNSUPPORTED,
+                    "%s%sdevice %s is not available: only cuda:0 is supported for now", pre, sep,
                     sg_device_name(d));
+  thread_ready = true;
   return SG_OK;
 }
 
