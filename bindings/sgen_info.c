@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sgen/cuda.h"
 #include "sgen/sgen.h"
 #include "sgen_cli.h"
 
@@ -40,12 +41,11 @@ static int build_field(const char *key, char *out, size_t n) {
 }
 
 int sgen_cmd_info(void) {
-  char blas[512], openmp[64], cuda[256];
+  char blas[512], openmp[64];
   const char *origin;
   const char *luadir = sgen_lua_dir(&origin);
   if (!build_field("BLAS", blas, sizeof blas)) snprintf(blas, sizeof blas, "unknown");
   if (!build_field("OpenMP", openmp, sizeof openmp)) snprintf(openmp, sizeof openmp, "unknown");
-  int have_cuda = build_field("CUDA", cuda, sizeof cuda) && strcmp(cuda, "no") != 0;
   printf("sgen %s\n", SGEN_VERSION);
   printf("  executable:  %s\n", sgen_exe_path());
   printf("  Lua:         %s, library %s (%s)\n", LUA_RELEASE, luadir, origin);
@@ -55,10 +55,34 @@ int sgen_cmd_info(void) {
   printf("  BLAS:        %s\n", blas);
   printf("  OpenMP:      %s\n", openmp);
   printf("  threads:     %d\n", sg_get_num_threads());
-  /* The CUDA backend (its own issue) fills these three lines. */
-  printf("  CUDA:        %s\n", have_cuda ? cuda : "not built");
-  printf("  cuDNN:       %s\n", have_cuda ? "unknown" : "not built");
-  printf("  GPUs:        %s\n", have_cuda ? "unknown" : "none (CUDA not built)");
+  /* CUDA: the toolkit's versions and the GPUs (sgen/cuda.h). */
+  if (!sg_cuda_built()) {
+    printf("  CUDA:        not built\n");
+    printf("  cuDNN:       not built\n");
+    printf("  GPUs:        none (CUDA not built)\n");
+  } else {
+    int rt = sg_cuda_runtime_version(), drv = sg_cuda_driver_version();
+    int dnn = sg_cudnn_version(), blasv = sg_cublas_version();
+    char drvs[64];
+    if (drv > 0)
+      snprintf(drvs, sizeof drvs, "driver %d.%d", drv / 1000, drv % 1000 / 10);
+    else
+      snprintf(drvs, sizeof drvs, "no driver");
+    printf("  CUDA:        runtime %d.%d, %s, cuBLAS %d.%d.%d, TF32 %s\n", rt / 1000,
+           rt % 1000 / 10, drvs, blasv / 10000, blasv / 100 % 100, blasv % 100,
+           sg_get_allow_tf32() ? "allowed" : "off");
+    printf("  cuDNN:       %d.%d.%d\n", dnn / 10000, dnn / 100 % 100, dnn % 100);
+    int n = sg_cuda_device_count();
+    if (n == 0) {
+      printf("  GPUs:        none (%s)\n", sg_cuda_unavailable_reason());
+    } else {
+      for (int i = 0; i < n; i++) {
+        const char *name = sg_cuda_device_name(i);
+        printf("  %s cuda:%d %s, %.1f GiB\n", i == 0 ? "GPUs:       " : "            ", i,
+               name ? name : "?", (double)sg_cuda_device_total_memory(i) / (1 << 30));
+      }
+    }
+  }
   return 0;
 }
 

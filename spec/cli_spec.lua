@@ -635,9 +635,15 @@ describe("sgen info, --version and help", function()
     assert.matches("\n  BLAS:        OpenBLAS", out)
     assert.matches("\n  OpenMP:      yes\n", out)
     assert.matches("\n  threads:     %d+\n", out)
-    assert.matches("\n  CUDA:        not built\n", out)
-    assert.matches("\n  cuDNN:       not built\n", out)
-    assert.matches("\n  GPUs:        none %(CUDA not built%)\n", out)
+    if out:find("SGEN_WITH_CUDA=ON", 1, true) then
+      assert.matches("\n  CUDA:        runtime %d+%.%d+, [^\n]*cuBLAS %d+%.%d+%.%d+, TF32 off\n", out)
+      assert.matches("\n  cuDNN:       %d+%.%d+%.%d+\n", out)
+      assert.matches("\n  GPUs:        [^\n]+\n", out)
+    else
+      assert.matches("\n  CUDA:        not built\n", out)
+      assert.matches("\n  cuDNN:       not built\n", out)
+      assert.matches("\n  GPUs:        none %(CUDA not built%)\n", out)
+    end
     assert.matches("\n  Lua:         Lua 5%.4%.%d+, library /", out)
   end)
   it("reports the thread count set by SGEN_NUM_THREADS", function()
