@@ -1,7 +1,7 @@
 /* Reductions: sum, mean, var, std, norm, logsumexp, max, min, argmax, argmin.
  * Each is a method (x:sum(2)) and a function (sgen.sum(x, 2)).
  *
- * Calling convention (docs/api/bindA.md):
+ * Calling convention (docs/lua-api.md, section Reductions):
  *   x:sum()                      all dims
  *   x:sum(dim [, keepdim])       one dim (1-based, negative from the end)
  *   x:sum({d1, d2} [, keepdim])  several dims

@@ -2,7 +2,7 @@
 --   data.fashion_mnist(dir, split)  data.mnist(dir, split)  data.cifar10(dir, split)
 --   data.images(dir, {size=, channels=})  data.TensorDataset(images, labels, opts)
 --   data.DataLoader(dataset, {batch_size=, shuffle=, drop_last=, seed=, transform=})
--- See docs/api/data.md.
+-- See docs/lua-api.md, section sg.data.
 local ds = require "sgen.data.datasets"
 
 return {

@@ -1,5 +1,5 @@
 -- sgen.nn: modules with PyTorch's layers, default initializations and
--- state_dict names. See docs/api/nn.md.
+-- state_dict names. See docs/lua-api.md, section sg.nn.
 --   local nn = require("sgen").nn
 --   local Net = nn.Module:extend("Net")
 local M = require "sgen.nn.module"
