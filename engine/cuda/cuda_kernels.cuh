@@ -117,6 +117,38 @@ template <typename T> static inline T *dptr(const sg_tensor *t) {
   return (T *)sg_data_ptr(t);
 }
 
+// ---------------- block reductions ----------------
+// Sum of v over the block, valid in thread 0. `smem` holds 32 values.
+// Every thread of the block must call it; it ends with __syncthreads(), so
+// smem may be reused right away. The tree is fixed: results do not depend
+// on timing.
+template <typename T> __device__ __forceinline__ T warp_sum(T v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <typename T> __device__ T block_sum(T v, T *smem) {
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  int nw = (blockDim.x + 31) >> 5;
+  v = warp_sum(v);
+  if (lane == 0) smem[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    v = lane < nw ? smem[lane] : (T)0;
+    v = warp_sum(v);
+  }
+  __syncthreads();
+  return v;
+}
+
+// Vector of N T's with the alignment of one N*sizeof(T) access.
+template <typename T, int N> struct alignas(sizeof(T) * N) Vec {
+  T v[N];
+};
+
+static inline bool aligned_to(const void *p, size_t a) { return ((uintptr_t)p % a) == 0; }
+
 }  // namespace sgcuda
 
 // Dispatch on a runtime dtype to a compile-time constant D, e.g.
