@@ -271,6 +271,18 @@ static double load_as_double(const void *p, sg_dtype dt) {
   }
 }
 
+/* One element of a device tensor (at element offset off of its storage),
+ * copied to the host through the backend without autograd. */
+static int device_element(const sg_tensor *t, int64_t off, double *out) {
+  sg_tensor *el = sg_alias(t, NULL, NULL, 0, off);
+  sg_tensor *host = el ? sg_empty(NULL, 0, t->dtype, sg_cpu_device()) : NULL;
+  sg_status s = host ? sg_copy_(host, el) : sg_last_status();
+  if (s == SG_OK) *out = load_as_double(sg_data_ptr(host), host->dtype);
+  sg_release(host);
+  sg_release(el);
+  return s;
+}
+
 double sg_get_flat(const sg_tensor *t, int64_t i) {
   if (!t || i < 0 || i >= sg_numel(t)) return NAN; /* no such element */
   int64_t off = t->offset;
@@ -281,9 +293,7 @@ double sg_get_flat(const sg_tensor *t, int64_t i) {
   }
   if (t->storage->device.type != SG_CPU) {
     double v = NAN;
-    sg_tensor *host = sg_to_device((sg_tensor *)t, sg_cpu_device());
-    if (host) v = load_as_double(sg_data_ptr(host), host->dtype);
-    sg_release(host);
+    (void)device_element(t, off, &v);
     return v;
   }
   return load_as_double((char *)t->storage->data + off * (int64_t)sg_dtype_size(t->dtype),
@@ -297,13 +307,7 @@ int sg_item(const sg_tensor *t, double *out) {
   if (sg_numel(t) != 1)
     return sg_error(SG_ERR_ARG, "item: tensor has %lld elements (%s), expected exactly 1",
                     (long long)sg_numel(t), sg_shape_str(t, buf, sizeof buf));
-  if (t->storage->device.type != SG_CPU) {
-    sg_tensor *host = sg_to_device((sg_tensor *)t, sg_cpu_device());
-    if (!host) return sg_last_status();
-    *out = load_as_double(sg_data_ptr(host), host->dtype);
-    sg_release(host);
-    return 0;
-  }
+  if (t->storage->device.type != SG_CPU) return device_element(t, t->offset, out);
   *out = load_as_double(sg_data_ptr(t), t->dtype);
   return 0;
 }
