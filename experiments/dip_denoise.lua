@@ -23,12 +23,15 @@
 -- noisy.png, best_single.png, best_average.png, final.png, final_average.png,
 -- psnr.svg, needle_density_<i>.png (Γi of the final iterate), metrics.csv,
 -- summary.json; config.json at the top; with --variant=all a table.md.
+-- Run from anywhere: models/ and data/ are found next to experiments/.
+local root = (arg and arg[0] or ""):match("^(.*)/experiments/[^/]*$") or "."
+package.path = root .. "/?.lua;" .. package.path
 local sg = require "sgen"
 local cli = require "sgen.cli"
 local util = require "sgen.util"
 local UNetDIP = require "models.unet_dip"
 
-local default_image = "data/images/astronaut_256.png"
+local default_image = root .. "/data/images/astronaut_256.png"
 
 -- Options given on the command line (`sgen run` leaves them in the global
 -- `opts` until cli.options replaces it with the merged table): presets below

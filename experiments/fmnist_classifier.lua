@@ -11,6 +11,9 @@
 --
 -- Outputs under runs/fmnist_classifier/<timestamp>/: config.json,
 -- metrics.csv, summary.json, weights.safetensors, curves.svg.
+-- Run from anywhere: models/ and data/ are found next to experiments/.
+local root = (arg and arg[0] or ""):match("^(.*)/experiments/[^/]*$") or "."
+package.path = root .. "/?.lua;" .. package.path
 local sg = require "sgen"
 local cli = require "sgen.cli"
 local util = require "sgen.util"

@@ -525,8 +525,20 @@ end
 -- before anything is copied: size mismatches and non-tensor values are
 -- always errors; with strict (the default) missing and unexpected keys are
 -- too. Returns {missing_keys = {...}, unexpected_keys = {...}}.
+-- True for the metadata table sg.load returns second (string keys and
+-- values, none of them an option), so `net:load_state_dict(sg.load(path))`
+-- works as it reads.
+local function is_safetensors_metadata(t)
+  if type(t) ~= "table" or getmetatable(t) ~= nil or rawget(t, "strict") ~= nil then return false end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or type(v) ~= "string" then return false end
+  end
+  return true
+end
+
 function Module:load_state_dict(sd, opts)
   local cname = class_name(self)
+  if is_safetensors_metadata(opts) then opts = nil end
   opts = U.opts(cname .. ":load_state_dict", opts, {"strict"})
   local strict = opts.strict ~= false
   if type(sd) ~= "table" or is_module(sd) then
