@@ -14,7 +14,9 @@
  * from cudnnGet*_v7's list, capped at SG_CONV_WS_CAP); if Find fails, the
  * first usable entry of the _v7 heuristics is taken. Float32 math is FMA
  * only (no TF32) unless sg_get_allow_tf32() is on; candidates whose math
- * type is not allowed are skipped.
+ * type is not allowed are skipped (if none is left, the first candidate
+ * runs with FMA math forced on the descriptor); half-precision
+ * down-conversion is never allowed.
  *
  * When cuDNN cannot do a geometry (no algorithm, CUDNN_STATUS_NOT_SUPPORTED,
  * or a tensor of 2^31 elements or more) the op falls back to im2col /
@@ -150,7 +152,9 @@ static cudnnMathType_t base_math(sg_dtype dt, bool tf32) {
   return dt == SG_FLOAT32 && !tf32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
 }
 
+/* Float32 without TF32: FMA math only. Never a down-conversion to half. */
 static bool math_ok(sg_dtype dt, bool tf32, cudnnMathType_t m) {
+  if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
   return !(dt == SG_FLOAT32 && !tf32) || m == CUDNN_FMA_MATH;
 }
 
@@ -256,6 +260,26 @@ static int pick(const perf_t *p, int n, size_t limit, sg_dtype dt, bool tf32) {
   return -1;
 }
 
+/* Sets e from candidate p, with the math type it reported, or (float32
+ * without TF32, when no candidate reported FMA math) FMA math forced on
+ * the descriptor: cuDNN then runs the algorithm without tensor cores or
+ * answers NOT_SUPPORTED, which sends the geometry to the fallback. */
+static void take(algo_entry *e, const perf_t *p, bool force_fma) {
+  e->algo = p->algo;
+  e->math = force_fma ? CUDNN_FMA_MATH : p->math;
+  e->ws = p->memory;
+}
+
+/* The first candidate that succeeded within `limit` bytes, whatever its
+ * math type (still never a down-conversion); -1 if none. */
+static int pick_any(const perf_t *p, int n, size_t limit) {
+  for (int i = 0; i < n; i++)
+    if (p[i].status == CUDNN_STATUS_SUCCESS && p[i].memory <= limit &&
+        p[i].math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+      return i;
+  return -1;
+}
+
 /* Chooses the algorithm of (op, geometry); sets e->algo = -1 when cuDNN
  * has none. Errors only for a failed device call. */
 static sg_status choose(algo_entry *e, conv_op op, cudnnHandle_t h, const conv_descs *d,
@@ -276,19 +300,16 @@ static sg_status choose(algo_entry *e, conv_op op, cudnnHandle_t h, const conv_d
   if (ws) sg_cuda_free(ws, want);
   (void)cudaGetLastError(); /* a failed candidate must not leave an error behind */
   e->algo = -1;
-  int i = nf > 0 ? pick(fp, nf, want, dt, tf32) : -1;
-  if (i >= 0) {
-    e->algo = fp[i].algo;
-    e->math = fp[i].math;
-    e->ws = fp[i].memory;
-    return SG_OK;
-  }
-  i = pick(hp, nh, SG_CONV_WS_CAP, dt, tf32);
-  if (i >= 0) {
-    e->algo = hp[i].algo;
-    e->math = hp[i].math;
-    e->ws = hp[i].memory;
-  }
+  const bool fma_only = dt == SG_FLOAT32 && !tf32;
+  int i;
+  if (nf > 0 && (i = pick(fp, nf, want, dt, tf32)) >= 0)
+    take(e, &fp[i], false);
+  else if ((i = pick(hp, nh, SG_CONV_WS_CAP, dt, tf32)) >= 0)
+    take(e, &hp[i], false);
+  else if (nf > 0 && (i = pick_any(fp, nf, want)) >= 0)
+    take(e, &fp[i], fma_only);
+  else if ((i = pick_any(hp, nh, SG_CONV_WS_CAP)) >= 0)
+    take(e, &hp[i], fma_only);
   return SG_OK;
 }
 

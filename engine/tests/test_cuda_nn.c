@@ -298,8 +298,8 @@ static void matmul_slot_permuted_batch(void) {
   sg_release_all((sg_tensor *[]){a, b, ag, bg, av, agv, oc, og}, 8);
 }
 
-/* float32 against a float64 reference: TF32 (10-bit mantissa) would give
- * errors ~1e-3, IEEE float32 ~1e-6. */
+/* float32 against a float64 reference (relative to the largest value):
+ * TF32 (10-bit mantissa) gives ~1e-4 on these sizes, IEEE float32 ~1e-7. */
 static double max_rel_err(const sg_tensor *t, const sg_tensor *ref) {
   sg_tensor *h = to_cpu((sg_tensor *)t);
   double m = 0, scale = 0;
@@ -337,7 +337,8 @@ static void tf32_off_by_default(void) {
   sg_tensor *cy64 = cy ? sg_to_dtype(cy, SG_FLOAT64) : NULL;
   double ce = cy64 ? max_rel_err(cy64, cref) : INFINITY;
   printf("  conv2d float32 vs float64 reference, TF32 off: max rel err %.3g\n", ce);
-  CHECK(ce < 1e-5);
+  /* TF32 would be ~2e-4 here; FMA Winograd / FFT stay near 1e-6 */
+  CHECK(ce < 5e-5);
   /* with TF32 allowed the products still run (and stay within TF32's error) */
   sg_set_allow_tf32(true);
   sg_tensor *yt = ag && bg ? sg_matmul(ag, bg) : NULL;
