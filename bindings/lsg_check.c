@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lsg.h"
+#include "sgen/cuda.h"
 
 const char *lsg_typename(lua_State *L, int idx) {
   if (luaL_testudata(L, idx, LSG_TENSOR_MT)) return "tensor";
@@ -289,13 +290,40 @@ sg_dtype lsg_parse_dtype(lua_State *L, const char *name, const char *fname) {
   return SG_FLOAT32;
 }
 
+/* "cuda" -> 0, "cuda:N" -> N (decimal digits only); -1 if name is neither. */
+static int cuda_index(const char *name) {
+  if (strncmp(name, "cuda", 4) != 0) return -1;
+  if (name[4] == '\0') return 0;
+  if (name[4] != ':' || name[5] == '\0') return -1;
+  long n = 0;
+  for (const char *p = name + 5; *p; p++) {
+    if (*p < '0' || *p > '9' || n > 1000000) return -1;
+    n = n * 10 + (*p - '0');
+  }
+  return (int)n;
+}
+
 sg_device lsg_parse_device(lua_State *L, const char *name, const char *fname) {
   if (strcmp(name, "cpu") == 0) return sg_cpu_device();
-  if (strncmp(name, "cuda", 4) == 0)
+  int index = cuda_index(name);
+  if (index < 0)
+    luaL_error(L, "sgen.%s: unknown device '%s' (expected \"cpu\", \"cuda\" or \"cuda:N\")",
+               fname, name);
+  if (!sg_cuda_built())
     luaL_error(L, "sgen.%s: device '%s' is not available: this sgen was built without CUDA "
                "(see `sgen info`)", fname, name);
-  luaL_error(L, "sgen.%s: unknown device '%s' (expected \"cpu\" or \"cuda\")", fname, name);
-  return sg_cpu_device();
+  if (!sg_cuda_is_available())
+    luaL_error(L, "sgen.%s: device '%s' is not available: %s", fname, name,
+               sg_cuda_unavailable_reason());
+  int count = sg_cuda_device_count();
+  if (index >= count)
+    luaL_error(L, "sgen.%s: device '%s' is not available: there %s %d CUDA device%s (cuda:0%s)",
+               fname, name, count == 1 ? "is" : "are", count, count == 1 ? "" : "s",
+               count == 1 ? "" : " ..");
+  if (index > 0)
+    luaL_error(L, "sgen.%s: device '%s' is not available: only cuda:0 is supported for now",
+               fname, name);
+  return (sg_device){SG_CUDA, index};
 }
 
 sg_dtype lsg_opt_dtype(lua_State *L, int idx, sg_dtype def, const char *fname) {

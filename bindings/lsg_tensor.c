@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lsg.h"
+#include "sgen/cuda.h"
 
 /* ---- pushing and errors ---- */
 
@@ -11,13 +12,20 @@
 static const char gc_threshold_key = 0;
 enum { GC_MIN_THRESHOLD = 32 << 20 };
 
+/* Bytes held by tensors on every device: host memory and the device
+ * blocks of the CUDA allocator (0 without CUDA). */
+static size_t live_bytes(void) {
+  return sg_cpu_memory_stats().live_bytes + sg_cuda_memory_stats().allocated_bytes;
+}
+
 /* Garbage tensors must be collected at the pace of their memory, not of their
  * small userdata (Torch7's classic out-of-memory). Lua's incremental steps
  * alone do not keep up: LUA_GCSTEP debt runs few finalizers per step and
  * live bytes grew linearly in a 2,000-iteration loop (spec/memory_spec.lua).
  * So: report the bytes as debt (ordinary pacing), and when the engine's live
  * bytes exceed 1.5x what was live after the last full collection (at least
- * 32 MB), run a full collection. The Lua heap is small, so that is cheap. */
+ * 32 MB), run a full collection. The Lua heap is small, so that is cheap.
+ * Device storages count the same way: the live bytes are host plus GPU. */
 static void account_storage(lua_State *L, size_t nbytes) {
   size_t kb = (nbytes + 1023) / 1024;
   if (kb > (size_t)INT32_MAX) kb = INT32_MAX;
@@ -25,10 +33,10 @@ static void account_storage(lua_State *L, size_t nbytes) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gc_threshold_key);
   lua_Integer threshold = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : GC_MIN_THRESHOLD;
   lua_pop(L, 1);
-  size_t live = sg_cpu_memory_stats().live_bytes;
+  size_t live = live_bytes();
   if ((lua_Integer)live <= threshold) return;
   lua_gc(L, LUA_GCCOLLECT);
-  live = sg_cpu_memory_stats().live_bytes;
+  live = live_bytes();
   lua_Integer next = (lua_Integer)(live + live / 2);
   lua_pushinteger(L, next > GC_MIN_THRESHOLD ? next : GC_MIN_THRESHOLD);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gc_threshold_key);

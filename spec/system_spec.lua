@@ -41,10 +41,134 @@ describe("sg.version / sg.build_info", function()
 end)
 
 describe("sg.cuda", function()
-  it("says no CUDA device in this build", function()
-    assert.is_false(sg.cuda.is_available())
+  local stat_keys = {"allocated_bytes", "reserved_bytes", "peak_allocated_bytes",
+    "peak_reserved_bytes", "requested_bytes", "num_device_allocs", "num_device_frees",
+    "num_alloc_retries", "num_ooms"}
+
+  it("has the device functions in every build", function()
+    for _, name in ipairs({"is_available", "device_count", "device_name", "unavailable_reason",
+                           "memory_stats", "reset_peak_memory_stats", "empty_cache",
+                           "synchronize", "versions"}) do
+      assert.equal("function", type(sg.cuda[name]), name)
+    end
+    assert.equal("boolean", type(sg.cuda.built))
+    local m = sg.cuda.memory_stats()
+    for _, k in ipairs(stat_keys) do assert.equal("integer", math.type(m[k]), k) end
+    local v = sg.cuda.versions()
+    for _, k in ipairs({"runtime", "driver", "cudnn", "cublas"}) do
+      assert.equal("integer", math.type(v[k]), k)
+    end
+    sg.cuda.empty_cache()
+    sg.cuda.reset_peak_memory_stats()
+    sg.cuda.synchronize()
+  end)
+
+  it("says why CUDA cannot be used, and device='cuda' fails with that reason", function()
+    if sg.cuda.is_available() then return end
     assert.equal(0, sg.cuda.device_count())
-    assert.has_error(function() sg.rand(2, {device = "cuda"}) end,
-      "sgen.rand: device 'cuda' is not available: this sgen was built without CUDA (see `sgen info`)")
+    local reason = sg.cuda.unavailable_reason()
+    assert.is_true(#reason > 0)
+    if not sg.cuda.built then
+      assert.has_error(function() sg.rand(2, {device = "cuda"}) end,
+        "sgen.rand: device 'cuda' is not available: this sgen was built without CUDA (see `sgen info`)")
+      assert.has_error(function() sg.zeros(2, {device = "cuda:1"}) end,
+        "sgen.zeros: device 'cuda:1' is not available: this sgen was built without CUDA (see `sgen info`)")
+    else
+      assert.has_error(function() sg.rand(2, {device = "cuda"}) end,
+        "sgen.rand: device 'cuda' is not available: " .. reason)
+    end
+    local ok, err = pcall(sg.cuda.device_name, 0)
+    assert.is_false(ok)
+    assert.matches("^sgen%.cuda%.device_name: no CUDA device", err)
+    local m = sg.cuda.memory_stats()
+    for _, k in ipairs(stat_keys) do assert.equal(0, m[k], k) end
+  end)
+
+  it("rejects device names that are not cpu, cuda or cuda:N", function()
+    for _, name in ipairs({"gpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "CUDA"}) do
+      assert.has_error(function() sg.zeros(2, {device = name}) end,
+        "sgen.zeros: unknown device '" .. name .. "' (expected \"cpu\", \"cuda\" or \"cuda:N\")")
+    end
+  end)
+end)
+
+describe("sg.backends.allow_tf32", function()
+  it("is off by default and can be switched", function()
+    assert.is_false(sg.backends.allow_tf32)
+    sg.backends.allow_tf32 = true
+    assert.is_true(sg.backends.allow_tf32)
+    sg.backends.allow_tf32 = false
+    assert.is_false(sg.backends.allow_tf32)
+  end)
+
+  it("rejects other values and unknown settings", function()
+    assert.has_error(function() sg.backends.allow_tf32 = 1 end,
+      "sgen.backends.allow_tf32: expected a boolean, got number")
+    assert.has_error(function() sg.backends.allow_tf32 = nil end,
+      "sgen.backends.allow_tf32: expected a boolean, got nil")
+    assert.has_error(function() sg.backends.allow_fp16 = true end,
+      "sgen.backends: unknown setting 'allow_fp16' (expected allow_tf32)")
+    assert.is_nil(sg.backends.allow_fp16)
+    assert.is_false(sg.backends.allow_tf32)
+  end)
+end)
+
+-- Run on a machine with a GPU: busted --tags=gpu spec/system_spec.lua
+describe("sg.cuda on a GPU #gpu", function()
+  it("reports a device", function()
+    assert.is_true(sg.cuda.is_available())
+    assert.is_true(sg.cuda.device_count() >= 1)
+    assert.equal("string", type(sg.cuda.device_name(0)))
+    assert.equal("", sg.cuda.unavailable_reason())
+    assert.is_true(sg.cuda.versions().runtime >= 12000)
+  end)
+
+  it("moves tensors to the device and back", function()
+    local x = sg.tensor({{1, 2, 3}, {4, 5, 6}})
+    local g = x:to("cuda")
+    assert.equal("cuda:0", g:device())
+    assert.same(x:totable(), g:to("cpu"):totable())
+    assert.same(((x * 2 + 1):sum()):item(), ((g * 2 + 1):sum()):item())
+    assert.has_error(function() sg.zeros(2, {device = "cuda:1"}) end)
+  end)
+
+  it("counts device memory and returns it to the cache", function()
+    collectgarbage()
+    sg.cuda.empty_cache()
+    local before = sg.cuda.memory_stats()
+    do
+      local t <close> = sg.zeros(1024, 1024, {device = "cuda"}) -- 4 MB
+      local m = sg.cuda.memory_stats()
+      assert.is_true(m.allocated_bytes >= before.allocated_bytes + 4 * 1024 * 1024)
+      assert.is_true(m.reserved_bytes >= m.allocated_bytes)
+    end
+    local after = sg.cuda.memory_stats()
+    assert.equal(before.allocated_bytes, after.allocated_bytes)
+    assert.is_true(after.reserved_bytes > after.allocated_bytes) -- cached
+    sg.cuda.empty_cache()
+    assert.equal(sg.cuda.memory_stats().allocated_bytes, sg.cuda.memory_stats().reserved_bytes)
+  end)
+
+  it("keeps device memory flat in a loop without collectgarbage", function()
+    collectgarbage()
+    local base = sg.cuda.memory_stats().allocated_bytes
+    local peak = base
+    for _ = 1, 2000 do
+      local x = sg.ones(256, 256, {device = "cuda"}) * 0.5 -- 256 KB each, never freed by hand
+      local y = (x * x + 1):sum()
+      peak = math.max(peak, sg.cuda.memory_stats().allocated_bytes)
+      assert.is_true(y:item() > 0)
+    end
+    -- garbage is collected at the pace of the device bytes
+    assert.is_true(peak - base < 256 * 1024 * 1024, "peak " .. peak)
+  end)
+
+  it("raises an out-of-memory error naming the request, and recovers", function()
+    local ok, err = pcall(sg.empty, 1 << 44, {device = "cuda"}) -- 64 TiB
+    assert.is_false(ok)
+    assert.matches("^sgen%.cuda: out of memory: tried to allocate 64%.00 TiB %(70368744177664 bytes", err)
+    assert.matches("sgen holds", err)
+    assert.is_true(sg.cuda.memory_stats().num_ooms >= 1)
+    assert.equal(6, sg.ones(2, 3, {device = "cuda"}):sum():item())
   end)
 end)
