@@ -193,7 +193,10 @@ static void release_all_cached(void) {
 static void format_bytes(char *buf, size_t n, size_t bytes) {
   double v = (double)bytes;
   const char *unit = "B";
-  if (v >= 1024.0 * 1024 * 1024) {
+  if (v >= 1024.0 * 1024 * 1024 * 1024) {
+    v /= 1024.0 * 1024 * 1024 * 1024;
+    unit = "TiB";
+  } else if (v >= 1024.0 * 1024 * 1024) {
     v /= 1024.0 * 1024 * 1024;
     unit = "GiB";
   } else if (v >= 1024.0 * 1024) {
@@ -222,7 +225,7 @@ static void oom_error(size_t nbytes, size_t seg) {
   format_bytes(total, sizeof total, tot);
   A.stats.num_ooms++;
   sg_error(SG_ERR_MEM,
-           "CUDA out of memory: tried to allocate %s (%zu bytes; a segment of %s) on cuda:0; "
+           "cuda: out of memory: tried to allocate %s (%zu bytes; a segment of %s) on cuda:0; "
            "the GPU has %s free of %s; sgen holds %s in live tensors and %s cached, after a "
            "garbage collection and emptying the cache",
            req, nbytes, segs, freeb, total, held, cached);
