@@ -149,6 +149,11 @@ static sg_status check_call(const char *what, sg_fn f, sg_tensor **inputs, int n
   if (!inputs || n < 1)
     return sg_error(SG_ERR_ARG, "%s: %d inputs given%s, expected at least one", what, n,
                     inputs ? "" : " (inputs array is NULL)");
+  /* the finite differences write the inputs' host memory */
+  for (int i = 0; i < n; i++)
+    if (inputs[i] && inputs[i]->storage->device.type != SG_CPU)
+      return sg_error(SG_ERR_ARG, "%s: input %d is on %s; finite differences run on the CPU",
+                      what, i, sg_device_name(inputs[i]->storage->device));
   return SG_OK;
 }
 
