@@ -742,7 +742,7 @@ static const int L0INF_WARPS = 8;
 template <typename T, typename UK, bool SMEM>
 __global__ void l0inf_k(MaskOut<T> m, const T *x, int64_t C, int64_t I, int64_t needles,
                         int64_t k) {
-  extern __shared__ unsigned char l0inf_smem[];
+  extern __shared__ __align__(16) unsigned char l0inf_smem[];
   UK *thr_s = (UK *)l0inf_smem;                       // [32]
   int64_t *cut_s = (int64_t *)(thr_s + L0INF_TILE);   // [32]
   UK *keys = (UK *)(cut_s + L0INF_TILE);              // [C * 33] when SMEM
