@@ -6,26 +6,6 @@
 
 #include "lsg.h"
 
-/* Raises the engine's last error as "sgen.<fname>: ..." (replacing the
- * engine's op tag, see lsg_views.c). */
-static int raise_as(lua_State *L, const char *fname) {
-  const char *msg = sg_last_error();
-  if (!msg || !*msg) msg = "operation failed (no message from the engine)";
-  const char *colon = strstr(msg, ": ");
-  if (colon) {
-    const char *p = msg;
-    while (p < colon && (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) p++;
-    if (p == colon && p > msg) msg = colon + 2;
-  }
-  return luaL_error(L, "sgen.%s: %s", fname, msg);
-}
-
-static int push_as(lua_State *L, sg_tensor *t, const char *fname) {
-  if (!t) return raise_as(L, fname);
-  lsg_push_tensor(L, t);
-  return 1;
-}
-
 /* ---- products ---- */
 
 typedef sg_tensor *(*product_fn)(sg_tensor *, sg_tensor *);
@@ -33,7 +13,7 @@ typedef sg_tensor *(*product_fn)(sg_tensor *, sg_tensor *);
 static int product(lua_State *L, const char *fname, product_fn fn) {
   sg_tensor *a = lsg_check_tensor(L, 1, fname, "input");
   sg_tensor *b = lsg_check_tensor(L, 2, fname, "other");
-  return push_as(L, fn(a, b), fname);
+  return lsg_push_result_as(L, fn(a, b), fname);
 }
 
 static int f_matmul(lua_State *L) { return product(L, "matmul", sg_matmul); }
@@ -53,21 +33,21 @@ static int f_cholesky(lua_State *L) {
     lsg_check_opt_keys(L, 2, fname, cholesky_keys);
     upper = lsg_opt_boolean(L, 2, "upper", false, fname);
   }
-  return push_as(L, sg_cholesky(a, upper), fname);
+  return lsg_push_result_as(L, sg_cholesky(a, upper), fname);
 }
 
 static int f_logdet(lua_State *L) {
-  return push_as(L, sg_logdet(lsg_check_tensor(L, 1, "linalg.logdet", "A")), "linalg.logdet");
+  return lsg_push_result_as(L, sg_logdet(lsg_check_tensor(L, 1, "linalg.logdet", "A")), "linalg.logdet");
 }
 
 static int f_solve(lua_State *L) {
   sg_tensor *a = lsg_check_tensor(L, 1, "linalg.solve", "A");
   sg_tensor *b = lsg_check_tensor(L, 2, "linalg.solve", "B");
-  return push_as(L, sg_solve(a, b), "linalg.solve");
+  return lsg_push_result_as(L, sg_solve(a, b), "linalg.solve");
 }
 
 static int f_inv(lua_State *L) {
-  return push_as(L, sg_inv(lsg_check_tensor(L, 1, "linalg.inv", "A")), "linalg.inv");
+  return lsg_push_result_as(L, sg_inv(lsg_check_tensor(L, 1, "linalg.inv", "A")), "linalg.inv");
 }
 
 void lsg_open_linalg(lua_State *L, int core, int methods) {

@@ -18,26 +18,6 @@
 
 #include "lsg.h"
 
-/* Raises the engine's last error as "sgen.<fname>: ..." (replacing the
- * engine's op tag, see lsg_views.c). */
-static int raise_as(lua_State *L, const char *fname) {
-  const char *msg = sg_last_error();
-  if (!msg || !*msg) msg = "operation failed (no message from the engine)";
-  const char *colon = strstr(msg, ": ");
-  if (colon) {
-    const char *p = msg;
-    while (p < colon && (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) p++;
-    if (p == colon && p > msg) msg = colon + 2;
-  }
-  return luaL_error(L, "sgen.%s: %s", fname, msg);
-}
-
-static int push_as(lua_State *L, sg_tensor *t, const char *fname) {
-  if (!t) return raise_as(L, fname);
-  lsg_push_tensor(L, t);
-  return 1;
-}
-
 /* A table that is not a tensor and has no list part: an options table. */
 static bool is_opts_table(lua_State *L, int idx) {
   if (!lua_istable(L, idx) || lsg_is_tensor(L, idx)) return false;
@@ -130,7 +110,7 @@ static int dims_reduction(lua_State *L, const char *fname, dims_fn fn) {
   rargs r;
   reduce_args(L, 2, x, fname, keepdim_keys, true, &r);
   if (fn != sg_sum) require_float(L, x, fname);
-  return push_as(L, fn(x, r.dims, r.ndims, r.keepdim), fname);
+  return lsg_push_result_as(L, fn(x, r.dims, r.ndims, r.keepdim), fname);
 }
 
 static int f_sum(lua_State *L) { return dims_reduction(L, "sum", sg_sum); }
@@ -168,7 +148,7 @@ static int var_std(lua_State *L, const char *fname, bool is_std) {
   }
   sg_tensor *y = is_std ? sg_std(x, r.dims, r.ndims, correction, r.keepdim)
                         : sg_var(x, r.dims, r.ndims, correction, r.keepdim);
-  return push_as(L, y, fname);
+  return lsg_push_result_as(L, y, fname);
 }
 
 static int f_var(lua_State *L) { return var_std(L, "var", false); }
@@ -195,7 +175,7 @@ static int f_norm(lua_State *L) {
   rargs r;
   reduce_args(L, 3, x, "norm", keepdim_keys, true, &r);
   require_float(L, x, "norm");
-  return push_as(L, sg_norm(x, p, r.dims, r.ndims, r.keepdim), "norm");
+  return lsg_push_result_as(L, sg_norm(x, p, r.dims, r.ndims, r.keepdim), "norm");
 }
 
 /* ---- max / min / argmax / argmin ---- */
@@ -233,7 +213,7 @@ static int minmax(lua_State *L, const char *fname, bool is_max) {
   sg_tensor *x = lsg_check_tensor(L, 1, fname, "input");
   if (lsg_is_tensor(L, 2)) { /* PyTorch's max(x, other): elementwise */
     sg_tensor *o = lsg_check_tensor(L, 2, fname, "other");
-    return push_as(L, sg_binary(is_max ? SG_MAXIMUM : SG_MINIMUM, x, o), fname);
+    return lsg_push_result_as(L, sg_binary(is_max ? SG_MAXIMUM : SG_MINIMUM, x, o), fname);
   }
   bool keepdim;
   int d = one_dim_args(L, x, fname, &keepdim);
@@ -241,14 +221,14 @@ static int minmax(lua_State *L, const char *fname, bool is_max) {
     if (keepdim)
       return luaL_error(L, "sgen.%s: keepdim needs a dim (%s() without a dim gives a 0-dim "
                         "tensor)", fname, fname);
-    return push_as(L, is_max ? sg_max_all(x) : sg_min_all(x), fname);
+    return lsg_push_result_as(L, is_max ? sg_max_all(x) : sg_min_all(x), fname);
   }
   sg_tensor *vals = NULL, *idx = NULL;
   sg_status st = is_max ? sg_max_dim(x, d, keepdim, &vals, &idx)
                         : sg_min_dim(x, d, keepdim, &vals, &idx);
-  if (st != SG_OK) return raise_as(L, fname);
+  if (st != SG_OK) return lsg_raise_engine_as(L, fname);
   lsg_push_tensor(L, vals);
-  push_as(L, one_based(idx), fname);
+  lsg_push_result_as(L, one_based(idx), fname);
   return 2;
 }
 
@@ -260,8 +240,8 @@ static int argminmax(lua_State *L, const char *fname, bool is_max) {
   bool keepdim;
   int d = one_dim_args(L, x, fname, &keepdim);
   sg_tensor *idx = is_max ? sg_argmax(x, d, keepdim) : sg_argmin(x, d, keepdim);
-  if (!idx) return raise_as(L, fname);
-  return push_as(L, one_based(idx), fname);
+  if (!idx) return lsg_raise_engine_as(L, fname);
+  return lsg_push_result_as(L, one_based(idx), fname);
 }
 
 static int f_argmax(lua_State *L) { return argminmax(L, "argmax", true); }
