@@ -31,58 +31,16 @@ CPU arithmetic, a safetensors writer with a fixed key order).
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
+
 F32 = torch.float32
 F64 = torch.float64
-
-_DTYPE_NAMES = {
-    torch.float32: "F32",
-    torch.float64: "F64",
-    torch.int64: "I64",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Minimal safetensors writer (the python3-safetensors package is not in
-    Debian): u64 little-endian header length, JSON header padded with spaces
-    to a multiple of 8, then the raw little-endian row-major data. Keys are
-    written in the given order (a list of (name, tensor) pairs)."""
-    header = {}
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    blobs = []
-    offset = 0
-    for name, t in tensors:
-        t = t.detach().contiguous().cpu()
-        if t.dtype not in _DTYPE_NAMES:
-            raise ValueError(f"{name}: unsupported dtype {t.dtype}")
-        if sys.byteorder != "little":
-            raise RuntimeError("this writer assumes a little-endian host")
-        data = t.numpy().tobytes() if t.dtype != torch.bool else t.to(torch.uint8).numpy().tobytes()
-        header[name] = {
-            "dtype": _DTYPE_NAMES[t.dtype],
-            "shape": list(t.shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-    return offset + len(text) + 8
 
 
 class Fixture:

@@ -23,44 +23,17 @@ into the file's __metadata__.
 Deterministic: fixed seed, float64 CPU arithmetic, a safetensors writer with
 a fixed key order.
 """
-import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
+
 F32 = torch.float32
 F64 = torch.float64
-
-_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
-
-
-def write_safetensors(path, items, metadata):
-    """Minimal safetensors writer: u64 little-endian header length, JSON
-    header (keys in the given order, padded with spaces to a multiple of 8),
-    raw little-endian row-major data."""
-    if sys.byteorder != "little":
-        raise RuntimeError("this writer assumes a little-endian host")
-    header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
-    blobs, offset = [], 0
-    for name, t in items:
-        t = t.detach().contiguous().cpu()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
 
 
 def case(items, meta, name, call, fn, inputs, grads=True):

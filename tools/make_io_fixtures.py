@@ -5,11 +5,12 @@ Run with Debian's interpreter (it has torch):
 
     /usr/bin/python3 tools/make_io_fixtures.py [OUT_DIR]
 
-python3-safetensors is not packaged in Debian, so the file is written by hand
-in the layout of the official writer: u64 little-endian header length, compact
-JSON header ("__metadata__" first, tensors ordered by dtype, widest first, then
-by name), padded with spaces to a multiple of 8, then the raw little-endian
-row-major data.
+python3-safetensors is not packaged in Debian, so the file is written by
+tools/safetensors_writer.py (official_order=True) in the layout of the
+official writer: u64 little-endian header length, compact JSON header
+("__metadata__" first, tensors ordered by dtype, widest first, then by name),
+padded with spaces to a multiple of 8, then the raw little-endian row-major
+data.
 
 Tensors (the spec repeats the expected values by hand, or recomputes them):
 
@@ -31,53 +32,13 @@ Tensors (the spec repeats the expected values by hand, or recomputes them):
 Metadata: {"format": "pt", "producer": "tools/make_io_fixtures.py"}.
 Deterministic: the same bytes on every run.
 """
-import json
 import os
-import struct
 import sys
 
 import torch
 
-DTYPE_ORDER = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
-               "I32", "U32", "F32", "F64", "I64", "U64"]
-TORCH_TO_ST = {
-    torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
-    torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32",
-    torch.float32: "F32", torch.float64: "F64", torch.int64: "I64",
-}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.numel() == 0:
-        return b""
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: go through the int16 bits
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    return t.numpy().newbyteorder("<").tobytes()
-
-
-def save_safetensors(path, tensors, metadata):
-    if sys.byteorder != "little":
-        raise RuntimeError("this writer assumes a little-endian host")
-    items = sorted(tensors.items(),
-                   key=lambda kv: (-DTYPE_ORDER.index(TORCH_TO_ST[kv[1].dtype]), kv[0]))
-    header = {"__metadata__": metadata}
-    blobs, offset = [], 0
-    for name, t in items:
-        b = tensor_bytes(t)
-        header[name] = {"dtype": TORCH_TO_ST[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 
 def main():
@@ -105,7 +66,8 @@ def main():
     assert t["f16"].float().tolist() == [0.0999755859375, -2.25, 65504.0]
     assert t["bf16"].float().tolist() == [0.10009765625, -3.5]
     path = os.path.join(out, "io_torch.safetensors")
-    save_safetensors(path, t, {"format": "pt", "producer": "tools/make_io_fixtures.py"})
+    write_safetensors(path, t, {"format": "pt", "producer": "tools/make_io_fixtures.py"},
+                      official_order=True)
     print("wrote", path)
 
 

@@ -3,64 +3,29 @@
 
 Run with Debian's python (it has torch and PIL):  /usr/bin/python3 tools/make_io_samples.py
 
-* torch_sample.safetensors: tensors made by PyTorch, written in the exact layout
-  of the official safetensors writer (python3-safetensors is not packaged in
-  Debian bookworm): 8-byte little-endian header length, compact JSON header with
-  "__metadata__" first and the tensors ordered by dtype (widest first) then name,
-  header padded with spaces to a multiple of 8, then the raw little-endian data.
+* torch_sample.safetensors: tensors made by PyTorch, written by
+  tools/safetensors_writer.py (python3-safetensors is not packaged in Debian
+  bookworm) in the exact layout of the official safetensors writer: 8-byte
+  little-endian header length, compact JSON header with "__metadata__" first
+  and the tensors ordered by dtype (widest first) then name, header padded
+  with spaces to a multiple of 8, then the raw little-endian data.
 * png_*.png: tiny images written by PIL (an encoder independent of libpng's
   writer used by sgen), plus a 16-bit RGB one written by hand (PIL cannot).
 The expected values are repeated by hand in engine/tests/test_io.c.
 """
-import json
 import os
 import struct
+import sys
 import zlib
 
 import torch
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "engine", "tests", "data")
-
-# Official dtype order (safetensors' Dtype enum); the writer sorts descending.
-DTYPE_ORDER = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
-               "I32", "U32", "F32", "F64", "I64", "U64"]
-TORCH_TO_ST = {
-    torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
-    torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32",
-    torch.float32: "F32", torch.float64: "F64", torch.int64: "I64",
-}
-
-
-def tensor_bytes(t):
-    t = t.contiguous()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: go through int16 bits
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    return t.numpy().newbyteorder("<").tobytes() if t.numel() else b""
-
-
-def save_safetensors(path, tensors, metadata=None):
-    items = sorted(tensors.items(),
-                   key=lambda kv: (-DTYPE_ORDER.index(TORCH_TO_ST[kv[1].dtype]), kv[0]))
-    header = {}
-    if metadata:
-        header["__metadata__"] = metadata
-    blobs = []
-    offset = 0
-    for name, t in items:
-        b = tensor_bytes(t)
-        header[name] = {"dtype": TORCH_TO_ST[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def make_safetensors():
@@ -82,8 +47,8 @@ def make_safetensors():
         # a transposed (non-contiguous) tensor is written row-major
         "w.t": torch.arange(6, dtype=torch.float32).reshape(2, 3).t(),
     }
-    save_safetensors(os.path.join(OUT, "torch_sample.safetensors"), t,
-                     {"format": "pt", "note": "quote \" and \u00fc"})
+    write_safetensors(os.path.join(OUT, "torch_sample.safetensors"), t,
+                      {"format": "pt", "note": "quote \" and \u00fc"}, official_order=True)
 
 
 def png_chunk(tag, data):

@@ -68,13 +68,14 @@ Self-checks run before anything is written (the script fails otherwise):
     of step 5 agrees to 1e-12 with a direct (non-separable) weighted sum
     over every 2r+1 x 2r+1 window of the interior.
 """
-import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 TRUNCATE = 3.5
 
@@ -214,34 +215,6 @@ def make_images():
             n = c.astype(np.float64) + std * rng.standard_normal(c.shape)
             images[f"{kind}.noisy{i}"] = np.clip(n, 0.0, 1.0).astype(np.float32)
     return images
-
-
-def write_safetensors(path, items, metadata):
-    """Minimal safetensors writer: u64 little-endian header length, JSON
-    header padded with spaces to a multiple of 8, raw little-endian data."""
-    if sys.byteorder != "little":
-        raise RuntimeError("this writer assumes a little-endian host")
-    names = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}
-    header = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
-    for name, a in items:
-        a = np.ascontiguousarray(a)
-        data = a.tobytes()
-        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-    return 8 + len(text) + offset
 
 
 def main():

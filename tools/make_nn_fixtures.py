@@ -35,49 +35,17 @@ Deterministic: same bytes on every run (fixed seeds, float64 CPU arithmetic,
 a safetensors writer with a fixed key order).
 """
 import copy
-import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
+
 F32 = torch.float32
 F64 = torch.float64
-
-_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
-
-
-def write_safetensors(path, items, metadata):
-    """Minimal safetensors writer (python3-safetensors is not in Debian):
-    u64 little-endian header length, JSON header (keys in the given order,
-    padded with spaces to a multiple of 8), raw little-endian row-major data."""
-    if sys.byteorder != "little":
-        raise RuntimeError("this writer assumes a little-endian host")
-    header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
-    blobs, offset = [], 0
-    for name, t in items:
-        t = t.detach().contiguous().cpu()
-        if t.dtype not in _DTYPES:
-            raise ValueError(f"{name}: unsupported dtype {t.dtype}")
-        if name in header:
-            raise ValueError(f"duplicate key {name}")
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-    return 8 + len(text) + offset
 
 
 class Fixture:

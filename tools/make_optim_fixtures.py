@@ -31,46 +31,22 @@ Deterministic: same bytes on every run.
 """
 import json
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 F64 = torch.float64
 C1, C2 = 0.7, 1.3
 STEPS = 10
 SCHED_STEPS = 15
 
-_DTYPES = {torch.float32: "F32", torch.float64: "F64"}
 
-
-def write_safetensors(path, items, metadata):
-    """Minimal safetensors writer: u64 little-endian header length, JSON header
-    (keys in the given order, padded with spaces to a multiple of 8), raw
-    little-endian row-major data."""
-    if sys.byteorder != "little":
-        raise RuntimeError("this writer assumes a little-endian host")
-    header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
-    blobs, offset = [], 0
-    for name, t in items:
-        t = t.detach().contiguous().cpu()
-        if name in header:
-            raise ValueError(f"duplicate key {name}")
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-    print(f"wrote {path} ({8 + len(text) + offset} bytes, {len(items)} tensors)")
+def write(path, items, meta):
+    n = write_safetensors(path, items, meta)
+    print(f"wrote {path} ({n} bytes, {len(items)} tensors)")
 
 
 # ---- optimizers ----
@@ -160,7 +136,7 @@ def optimizer_fixtures(out_dir):
             items.append((f"{case}.p2", h2))
             meta[f"case.{case}"] = json.dumps({"optimizer": cls_name, "options": opts},
                                               sort_keys=True)
-        write_safetensors(os.path.join(out_dir, f"optim_{fname}.safetensors"), items, meta)
+        write(os.path.join(out_dir, f"optim_{fname}.safetensors"), items, meta)
 
 
 # ---- learning-rate schedulers ----
@@ -196,7 +172,7 @@ def scheduler_fixtures(out_dir):
         items.append((f"{case}.lr", torch.tensor(rows, dtype=F64)))
         meta[f"case.{case}"] = json.dumps({"scheduler": cls_name, "options": opts},
                                           sort_keys=True)
-    write_safetensors(os.path.join(out_dir, "optim_lr_scheduler.safetensors"), items, meta)
+    write(os.path.join(out_dir, "optim_lr_scheduler.safetensors"), items, meta)
 
 
 def main():
