@@ -478,7 +478,8 @@ static void conv_fallback_parity(void) {
 static void conv_slot_edges(void) {
   const sg_backend *gb = gpu_backend();
   if (!CHECK(gb && gb->conv && gb->conv->conv2d)) return;
-  sg_conv_geom g = {2, 0, 5, 5, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  /* N C H W K Ho Wo kh kw sh sw ph pw dh dw groups */
+  sg_conv_geom g = {2, 0, 5, 5, 3, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1};
   sg_tensor *x = sg_empty(SHAPE(2, 0, 5, 5), 4, SG_FLOAT32, GPU);
   sg_tensor *w = sg_empty(SHAPE(3, 0, 3, 3), 4, SG_FLOAT32, GPU);
   sg_tensor *bc = rnd(51, SG_FLOAT32, 1, SHAPE(3)), *bg = to_gpu(bc);
@@ -491,7 +492,7 @@ static void conv_slot_edges(void) {
     CLOSE(expect, out, 0, 0, "conv2d with no input channels = bias");
     sg_release_all((sg_tensor *[]){zeros, b4, expect}, 3);
   }
-  sg_conv_geom g0 = {0, 2, 5, 5, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  sg_conv_geom g0 = {0, 2, 5, 5, 3, 3, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1};
   sg_tensor *x0 = sg_empty(SHAPE(0, 2, 5, 5), 4, SG_FLOAT64, GPU);
   sg_tensor *go0 = sg_empty(SHAPE(0, 3, 3, 3), 4, SG_FLOAT64, GPU);
   sg_tensor *gw = sg_full(SHAPE(3, 2, 3, 3), 4, 5.0, SG_FLOAT64, GPU);
