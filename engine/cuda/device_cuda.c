@@ -98,15 +98,18 @@ static void ensure_discovered(void) { pthread_once(&dev.once, discover); }
 static _Thread_local bool thread_ready;
 
 sg_status sg_cuda_init(void) {
+  if (thread_ready) return SG_OK;
   ensure_discovered();
   if (dev.init_status != SG_OK) return sg_error(dev.init_status, "%s", dev.init_error);
   /* The runtime binds the device per host thread: make sure this one uses
-   * device 0 (cheap when it already does). */
+   * device 0, once per thread. */
   int cur = -1;
   if (cudaGetDevice(&cur) != cudaSuccess || cur != 0) {
     (void)cudaGetLastError();
-    return SG_CUDA_CHECK(cudaSetDevice(0));
+    sg_status s = SG_CUDA_CHECK(cudaSetDevice(0));
+    if (s != SG_OK) return s;
   }
+  thread_ready = true;
   return SG_OK;
 }
 
@@ -126,7 +129,6 @@ sg_status sg_cuda_check_device(const char *op, sg_device d) {
     return sg_error(SG_ERR_UNSUPPORTED,
                     "%s%sdevice %s is not available: only cuda:0 is supported for now", pre, sep,
                     sg_device_name(d));
-  thread_ready = true;
   return SG_OK;
 }
 
