@@ -33,11 +33,25 @@
 
 #define SKIP_CODE 77
 
-static const sg_device GPU = {SG_CUDA, 0};
+/* The device under test: cuda:0, or the CPU in self-test mode
+ * (SGEN_CUDA_NN_SELFTEST=1 runs every comparison CPU against CPU, which
+ * validates the test itself on a machine without a GPU). */
+static sg_device GPU = {SG_CUDA, 0};
 
 /* ---------------- helpers ---------------- */
 
-static sg_tensor *to_gpu(sg_tensor *t) { return t ? sg_to_device(t, GPU) : NULL; }
+static bool selftest;
+
+/* A copy of t on the device under test (in self-test mode a separate CPU
+ * copy, so that in-place updates stay apart). */
+static sg_tensor *to_gpu(sg_tensor *t) {
+  if (!t) return NULL;
+  if (!selftest) return sg_to_device(t, GPU);
+  sg_tensor *c = sg_clone(t);
+  sg_tensor *d = c ? sg_detach(c) : NULL;
+  sg_release(c);
+  return d;
+}
 static sg_tensor *to_cpu(sg_tensor *t) { return t ? sg_to_device(t, sg_cpu_device()) : NULL; }
 
 /* Uniform values in [-1, 1) on the CPU. */
@@ -185,6 +199,10 @@ static void parity(const char *what, opfn f, void *ctx, sg_tensor **in, int n, c
   parity((what), (f), (ctx), (in), (n), (grad), (gg), (atol), (rtol), __FILE__, __LINE__)
 
 static const sg_backend *gpu_backend(void) { return sg_backend_for(GPU); }
+
+static bool on_device_under_test(const sg_tensor *t) {
+  return t->storage->device.type == GPU.type;
+}
 
 /* ================= blas ================= */
 
@@ -464,6 +482,7 @@ static void conv_parity(void) {
 /* The same through the im2col + cuBLAS fallback. */
 static void conv_fallback_parity(void) {
 #ifdef SGEN_WITH_CUDA
+  if (selftest) return;
   sg_cuda_conv_force_fallback(true);
   for (int i = 0; i < N_CONV_CASES; i++) {
     conv_case_parity(&conv_cases[i], SG_FLOAT32, i == 1, "fallback ");
@@ -555,6 +574,7 @@ static void unfold_fold_parity(void) {
 /* Repeated convolutions leave the allocator where it was (workspaces and
  * column buffers are returned). */
 static void conv_memory_flat(void) {
+  if (selftest) return;
   sg_tensor *x = to_gpu(rnd(71, SG_FLOAT32, 4, SHAPE(4, 16, 24, 24)));
   sg_tensor *w = to_gpu(rnd(72, SG_FLOAT32, 4, SHAPE(16, 16, 3, 3)));
   sg_conv_opts o = {{1, 1}, {1, 1}, {1, 1}, {0, 0}, 1};
@@ -733,11 +753,14 @@ typedef struct {
   int64_t nshape[3];
   int nn;
   sg_tensor *rm_c, *rv_c, *rm_g, *rv_g; /* running stats per device (may be NULL) */
+  bool ran_cpu;                         /* self-test: which run is the "device" one */
 } bn_ctx;
 
 static sg_tensor *bn_fn(sg_tensor **in, void *vctx) {
   bn_ctx *c = vctx;
-  bool gpu = in[0]->storage->device.type == SG_CUDA;
+  /* the CPU run comes first (parity), then the device under test */
+  bool gpu = selftest ? c->ran_cpu : on_device_under_test(in[0]);
+  if (!gpu) c->ran_cpu = true;
   return sg_batch_norm(in[0], gpu ? c->rm_g : c->rm_c, gpu ? c->rv_g : c->rv_c, in[1], in[2],
                        c->training, 0.1, 1e-5);
 }
@@ -780,6 +803,7 @@ static void norm_ops(void) {
       CLOSE(c.rv_c, c.rv_g, tol, tol, name);
       /* eval mode with the running statistics */
       c.training = false;
+      c.ran_cpu = false;
       snprintf(name, sizeof name, "batch_norm eval %dd %s", nd, sg_dtype_name(dt));
       PARITY(name, bn_fn, &c, in, 3, g3, false, tol, tol);
       sg_release_all((sg_tensor *[]){c.rm_c, c.rv_c, c.rm_g, c.rv_g}, 4);
@@ -913,15 +937,20 @@ static void linalg_parity(void) {
 }
 
 int main(void) {
-  if (!sg_cuda_built()) {
+  const char *st = getenv("SGEN_CUDA_NN_SELFTEST");
+  if (st && strcmp(st, "1") == 0) {
+    selftest = true;
+    GPU = sg_cpu_device();
+    printf("SELF-TEST: every comparison runs CPU against CPU\n");
+  } else if (!sg_cuda_built()) {
     printf("SKIPPED: no CUDA device (sgen was built without CUDA)\n");
     return SKIP_CODE;
-  }
-  if (!sg_cuda_is_available()) {
+  } else if (!sg_cuda_is_available()) {
     printf("SKIPPED: no CUDA device: %s\n", sg_cuda_unavailable_reason());
     return SKIP_CODE;
+  } else {
+    printf("GPU: %s\n", sg_cuda_device_name(0));
   }
-  printf("GPU: %s\n", sg_cuda_device_name(0));
   RUN(matmul_parity);
   RUN(matmul_slot_permuted_batch);
   RUN(tf32_off_by_default);
