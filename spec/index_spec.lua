@@ -3,15 +3,11 @@
 -- index tensors given to gather/scatter/index_select and the indices
 -- returned by topk/sort/argsort.
 local sg = require "sgen"
+local H = require "spec.helpers"
 
-local function f64(data) return sg.tensor(data, {dtype = "float64"}) end
+local f64 = H.f64
 local function long(data) return sg.tensor(data, {dtype = "int64"}) end
-
-local function gradcheck(f, inputs)
-  if not sg.gradcheck then return end
-  for _, t in ipairs(inputs) do t:requires_grad() end
-  assert.is_true(sg.gradcheck(f, inputs, {eps = 1e-6, atol = 1e-6}))
-end
+local gradcheck = H.gradcheck
 
 describe("sgen.cat / sgen.stack", function()
   it("cat joins along an existing dim (default 1, negative from the end)", function()

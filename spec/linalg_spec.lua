@@ -1,39 +1,14 @@
 -- Matrix products (matmul, mm, bmm, outer) and sgen.linalg (cholesky, logdet,
 -- solve, inv): values against PyTorch 1.13, batching, errors, gradients.
 local sg = require "sgen"
+local H = require "spec.helpers"
 
-local function f64(data) return sg.tensor(data, {dtype = "float64"}) end
+local f64 = H.f64
 
-local function flat(t)
-  local out = {}
-  local function walk(v)
-    if type(v) == "table" then
-      for _, e in ipairs(v) do walk(e) end
-    else
-      out[#out + 1] = v
-    end
-  end
-  walk(t:totable())
-  return out
-end
+-- expected: a number or the flat list of t's elements
+local function assert_close(expected, t, tol) H.assert_close(t, expected, tol or 1e-9) end
 
-local function assert_close(expected, t, tol)
-  tol = tol or 1e-9
-  local got = flat(t)
-  if type(expected) == "number" then expected = {expected} end
-  assert.equal(#expected, #got)
-  for i = 1, #expected do
-    if not (math.abs(expected[i] - got[i]) <= tol) then
-      error(("element %d: expected %.10g, got %.10g"):format(i, expected[i], got[i]), 2)
-    end
-  end
-end
-
-local function gradcheck(f, inputs)
-  if not sg.gradcheck then return end
-  for _, t in ipairs(inputs) do t:requires_grad() end
-  assert.is_true(sg.gradcheck(f, inputs, {eps = 1e-6, atol = 1e-6}))
-end
+local gradcheck = H.gradcheck
 
 local A = f64({{4, 2}, {2, 3}})
 local B = f64({{2, 1}, {1, 2}})

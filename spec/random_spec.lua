@@ -2,19 +2,9 @@
 -- Values are checked through :totable() and plain Lua arithmetic so that the
 -- spec depends on nothing but the random bindings and creation.
 local sg = require "sgen"
+local H = require "spec.helpers"
 
-local function flat(t)
-  local out = {}
-  local function walk(v)
-    if type(v) == "table" then
-      for _, x in ipairs(v) do walk(x) end
-    else
-      out[#out + 1] = v
-    end
-  end
-  walk(t:totable())
-  return out
-end
+local flat = H.flat
 
 local function mean_std(xs)
   local s, s2 = 0, 0

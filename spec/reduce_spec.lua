@@ -5,40 +5,15 @@
 -- returned by max/min/argmax/argmin are int64 and 1-based.
 -- Reference values from PyTorch 1.13 (float64).
 local sg = require "sgen"
+local H = require "spec.helpers"
 
-local function f64(data) return sg.tensor(data, {dtype = "float64"}) end
+local f64 = H.f64
 local function x23() return f64({{1, 5, 3}, {4, 2, 6}}) end
 
-local function flat(t)
-  local out = {}
-  local function walk(v)
-    if type(v) == "table" then
-      for _, e in ipairs(v) do walk(e) end
-    else
-      out[#out + 1] = v
-    end
-  end
-  walk(t:totable())
-  return out
-end
+-- expected: a number or the flat list of t's elements (t: a tensor or a number)
+local function assert_close(expected, t, tol) H.assert_close(t, expected, tol or 1e-9) end
 
-local function assert_close(expected, t, tol)
-  tol = tol or 1e-9
-  local got = type(t) == "number" and {t} or flat(t)
-  if type(expected) == "number" then expected = {expected} end
-  assert.equal(#expected, #got)
-  for i = 1, #expected do
-    if math.abs(expected[i] - got[i]) > tol then
-      error(("element %d: expected %.10g, got %.10g"):format(i, expected[i], got[i]), 2)
-    end
-  end
-end
-
-local function gradcheck(f, inputs)
-  if not sg.gradcheck then return end
-  for _, t in ipairs(inputs) do t:requires_grad() end
-  assert.is_true(sg.gradcheck(f, inputs, {eps = 1e-6, atol = 1e-6}))
-end
+local gradcheck = H.gradcheck
 
 describe("sum / mean", function()
   it("reduce all dims, one dim, or a list of dims", function()

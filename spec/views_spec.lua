@@ -2,8 +2,9 @@
 -- expand_as, squeeze, unsqueeze, flatten, split, chunk. Dims and indices are
 -- 1-based (negative from the end); errors speak in that numbering.
 local sg = require "sgen"
+local H = require "spec.helpers"
 
-local function f64(data) return sg.tensor(data, {dtype = "float64"}) end
+local f64 = H.f64
 
 -- a 2x3 float32 tensor {{1,2,3},{4,5,6}}
 local function m23() return sg.tensor({{1, 2, 3}, {4, 5, 6}}) end
@@ -19,11 +20,7 @@ local function grad_of(f, w0)
 end
 
 -- float64 finite differences through sg.gradcheck (inputs made to require grad)
-local function gradcheck(f, inputs)
-  if not sg.gradcheck then return end
-  for _, t in ipairs(inputs) do t:requires_grad() end
-  assert.is_true(sg.gradcheck(f, inputs, {eps = 1e-6, atol = 1e-6}))
-end
+local gradcheck = H.gradcheck
 
 describe("view / reshape", function()
   it("give the sizes as integers or a table, -1 inferred", function()
