@@ -3,42 +3,13 @@
 -- gradients, and a few ops against PyTorch (tools/make_functional_fixtures.py).
 local sg = require "sgen"
 local F = sg.F
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) == "table" then
-    for _, e in ipairs(v) do flat(e, out) end
-  else
-    out[#out + 1] = v
-  end
-  return out
-end
+local H = require "spec.helpers"
 
 -- a: tensor; b: tensor, nested table or number. Same shape (when b is a
 -- tensor) and max |a - b| <= tol.
-local function assert_close(a, b, tol, what)
-  tol = tol or 1e-5
-  if type(b) == "userdata" then
-    assert.same(b:shape(), a:shape(), what)
-    b = b:totable()
-  end
-  local fa, fb = flat(a:totable()), flat(b)
-  assert.equal(#fb, #fa, (what or "") .. ": element count")
-  local worst, at = 0, nil
-  for i = 1, #fa do
-    local d = math.abs(fa[i] - fb[i])
-    if d ~= d then d = math.huge end
-    if d > worst then worst, at = d, i end
-  end
-  assert(worst <= tol, string.format("%s: max |diff| %g at element %s (got %s, expected %s), tol %g",
-    what or "values", worst, tostring(at), tostring(at and fa[at]), tostring(at and fb[at]), tol))
-end
+local function assert_close(a, b, tol, what) H.assert_close(a, b, tol or 1e-5, what) end
 
-local function err_of(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local err_of = H.error_of
 
 local function image3() -- 1x1x3x3 holding 1..9
   return sg.tensor({{{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}}})
@@ -723,8 +694,7 @@ describe("F activations", function()
 end)
 
 describe("F against PyTorch (spec/fixtures/functional.safetensors)", function()
-  local dir = os.getenv("SGEN_SOURCE_DIR") or "."
-  local fx = sg.load(dir .. "/spec/fixtures/functional.safetensors")
+  local fx = H.fixture("functional")
   local function f32(name) return assert(fx[name], name) end
 
   -- Runs fn on the case's inputs (float32, with grad), checks out and the

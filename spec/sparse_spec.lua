@@ -2,30 +2,9 @@
 -- diagnostics (lua/sgen/sparse/init.lua): values, gradients, errors.
 local sg = require "sgen"
 local sparse = sg.sparse
+local H = require "spec.helpers"
 
-local function flat(v, out)
-  out = out or {}
-  if type(v) == "table" then
-    for _, e in ipairs(v) do flat(e, out) end
-  else
-    out[#out + 1] = v
-  end
-  return out
-end
-
-local function assert_close(a, b, tol)
-  tol = tol or 1e-6
-  if type(b) == "userdata" then
-    assert.same(b:shape(), a:shape())
-    b = b:totable()
-  end
-  local fa, fb = flat(a:totable()), flat(b)
-  assert.equal(#fb, #fa)
-  for i = 1, #fa do
-    assert(math.abs(fa[i] - fb[i]) <= tol,
-      string.format("element %d: got %s, expected %s", i, tostring(fa[i]), tostring(fb[i])))
-  end
-end
+local function assert_close(a, b, tol) H.assert_close(a, b, tol or 1e-6) end
 
 local X = function() return sg.tensor({{1, -3, 2}, {4, 0, -5}}) end
 
