@@ -2,17 +2,11 @@
 -- tools/make_metric_references.py (numpy re-implementation of
 -- scikit-image's Gaussian SSIM), closed forms, batches and errors.
 local sg = require "sgen"
-
-local root = os.getenv("SGEN_SOURCE_DIR") or "."
-local FIXTURE = root .. "/spec/fixtures/metrics_ref.safetensors"
+local H = require "spec.helpers"
 
 local TOL = 1e-6 -- float64 arithmetic on both sides; the issue asks for 1e-4
 
-local ref
-local function R()
-  ref = ref or sg.load(FIXTURE)
-  return ref
-end
+local function R() return H.fixture("metrics_ref") end
 local function val(name) return R()[name]:item() end
 
 local function close(want, got, tol, what)
@@ -21,11 +15,7 @@ local function close(want, got, tol, what)
       got, math.abs(want - got), tol))
 end
 
-local function err(fn)
-  local ok, e = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local err = H.error_of
 
 describe("sg.metrics", function()
   it("is the module sgen.metrics", function()

@@ -3,14 +3,9 @@
 -- and a Conv-BN-LeakyReLU-Linear network loaded from a PyTorch state_dict.
 local sg = require "sgen"
 local nn = sg.nn
+local H = require "spec.helpers"
 
-local FIX = (os.getenv("SGEN_SOURCE_DIR") or ".") .. "/spec/fixtures/"
-
-local cache = {}
-local function fixture(name)
-  if not cache[name] then cache[name] = sg.load(FIX .. "nn_" .. name .. ".safetensors") end
-  return cache[name]
-end
+local function fixture(name) return H.fixture("nn_" .. name) end
 
 -- {name = tensor} of the entries of fx under `prefix` (prefix removed)
 local function sub(fx, prefix)
@@ -28,7 +23,7 @@ local function keys_of(t)
   return ks
 end
 
-local function shape_str(t) return table.concat(t:shape(), "x") end
+local shape_str = H.shape_str
 
 -- max |actual - expected| <= atol + rtol * max |expected|
 local function assert_close(actual, expected, what, atol, rtol)
@@ -42,10 +37,7 @@ local function assert_close(actual, expected, what, atol, rtol)
     string.format("%s: max abs difference %.3g (tolerance %.3g)", what, err, atol + rtol * scale))
 end
 
-local function assert_equal_tensors(a, b, what)
-  assert.are.equal(shape_str(b), shape_str(a), what .. ": shape")
-  assert.are.same(b:totable(), a:totable(), what)
-end
+local assert_equal_tensors = H.assert_equal_tensors
 
 local function copy_input(t, dtype)
   return t:to(dtype):clone():requires_grad()

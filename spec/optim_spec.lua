@@ -3,22 +3,10 @@
 -- learning-rate schedulers, and errors.
 local sg = require "sgen"
 local optim = sg.optim
+local H = require "spec.helpers"
 
-local FIX = "spec/fixtures/"
 local C1, C2 = 0.7, 1.3
-
-local function flat(t)
-  local out = {}
-  local function walk(x)
-    if type(x) == "table" then
-      for _, v in ipairs(x) do walk(v) end
-    else
-      out[#out + 1] = x
-    end
-  end
-  walk(t:totable())
-  return out
-end
+local flat = H.flat
 
 -- Largest relative difference |a - b| / max(|b|, 1e-3) over the elements.
 local function max_rel(a, b)
@@ -38,27 +26,15 @@ local function assert_close(a, b, tol, what)
   assert(r <= tol, string.format("%s: relative difference %.3g > %.3g", what or "", r, tol))
 end
 
-local function assert_equal_tensors(a, b, what)
-  assert.same(b:shape(), a:shape())
-  assert.same(flat(b), flat(a), what)
-end
-
-local function errmsg(fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
+local assert_equal_tensors = H.assert_equal_tensors
+local errmsg = H.error_of
 
 -- The fixture's loss gradient, in the float64 operations of the script.
 local function grad(p, t, c)
   return (p - t) * (2 * c) + p:cos()
 end
 
-local fixtures = {}
-local function fixture(name)
-  if not fixtures[name] then fixtures[name] = sg.load(FIX .. "optim_" .. name .. ".safetensors") end
-  return fixtures[name]
-end
+local function fixture(name) return H.fixture("optim_" .. name) end
 
 -- Fresh float64 leaves from a fixture's initial values.
 local function params_from(fx)
