@@ -10,16 +10,24 @@
 #include <string.h>
 
 #include "harness.h"
+#include "internal/tensor_internal.h"
 #include "sgen/cuda.h"
 
 #define SKIP_CODE 77
 
-static const sg_device GPU = {SG_CUDA, 0};
+/* The device under test. SGEN_TEST_CUDA_ON_CPU=1 runs the comparisons
+ * with the CPU standing in for the GPU: a check of this test's own logic
+ * on machines without one (the device-specific tests are left out). */
+static sg_device GPU = {SG_CUDA, 0};
 
 /* ---------------- helpers ---------------- */
 
 static sg_tensor *to_gpu(sg_tensor *t) { return t ? sg_to_device(t, GPU) : NULL; }
 static sg_tensor *to_cpu(sg_tensor *t) { return t ? sg_to_device(t, sg_cpu_device()) : NULL; }
+
+/* Comparisons made, by kind (printed at the end: a test that compared
+ * nothing would pass vacuously). */
+static int n_forward, n_grad, n_gradgrad;
 
 /* CPU result c against GPU result g (moved to the CPU first); consumes
  * neither. */
@@ -31,11 +39,41 @@ static bool close_dev(const sg_tensor *c, const sg_tensor *g, double atol, doubl
     return sg_test_check(false, msg, file, line);
   }
   bool ok = sg_test_check(c->storage->device.type == SG_CPU, "CPU result on the CPU", file, line);
-  ok = sg_test_check(g->storage->device.type == SG_CUDA, "GPU result on the GPU", file, line) &&
+  ok = sg_test_check(g->storage->device.type == GPU.type, "GPU result on the GPU", file, line) &&
        ok;
   ok = sg_test_check(c->dtype == g->dtype, what, file, line) && ok;
+  /* both as contiguous float64 on the host; NaN matches NaN, an infinity
+   * the same infinity */
   sg_tensor *h = to_cpu((sg_tensor *)g);
-  ok = sg_test_check_close(h, c, atol, rtol, what, file, line) && ok;
+  sg_tensor *hd = h ? sg_as_contiguous_dtype(h, SG_FLOAT64) : NULL;
+  sg_tensor *cd = sg_as_contiguous_dtype(c, SG_FLOAT64);
+  char msg[400], a[64], b[64];
+  if (!hd || !cd || !sg_same_shape(hd, cd)) {
+    snprintf(msg, sizeof msg, "%s: shapes %s (gpu) vs %s (cpu)", what,
+             hd ? sg_shape_str(hd, a, sizeof a) : "NULL", cd ? sg_shape_str(cd, b, sizeof b) : "NULL");
+    ok = sg_test_check(false, msg, file, line) && ok;
+  } else {
+    const double *x = sg_data_ptr(hd), *y = sg_data_ptr(cd);
+    int64_t n = sg_numel(cd), worst = -1;
+    double worst_excess = 0;
+    for (int64_t i = 0; i < n; i++) {
+      if (isnan(x[i]) && isnan(y[i])) continue;
+      if (isinf(x[i]) && x[i] == y[i]) continue;
+      double excess = fabs(x[i] - y[i]) - (atol + rtol * fabs(y[i]));
+      if (isnan(excess)) excess = INFINITY;
+      if (excess > worst_excess) {
+        worst_excess = excess;
+        worst = i;
+      }
+    }
+    if (worst >= 0) {
+      snprintf(msg, sizeof msg, "%s: element %lld: gpu %.10g vs cpu %.10g (atol %g, rtol %g)",
+               what, (long long)worst, x[worst], y[worst], atol, rtol);
+      ok = sg_test_check(false, msg, file, line) && ok;
+    }
+  }
+  sg_release(cd);
+  sg_release(hd);
   sg_release(h);
   return ok;
 }
@@ -289,6 +327,7 @@ static void compare1(const char *what, fn1 f, void *ctx, sg_tensor *x, bool tran
     return;
   }
   close_dev(yc, yg, atol, rtol, msg, file, line);
+  n_forward++;
   if (grad && yc && yg && sg_dtype_is_float(x->dtype) && yc->requires_grad) {
     sg_tensor *w = tt_uniform(77, yc->dtype, -1, 1, yc->ndim, yc->shape);
     sg_tensor *wg = to_gpu(w);
@@ -299,7 +338,10 @@ static void compare1(const char *what, fn1 f, void *ctx, sg_tensor *x, bool tran
     sg_status s2 = sg_grad(&lg, NULL, 1, &xgd, 1, &gg, true, gradgrad, true);
     snprintf(msg, sizeof msg, "%s gradient", what);
     if (sg_test_check_ok(s1, msg, file, line) && sg_test_check_ok(s2, msg, file, line)) {
-      if (gc || gg) close_dev(gc, gg, atol * 10, rtol * 10, msg, file, line);
+      if (gc || gg) {
+        close_dev(gc, gg, atol * 10, rtol * 10, msg, file, line);
+        n_grad++;
+      }
       if (gradgrad && gc && gg && gc->requires_grad) {
         sg_tensor *qc = sg_mul(gc, gc), *qg = sg_mul(gg, gg);
         sg_tensor *sc = sg_sum(qc, NULL, 0, false), *sg2 = sg_sum(qg, NULL, 0, false);
@@ -308,8 +350,10 @@ static void compare1(const char *what, fn1 f, void *ctx, sg_tensor *x, bool tran
         s2 = sg_grad(&sg2, NULL, 1, &xgd, 1, &hg, true, false, true);
         snprintf(msg, sizeof msg, "%s double backward", what);
         if (sg_test_check_ok(s1, msg, file, line) && sg_test_check_ok(s2, msg, file, line) &&
-            (hc || hg))
+            (hc || hg)) {
           close_dev(hc, hg, atol * 100, rtol * 100, msg, file, line);
+          n_gradgrad++;
+        }
         sg_release(hc);
         sg_release(hg);
         sg_release(sc);
@@ -372,6 +416,7 @@ static void compare2(const char *what, fn2 f, void *ctx, sg_tensor *a, sg_tensor
     return;
   }
   close_dev(yc, yg, atol, rtol, msg, file, line);
+  n_forward++;
   if (grad && fl && yc && yg && yc->requires_grad) {
     sg_tensor *w = tt_uniform(78, yc->dtype, -1, 1, yc->ndim, yc->shape);
     sg_tensor *wg = to_gpu(w);
@@ -384,7 +429,10 @@ static void compare2(const char *what, fn2 f, void *ctx, sg_tensor *a, sg_tensor
     snprintf(msg, sizeof msg, "%s gradient", what);
     if (sg_test_check_ok(s1, msg, file, line) && sg_test_check_ok(s2, msg, file, line))
       for (int k = 0; k < 2; k++)
-        if (gc[k] || gg[k]) close_dev(gc[k], gg[k], atol * 10, rtol * 10, msg, file, line);
+        if (gc[k] || gg[k]) {
+          close_dev(gc[k], gg[k], atol * 10, rtol * 10, msg, file, line);
+          n_grad++;
+        }
     sg_release_all(gc, 2);
     sg_release_all(gg, 2);
     sg_release(lc);
@@ -907,6 +955,22 @@ static void not_implemented_is_an_error(void) {
 }
 
 int main(void) {
+  const char *on_cpu = getenv("SGEN_TEST_CUDA_ON_CPU");
+  if (on_cpu && strcmp(on_cpu, "1") == 0) {
+    printf("SGEN_TEST_CUDA_ON_CPU=1: comparing the CPU with itself (checks this test only)\n");
+    GPU = sg_cpu_device();
+    RUN(copy_round_trips);
+    RUN(copy_strided_and_converting);
+    RUN(fill_values);
+    RUN(unary_ops);
+    RUN(binary_ops);
+    RUN(where_leaky_clamp);
+    RUN(sums);
+    RUN(reductions);
+    printf("compared: %d forward, %d gradients, %d double backward\n", n_forward, n_grad,
+           n_gradgrad);
+    return sg_test_finish();
+  }
   if (!sg_cuda_built()) {
     printf("SKIPPED: sgen was built without CUDA\n");
     return SKIP_CODE;
@@ -928,5 +992,7 @@ int main(void) {
   RUN(memory_flat);
   RUN(out_of_memory);
   RUN(not_implemented_is_an_error);
+  printf("compared: %d forward, %d gradients, %d double backward\n", n_forward, n_grad,
+         n_gradgrad);
   return sg_test_finish();
 }
