@@ -1,15 +1,11 @@
 -- Autograd from Lua: backward, .grad accumulation, sg.grad (higher order),
 -- grad mode (no_grad / enable_grad / set_grad_enabled), gradcheck.
 local sg = require "sgen"
+local H = require "spec.helpers"
 
 -- The error of f(...), without the "file:line: " that luaL_error adds when
 -- a C function is called from Lua code (as assert.has_error strips it).
-local function err_of(f, ...)
-  local ok, e = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  if type(e) == "string" then e = e:gsub("^[^%s:]+:%d+: ", "", 1) end
-  return e
-end
+local err_of = H.error_message
 
 local function near_all(expected, got, tol)
   assert.equal(#expected, #got)

@@ -1,23 +1,11 @@
 -- sg.data: datasets and the DataLoader.
 local sg = require "sgen"
 local data = sg.data
+local H = require "spec.helpers"
 
 local FMNIST = "/usr/share/datasets/fashion-mnist"
 
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p '" .. p .. "'"))
-  return p
-end
-
-local function rmdir(p) os.execute("rm -rf '" .. p .. "'") end
-
-local function writefile(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local tmpdir, rmdir, writefile = H.tmpdir, H.rmdir, H.write_file
 
 local function be32(n) return string.pack(">I4", n) end
 
@@ -47,18 +35,14 @@ local function write_cifar(path, n, first)
   writefile(path, table.concat(recs))
 end
 
-local function shape(t) return table.concat(t:shape(), "x") end
+local shape = H.shape_str
 
 local function near(want, got, tol)
   assert.is_true(math.abs(want - got) <= (tol or 1e-6), string.format("expected %.9g, got %.9g", want, got))
 end
 
 -- The message of a failed call, without the "file:line: " prefix.
-local function errmsg(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok)
-  return (tostring(err):gsub("^.-:%d+: ", ""))
-end
+local errmsg = H.error_message
 
 describe("sg.data.fashion_mnist", function()
   local ds = data.fashion_mnist(FMNIST, "test")

@@ -1,14 +1,10 @@
 -- sg.image: PNG read/write, grids, heat maps.
 local sg = require "sgen"
 local image = sg.image
+local H = require "spec.helpers"
 
-local function tmpname(suffix)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. (suffix or "")
-end
-
-local function shape(t) return table.concat(t:shape(), "x") end
+local tmpname = H.tmpname
+local shape = H.shape_str
 
 local function maxdiff(a, b) return (a - b):abs():max():item() end
 

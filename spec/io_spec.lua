@@ -1,9 +1,9 @@
 -- File I/O: sg.save / sg.load (safetensors), and the raw readers and writers
 -- of sgen.core: png_read / png_write, idx_read, cifar10_read.
 local sg = require "sgen"
+local H = require "spec.helpers"
 
-local SRC = os.getenv("SGEN_SOURCE_DIR") or "."
-local FIXTURE = SRC .. "/spec/fixtures/io_torch.safetensors"
+local FIXTURE = H.fixture_path("io_torch")
 
 -- Temp files: os.tmpname() creates a unique file; we use paths next to it
 -- and remove everything in teardown.
@@ -13,24 +13,9 @@ local function tmp(suffix)
   made[#made + 1] = p
   return p
 end
-local function write_file(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function err_of(f, ...)
-  local ok, e = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(e)
-end
+local write_file = H.write_file
+local read_file = H.slurp
+local err_of = H.error_of
 
 local function count(t)
   local n = 0

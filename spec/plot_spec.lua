@@ -1,19 +1,9 @@
 -- sg.plot: SVG line plots.
 local sg = require "sgen"
 local plot = sg.plot
+local H = require "spec.helpers"
 
-local function tmpname(suffix)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. (suffix or "")
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local tmpname, slurp = H.tmpname, H.slurp
 
 -- A structural XML check: one root, balanced tags, quoted attributes, no raw
 -- '<' or stray '&' in text. Returns the list of element names (in order) or

@@ -5,8 +5,9 @@
 -- threshold's gradient, float64 gradcheck), state_dict, errors and printing.
 local sg = require "sgen"
 local nn = sg.nn
+local H = require "spec.helpers"
 
-local function shape_str(t) return table.concat(t:shape(), "x") end
+local shape_str = H.shape_str
 
 -- max |a - b| (tensors of the same shape) as a Lua number
 local function maxdiff(a, b)

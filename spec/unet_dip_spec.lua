@@ -5,8 +5,9 @@
 -- that gradients reach every parameter, and errors on bad options.
 local sg = require "sgen"
 local UNetDIP = require "models.unet_dip"
+local H = require "spec.helpers"
 
-local function shape_str(t) return table.concat(t:shape(), "x") end
+local shape_str = H.shape_str
 
 -- A small network: 2 input channels, few channels, the given scales.
 local function small(opts)

@@ -2,19 +2,9 @@
 local sg = require "sgen"
 local util = sg.util
 local time = require "sgen.util.time"
+local H = require "spec.helpers"
 
-local function tmpname(suffix)
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. (suffix or "")
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local tmpname, slurp = H.tmpname, H.slurp
 
 local function lines_of(s)
   local t = {}
