@@ -9,8 +9,9 @@
 //    adjacent threads read adjacent i, so loads are coalesced.
 // Sums accumulate in double for float32 and float64, like the CPU.
 //
-// Not done yet: splitting one long reduction (O * I small, N huge) across
-// several blocks; such a reduction runs on one block of 1024 threads.
+// Few outputs over a long strided dim are copied to rows first. Not done
+// yet: splitting one long row (O * I small, N huge) across several blocks;
+// such a row runs on one block of 1024 threads.
 #include <math.h>
 
 #include "cuda/cuda_kernels.cuh"
@@ -31,6 +32,23 @@ __device__ __forceinline__ bool is_nan_v(float v) { return v != v; }
 __device__ __forceinline__ bool is_nan_v(double v) { return v != v; }
 __device__ __forceinline__ bool is_nan_v(int64_t) { return false; }
 __device__ __forceinline__ bool is_nan_v(uint8_t) { return false; }
+
+// Few outputs over a long strided dim (say max over dim 0 of 100000 x 3)
+// would leave the GPU with a handful of threads each walking N elements:
+// such reductions first copy x to [O, I, N] (one coalesced pass) and run as
+// rows.
+static bool prefer_rows(int64_t O, int64_t N, int64_t I) {
+  return I > 1 && O * I < 2048 && N >= 64;
+}
+
+// x viewed as [O, N, I] -> a contiguous [O, I, N] copy (new reference).
+static sg_tensor *to_rows(const sg_tensor *x, int64_t O, int64_t N, int64_t I) {
+  int64_t sh[3] = {O, I, N}, st[3] = {N * I, 1, I};
+  sg_tensor *v = sg_alias(x, sh, st, 3, x->offset);
+  sg_tensor *c = v ? sg_as_contiguous_dtype(v, x->dtype) : NULL;
+  sg_release(v);
+  return c;
+}
 
 // ---------------- min / max ----------------
 
@@ -157,6 +175,13 @@ __global__ void minmax_rows_u8(uint8_t *val, int64_t *idx, const uint8_t *x, int
 template <bool MAX, typename T>
 static sg_status minmax_t(sg_tensor *values, sg_tensor *indices, const sg_tensor *x, int64_t O,
                           int64_t N, int64_t I) {
+  if (prefer_rows(O, N, I)) {
+    sg_tensor *c = to_rows(x, O, N, I);
+    if (!c) return sg_last_status();
+    sg_status s = minmax_t<MAX, T>(values, indices, c, O * I, N, 1);
+    sg_release(c);  // stream-ordered: the kernel reading it runs first
+    return s;
+  }
   cudaStream_t st = sg_cuda_stream();
   T *v = dptr<T>(values);
   int64_t *ix = indices ? dptr<int64_t>(indices) : NULL;
@@ -173,6 +198,13 @@ static sg_status minmax_t(sg_tensor *values, sg_tensor *indices, const sg_tensor
 template <bool MAX>
 static sg_status minmax_u8(sg_tensor *values, sg_tensor *indices, const sg_tensor *x, int64_t O,
                            int64_t N, int64_t I) {
+  if (prefer_rows(O, N, I)) {
+    sg_tensor *c = to_rows(x, O, N, I);
+    if (!c) return sg_last_status();
+    sg_status s = minmax_u8<MAX>(values, indices, c, O * I, N, 1);
+    sg_release(c);
+    return s;
+  }
   cudaStream_t st = sg_cuda_stream();
   uint8_t *v = dptr<uint8_t>(values);
   int64_t *ix = indices ? dptr<int64_t>(indices) : NULL;
@@ -355,6 +387,13 @@ template <typename T, typename Op>
 static sg_status launch_reduce(Op op, sg_tensor *out, const sg_tensor *x, int64_t O, int64_t N,
                                int64_t I, const char *name) {
   if (O * I == 0) return SG_OK;
+  if (prefer_rows(O, N, I)) {
+    sg_tensor *c = to_rows(x, O, N, I);
+    if (!c) return sg_last_status();
+    sg_status s = launch_reduce<T, Op>(op, out, c, O * I, N, 1, name);
+    sg_release(c);
+    return s;
+  }
   cudaStream_t st = sg_cuda_stream();
   if (I == 1) {
     if (O > INT64_C(2147483647)) return sg_error(SG_ERR_UNSUPPORTED, "%s: too many rows", name);
