@@ -2,61 +2,21 @@
 -- (option parsing for scripts, REPL value printing). The executable is
 -- $SGEN_BIN (set by ctest: build/bin/sgen).
 local cli = require "sgen.cli"
+local H = require "spec.helpers"
 
-local BIN = os.getenv("SGEN_BIN")
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function read_file(path)
-  local f = io.open(path, "r")
-  if f == nil then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local BIN = H.BIN
+local shell_quote, write_file, read_file = H.shell_quote, H.write_file, H.read_file
 
 -- Runs a shell command line; returns stdout, stderr and the exit status.
-local function sh(cmdline, stdin)
-  local errfile = os.tmpname()
-  cmdline = "{ " .. cmdline .. "; }"
-  local infile
-  if stdin ~= nil then
-    infile = os.tmpname()
-    write_file(infile, stdin)
-    cmdline = cmdline .. " < " .. shell_quote(infile)
-  end
-  local p = assert(io.popen(cmdline .. " 2> " .. shell_quote(errfile), "r"))
-  local out = p:read("a")
-  local _, how, code = p:close()
-  local err = read_file(errfile) or ""
-  os.remove(errfile)
-  if infile then os.remove(infile) end
-  assert(how == "exit", "killed by a signal: " .. tostring(code) .. "\n" .. err)
-  return out, err, code
-end
+local sh = H.sh
 
 -- Runs sgen with arguments (a list of strings).
-local function sgen(args, stdin)
-  assert(BIN, "SGEN_BIN is not set (ctest sets it to build/bin/sgen)")
-  local parts = {shell_quote(BIN)}
-  for _, a in ipairs(args or {}) do parts[#parts + 1] = shell_quote(a) end
-  return sh(table.concat(parts, " "), stdin)
-end
+local sgen = H.sgen
 
 -- A script in a fresh temporary directory, outside the repository.
 local tmpdirs = {}
 local function script(text)
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute("mkdir -p " .. shell_quote(dir)))
+  local dir = H.tmpdir()
   tmpdirs[#tmpdirs + 1] = dir
   local path = dir .. "/script.lua"
   write_file(path, text)
@@ -64,7 +24,7 @@ local function script(text)
 end
 
 teardown(function()
-  for _, d in ipairs(tmpdirs) do os.execute("rm -rf " .. shell_quote(d)) end
+  for _, d in ipairs(tmpdirs) do H.rmdir(d) end
 end)
 
 -- ---------------------------------------------------------------------------

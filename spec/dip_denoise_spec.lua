@@ -5,9 +5,7 @@
 -- four 50-iteration runs of a 64x64 crop).
 local sg = require "sgen"
 local json = require "dkjson"
-
-local BIN = os.getenv("SGEN_BIN")
-local SRC = os.getenv("SGEN_SOURCE_DIR") or "."
+local H = require "spec.helpers"
 
 -- The smallest gain of the best single output over the noisy image that
 -- --quick must reach. Measured (best single PSNR - noisy PSNR, 64x64 crop of
@@ -22,47 +20,30 @@ local SRC = os.getenv("SGEN_SOURCE_DIR") or "."
 -- (+0 dB) fails.
 local MIN_GAIN_DB = 2.0
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local read_file = H.read_file
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if f == nil then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
+-- A fresh path (not created), removed with all below it in teardown.
 local tmpdirs = {}
 local function tmpdir()
-  local dir = os.tmpname()
-  os.remove(dir)
+  local dir = H.tmpname()
   tmpdirs[#tmpdirs + 1] = dir
   return dir
 end
 
 teardown(function()
-  for _, d in ipairs(tmpdirs) do os.execute("rm -rf " .. shell_quote(d)) end
+  for _, d in ipairs(tmpdirs) do H.rmdir(d) end
 end)
 
 -- Runs the experiment from the source tree with extra options; returns the
 -- output directory, stdout and the decoded summary.json.
 local function run_dip(args)
-  assert(BIN, "SGEN_BIN is not set (ctest sets it to build/bin/sgen)")
   local out = tmpdir()
-  local parts = {"cd", shell_quote(SRC), "&&", shell_quote(BIN), "run", "experiments/dip_denoise.lua"}
-  for _, a in ipairs(args) do parts[#parts + 1] = shell_quote(a) end
-  parts[#parts + 1] = shell_quote("--out=" .. out)
-  local errfile = os.tmpname()
-  local p = assert(io.popen(table.concat(parts, " ") .. " 2> " .. shell_quote(errfile), "r"))
-  local stdout = p:read("a")
-  local ok, how, code = p:close()
-  local stderr = read_file(errfile) or ""
-  os.remove(errfile)
-  assert(ok and how == "exit" and code == 0,
-    string.format("dip_denoise %s failed (%s %s):\n%s\n%s", table.concat(args, " "), tostring(how),
-      tostring(code), stdout, stderr))
+  local argv = {"run", "experiments/dip_denoise.lua"}
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  argv[#argv + 1] = "--out=" .. out
+  local stdout, stderr, code = H.sh("cd " .. H.shell_quote(H.SRC) .. " && " .. H.sgen_cmdline(argv))
+  assert(code == 0, string.format("dip_denoise %s failed (exit %s):\n%s\n%s", table.concat(args, " "),
+    tostring(code), stdout, stderr))
   local text = assert(read_file(out .. "/summary.json"), "no summary.json in " .. out)
   local summary, _, err = json.decode(text)
   assert(summary, "summary.json: " .. tostring(err))

@@ -125,17 +125,20 @@ end
 
 function H.rmdir(p) os.execute("rm -rf " .. H.shell_quote(p)) end
 
--- The bytes of a file, or nil and io.open's message when it cannot be opened.
-function H.read_file(path)
-  local f, err = io.open(path, "rb")
-  if f == nil then return nil, err end
+local function read_all(f)
   local s = f:read("a")
   f:close()
   return s
 end
 
--- The bytes of a file that must exist.
-function H.slurp(path) return assert(H.read_file(path)) end
+-- The bytes of a file, or nil when it cannot be opened.
+function H.read_file(path)
+  local f = io.open(path, "rb")
+  return f and read_all(f)
+end
+
+-- The bytes of a file that must exist (else io.open's message).
+function H.slurp(path) return read_all(assert(io.open(path, "rb"))) end
 
 -- Writes bytes to path; returns path.
 function H.write_file(path, bytes)
