@@ -17,6 +17,28 @@ end
 
 local err = H.error_of
 
+-- sg.metrics[name] of the three noisy rgb images (one batch) against the
+-- clean one: per-sample values (reduction = "none") and their mean (the
+-- default) against the references. Returns the references, the batch, the
+-- batch of clean images, the noisy images and the clean image.
+local function check_batch(name)
+  local c = R()["rgb.clean"]
+  local xs, want = {}, {}
+  for i = 1, 3 do
+    xs[i] = R()["rgb.noisy" .. i]
+    want[i] = val("rgb." .. name .. i)
+  end
+  local x = sg.stack(xs, 1)
+  local y = sg.stack({c, c, c}, 1)
+  local per = sg.metrics[name](x, y, {reduction = "none"})
+  assert.same({3}, per:shape())
+  assert.equal("float64", per:dtype())
+  local got = per:totable()
+  for i = 1, 3 do close(want[i], got[i], TOL, "sample " .. i) end
+  close((want[1] + want[2] + want[3]) / 3, sg.metrics[name](x, y), TOL, "batch mean")
+  return want, x, y, xs, c
+end
+
 describe("sg.metrics", function()
   it("is the module sgen.metrics", function()
     assert.equal(require("sgen.metrics"), sg.metrics)
@@ -72,20 +94,7 @@ describe("sg.metrics.psnr", function()
   end)
 
   it("averages over a batch; reduction='none' gives per-sample values", function()
-    local c = R()["rgb.clean"]
-    local xs, want = {}, {}
-    for i = 1, 3 do
-      xs[i] = R()["rgb.noisy" .. i]
-      want[i] = val("rgb.psnr" .. i)
-    end
-    local x = sg.stack(xs, 1)
-    local y = sg.stack({c, c, c}, 1)
-    local per = sg.metrics.psnr(x, y, {reduction = "none"})
-    assert.same({3}, per:shape())
-    assert.equal("float64", per:dtype())
-    local got = per:totable()
-    for i = 1, 3 do close(want[i], got[i], TOL, "sample " .. i) end
-    close((want[1] + want[2] + want[3]) / 3, sg.metrics.psnr(x, y), TOL, "batch mean")
+    local want, x, y = check_batch("psnr")
     close((want[1] + want[2] + want[3]) / 3, sg.metrics.psnr(x, y, {reduction = "mean"}), TOL)
   end)
 
@@ -192,20 +201,7 @@ describe("sg.metrics.ssim", function()
   end)
 
   it("averages over a batch; reduction='none' gives per-sample values", function()
-    local c = R()["rgb.clean"]
-    local xs, want = {}, {}
-    for i = 1, 3 do
-      xs[i] = R()["rgb.noisy" .. i]
-      want[i] = val("rgb.ssim" .. i)
-    end
-    local x = sg.stack(xs, 1)
-    local y = sg.stack({c, c, c}, 1)
-    local per = sg.metrics.ssim(x, y, {reduction = "none"})
-    assert.same({3}, per:shape())
-    assert.equal("float64", per:dtype())
-    local got = per:totable()
-    for i = 1, 3 do close(want[i], got[i], TOL, "sample " .. i) end
-    close((want[1] + want[2] + want[3]) / 3, sg.metrics.ssim(x, y), TOL, "batch mean")
+    local want, _, _, xs, c = check_batch("ssim")
     local one = sg.metrics.ssim(xs[2], c, {reduction = "none"})
     assert.same({1}, one:shape())
     close(want[2], one:totable()[1], TOL)
