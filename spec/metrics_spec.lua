@@ -17,6 +17,20 @@ end
 
 local err = H.error_of
 
+-- sg.metrics[name](noisy<i>, clean, opts), a number, for i = 1, 2, 3 and
+-- each kind ("gray", "rgb") against the reference <kind>.<name><i><suffix>.
+local function check_refs(name, kinds, suffix, opts)
+  for _, kind in ipairs(kinds) do
+    local clean = R()[kind .. ".clean"]
+    for i = 1, 3 do
+      local key = kind .. "." .. name .. i .. suffix
+      local got = sg.metrics[name](R()[kind .. ".noisy" .. i], clean, opts)
+      assert.is_number(got)
+      close(val(key), got, TOL, key)
+    end
+  end
+end
+
 -- sg.metrics[name] of the three noisy rgb images (one batch) against the
 -- clean one: per-sample values (reduction = "none") and their mean (the
 -- default) against the references. Returns the references, the batch, the
@@ -49,23 +63,11 @@ end)
 
 describe("sg.metrics.psnr", function()
   it("matches the reference values (gray and RGB, three noise levels)", function()
-    for _, kind in ipairs({"gray", "rgb"}) do
-      local clean = R()[kind .. ".clean"]
-      for i = 1, 3 do
-        local noisy = R()[kind .. ".noisy" .. i]
-        local got = sg.metrics.psnr(noisy, clean)
-        assert.is_number(got)
-        close(val(kind .. ".psnr" .. i), got, TOL, kind .. ".psnr" .. i)
-      end
-    end
+    check_refs("psnr", {"gray", "rgb"}, "")
   end)
 
   it("uses data_range", function()
-    local clean = R()["rgb.clean"]
-    for i = 1, 3 do
-      local got = sg.metrics.psnr(R()["rgb.noisy" .. i], clean, {data_range = 2})
-      close(val("rgb.psnr" .. i .. "_range2"), got, TOL, "rgb.psnr" .. i .. "_range2")
-    end
+    check_refs("psnr", {"rgb"}, "_range2", {data_range = 2})
   end)
 
   it("gives the same value for float64 inputs", function()
@@ -126,21 +128,11 @@ end)
 
 describe("sg.metrics.ssim", function()
   it("matches the reference values (gray and RGB, three noise levels)", function()
-    for _, kind in ipairs({"gray", "rgb"}) do
-      local clean = R()[kind .. ".clean"]
-      for i = 1, 3 do
-        local got = sg.metrics.ssim(R()[kind .. ".noisy" .. i], clean)
-        close(val(kind .. ".ssim" .. i), got, TOL, kind .. ".ssim" .. i)
-      end
-    end
+    check_refs("ssim", {"gray", "rgb"}, "")
   end)
 
   it("uses data_range", function()
-    local clean = R()["rgb.clean"]
-    for i = 1, 3 do
-      local got = sg.metrics.ssim(R()["rgb.noisy" .. i], clean, {data_range = 2})
-      close(val("rgb.ssim" .. i .. "_range2"), got, TOL, "rgb.ssim" .. i .. "_range2")
-    end
+    check_refs("ssim", {"rgb"}, "_range2", {data_range = 2})
   end)
 
   it("uses sigma, with scikit-image's window size 2*floor(3.5 sigma + 0.5) + 1", function()
