@@ -1,0 +1,80 @@
+-- One Deep Image Prior training iteration on a GPU, timed: the sgen side of
+-- bench/gpu_bench.sh (PyTorch's side is bench/dip_step.py --device cuda, the
+-- same network; bench/dip_step.lua is the CPU benchmark's version).
+--
+-- The network is models/unet_dip.lua with its default configuration (DIP's
+-- "skip" hourglass: 5 scales, 128 channels, 4 skip channels, reflection
+-- padding, BatchNorm + LeakyReLU(0.2), bilinear upsampling; 2,217,831
+-- parameters). One iteration, as in experiments/dip_denoise.lua: input
+-- perturbation (a fixed uniform input x 0.1 plus Gaussian noise of std 1/30),
+-- forward, MSE loss against a fixed target, backward, Adam step (lr 0.01).
+-- Warm-up iterations first (cuDNN algorithm choice, allocator cache), then
+-- the mean wall time of the timed ones (sg.core.monotonic, after
+-- sg.cuda.synchronize() on a GPU).
+--
+--   sgen run bench/gpu_dip_step.lua --size=256 [--device=cuda --iters=20 --warmup=3 --tf32]
+-- prints one line: `sgen dip_step size=256 ms_per_iter=... device=cuda tf32=false params=... peak_mib=...`.
+-- On the CPU (--device=cpu) use small sizes and --channels / --scales.
+local sg = require "sgen"
+local cli = require "sgen.cli"
+local core = require "sgen.core"
+local UNetDIP = require "models.unet_dip"
+
+local opts = cli.options({
+  size = {type = "integer", default = 256, help = "image height and width"},
+  iters = {type = "integer", default = 20, help = "timed iterations"},
+  warmup = {type = "integer", default = 3, help = "untimed iterations first"},
+  channels = {type = "integer", default = 128, help = "channels at every scale"},
+  scales = {type = "integer", default = 5, help = "number of scales"},
+  threads = {type = "integer", default = 0, help = "CPU threads (0: sgen's default)"},
+  device = {type = "string", default = "cuda", help = "cpu | cuda"},
+  tf32 = {type = "boolean", default = false, help = "sg.backends.allow_tf32 (TF32 matmul/conv)"},
+  seed = {type = "integer", default = 0, help = "sg.manual_seed"},
+}, {help = "Times one DIP iteration (forward, MSE, backward, Adam step) of models/unet_dip.lua."})
+
+if opts.iters < 1 then error("sgen: --iters must be >= 1", 0) end
+if opts.warmup < 0 then error("sgen: --warmup must be >= 0", 0) end
+local device = opts.device
+if device ~= "cpu" and device ~= "cuda" then
+  error("sgen: --device must be cpu or cuda, got '" .. device .. "'", 0)
+end
+if opts.threads > 0 then sg.set_num_threads(opts.threads) end
+if device == "cuda" and not sg.cuda.is_available() then
+  error("sgen: --device=cuda but CUDA is not usable: " .. sg.cuda.unavailable_reason(), 0)
+end
+if device == "cuda" then sg.backends.allow_tf32 = opts.tf32 end
+
+sg.manual_seed(opts.seed)
+local net = UNetDIP({channels = opts.channels, scales = opts.scales}):to(device)
+local s = opts.size
+local input = (sg.rand(1, 32, s, s) * 0.1):to(device)
+local target = sg.rand(1, 3, s, s):to(device)
+local optimizer = sg.optim.Adam(net:parameters(), {lr = 0.01})
+
+local function step()
+  local x = input + sg.randn_like(input) / 30
+  local out = net(x)
+  local loss = sg.F.mse_loss(out, target)
+  optimizer:zero_grad()
+  loss:backward()
+  optimizer:step()
+  return loss
+end
+
+local function sync()
+  if device == "cuda" then sg.cuda.synchronize() end
+end
+
+for _ = 1, opts.warmup do step() end
+sync()
+if device == "cuda" then sg.cuda.reset_peak_memory_stats() end
+local t0 = core.monotonic()
+local loss
+for _ = 1, opts.iters do loss = step() end
+sync()
+local ms = (core.monotonic() - t0) * 1000 / opts.iters
+local l = loss:item()
+if l ~= l then error("sgen: dip_step: the loss is NaN", 0) end
+local peak = device == "cuda" and sg.cuda.memory_stats().peak_allocated_bytes / 2 ^ 20 or 0
+print(string.format("sgen dip_step size=%d ms_per_iter=%.3f device=%s tf32=%s params=%d peak_mib=%.0f loss=%.5f",
+  s, ms, device, tostring(opts.tf32), net:num_parameters(), peak, l))
