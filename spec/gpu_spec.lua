@@ -708,6 +708,13 @@ local TENSOR_QUERIES = {data_ptr = true, device = true, dim = true, dtype = true
 
 -- ---------------------------------------------------------------- the walk
 
+-- Ops computed by cuDNN / cuBLAS / cuSOLVER with their own summation orders
+-- and algorithms (Winograd, FFT, split-K): a looser float32 tolerance.
+-- Wrong kernels are off by O(1), not by 1e-4.
+local LIBRARY_TOL = {conv2d = 5e-4, conv_transpose2d = 5e-4, linear = 2e-4, matmul = 2e-4,
+  mm = 2e-4, bmm = 2e-4, ["linalg.cholesky"] = 2e-4, ["linalg.logdet"] = 2e-4,
+  ["linalg.solve"] = 5e-4, ["linalg.inv"] = 5e-4, fold = 2e-4}
+
 local function run_variant(name, vi, v)
   local what = string.format("%s #%d", name, vi)
   local seed = 1000 * vi + #name
@@ -740,7 +747,7 @@ local function run_variant(name, vi, v)
     end
     return
   end
-  local tol = v.tol or 1e-4
+  local tol = v.tol or LIBRARY_TOL[name] or 1e-4
   check_results(what, rc, rd, tol, v.host)
   -- inputs changed in place (running statistics) agree
   for i = 1, #ic do check_tensor(what .. ": input " .. i .. " after the call", ic[i], id[i], tol) end
@@ -778,7 +785,7 @@ local function run_variant(name, vi, v)
   for k, i in ipairs(grad_in) do
     local w = string.format("%s: gradient of input %d", what, i)
     assert.equal(gc[k] == nil, gd[k] == nil, w .. ": present on one device only")
-    if gc[k] then check_tensor(w, gc[k], gd[k], v.tol or 2e-4) end
+    if gc[k] then check_tensor(w, gc[k], gd[k], 2 * tol) end
   end
   if not v.dd then return end
 
@@ -806,7 +813,7 @@ local function run_variant(name, vi, v)
   for k, i in ipairs(grad_in) do
     local w = string.format("%s: second derivative, input %d", what, i)
     assert.equal(g2c[k] == nil, g2d[k] == nil, w .. ": present on one device only")
-    if g2c[k] then check_tensor(w, g2c[k], g2d[k], v.tol or 5e-4) end
+    if g2c[k] then check_tensor(w, g2c[k], g2d[k], 5 * tol) end
   end
 end
 
@@ -1007,12 +1014,14 @@ describe("the DIP network on CUDA #gpu", function()
     check_tensor("output (eval mode)", ec, ed, tol)
   end
 
-  gpu_it("full network (5 scales, 128 channels), 64x64: output, gradients, running stats", function()
-    compare_nets({}, 64, 2e-4)
+  -- 128x128: the deepest BatchNorm sees 4x4 positions (at 64x64 only 2x2,
+  -- whose batch statistics amplify rounding differences)
+  gpu_it("full network (5 scales, 128 channels), 128x128: output, gradients, running stats", function()
+    compare_nets({}, 128, 1e-3)
   end)
 
   gpu_it("odd size 97x97, 3 scales of 16 channels", function()
-    compare_nets({channels = 16, scales = 3}, 97, 2e-4)
+    compare_nets({channels = 16, scales = 3}, 97, 1e-3)
   end)
 end)
 
