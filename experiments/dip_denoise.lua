@@ -59,7 +59,7 @@ local opts = cli.options({
   log_every = {type = "integer", default = 10, help = "iterations between metrics.csv rows"},
   threads = {type = "integer", default = 0, help = "CPU threads (0: keep the default)"},
   quick = {type = "boolean", default = false, help = "small preset: 64x64 crop, 32 channels, 3 scales, 300 iterations"},
-  demo = {type = "boolean", default = false, help = "README demo: 128x128 crop, 32 channels, 4 scales, 600 iterations, all three variants"},
+  demo = {type = "boolean", default = false, help = "README demo: 96x96 crop, 32 channels, 4 scales, 800 iterations, all three variants"},
 }, {help = "Deep Image Prior denoising with L0 / L0,inf sparsity on the encoder representations."})
 
 local function preset(values)
@@ -71,7 +71,7 @@ if opts.quick or opts.demo then
   preset({crop = 64, channels = 32, scales = 3, iters = 300, k = 4, log_every = 5})
 end
 if opts.demo then
-  preset({variant = "all", crop = 128, scales = 4, iters = 600})
+  preset({variant = "all", crop = 96, scales = 4, iters = 800})
 end
 
 local variants
