@@ -216,10 +216,11 @@ fi
 ln -sf libopenblas.so.0 "$deps/lib/libopenblas.so"
 ln -sf libcjson.so.1 "$deps/lib/libcjson.so"
 ldpath="$deps/lib"
+add_ld() { case ":$ldpath:" in *":$1:"*) ;; *) ldpath="$ldpath:$1" ;; esac; }
 # libgomp: the system's (the compiler's OpenMP), else the bundle's
 if ! ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1 ' && [ ! -e "$(gcc -print-file-name=libgomp.so.1 2>/dev/null)" ]; then
   say "no libgomp.so.1 on this machine: using the bundle's"
-  ldpath="$ldpath:$deps/fallback"
+  add_ld "$deps/fallback"
 fi
 
 # pkg-config: the bundle's pkgconf, else the machine's; it sees deps/ only
@@ -251,25 +252,30 @@ extra=()
 cuda_flags=""
 if [ -n "$cudnn_root" ]; then
   say "cuDNN from $cudnn_root"
-  extra+=("-DCUDNN_ROOT=$cudnn_root")
-  ldpath="$ldpath:$cudnn_root/lib"
+  cudnn_lib="$(ls "$cudnn_root"/lib/libcudnn.so "$cudnn_root"/lib/libcudnn.so.[0-9]* 2>/dev/null | head -1 || true)"
+  extra+=("-DCUDNN_ROOT=$cudnn_root" "-DCUDNN_INCLUDE_DIR=$cudnn_root/include" "-DCUDNN_LIBRARY=$cudnn_lib")
+  add_ld "$cudnn_root/lib"
 fi
 nvcc="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
 cuda_home="$(cd "$(dirname "$(readlink -f "$nvcc")")/.." && pwd)"
 if ! ls "$cuda_home"/lib64/libcublas.so* "$cuda_home"/lib/libcublas.so* "$cuda_home"/targets/*/lib/libcublas.so* >/dev/null 2>&1; then
   # the toolkit has no cuBLAS/cuSOLVER: the pip packages' (nvidia/cu13 or nvidia/cublas, ...)
-  for lib in cublas cublasLt cusolver; do
-    f="$(for d in $nvidia_dirs; do ls "$d"/*/lib/lib$lib.so.* 2>/dev/null; done | head -1)"
-    [ -n "$f" ] || { say "no lib$lib in the CUDA toolkit ($cuda_home) nor in $python's nvidia packages"; exit 1; }
+  for lib in cublas cublasLt cusolver cusparse nvJitLink; do
+    f="$(for d in $nvidia_dirs; do ls "$d"/*/lib/lib$lib.so.* 2>/dev/null || true; done | head -1)"
+    if [ -z "$f" ]; then
+      case "$lib" in cusparse|nvJitLink) continue ;; esac
+      say "no lib$lib in the CUDA toolkit ($cuda_home) nor in $python's nvidia packages"
+      exit 1
+    fi
     say "$lib from $f"
     extra+=("-DCUDA_${lib}_LIBRARY=$f")
-    ldpath="$ldpath:$(dirname "$f")"
+    add_ld "$(dirname "$f")"
     inc="$(dirname "$(dirname "$f")")/include"
     [ -d "$inc" ] && cuda_flags="$cuda_flags -I$inc"
   done
 fi
 
-for d in "$cuda_home/lib64" "$cuda_home/lib"; do [ -d "$d" ] && ldpath="$ldpath:$d"; done
+for d in "$cuda_home/lib64" "$cuda_home/lib"; do if [ -d "$d" ]; then add_ld "$d"; fi; done
 
 gen=()
 command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
