@@ -393,9 +393,21 @@ gpu_reason="$(echo 'io.write(sgen.cuda.is_available() and "" or sgen.cuda.unavai
 # 2. GPU C tests
 if [ "${skip#*,c,}" = "$skip" ]; then
   t0=$(date +%s)
-  (cd "$build" && sgen_env ctest -R '^c\.test_cuda(_ops|_nn)?$' --output-on-failure --timeout 1200) \
-    > "$out/02-c-tests.log" 2>&1
-  rc=$?
+  if command -v ctest >/dev/null 2>&1; then
+    (cd "$build" && sgen_env ctest -R '^c\.test_cuda(_ops|_nn)?$' --output-on-failure --timeout 1200) \
+      > "$out/02-c-tests.log" 2>&1
+    rc=$?
+  else # no ctest: the three executables as ctest runs them (77: skipped)
+    rc=0
+    for t in test_cuda test_cuda_ops test_cuda_nn; do
+      echo "== $t" >> "$out/02-c-tests.log"
+      (cd "$build" && sgen_env env SGEN_FIXTURES="$B/src/engine/tests/fixtures" SGEN_SOURCE_DIR="$B/src" \
+        "./$t") >> "$out/02-c-tests.log" 2>&1
+      r=$?
+      echo "== $t: exit status $r" >> "$out/02-c-tests.log"
+      if [ $r = 77 ]; then echo "(Skipped) $t" >> "$out/02-c-tests.log"; elif [ $r != 0 ]; then rc=$r; fi
+    done
+  fi
   tail -8 "$out/02-c-tests.log"
   grep -q "(Skipped)" "$out/02-c-tests.log" && [ $rc = 0 ] && rc=77
   step_result "GPU C tests (c.test_cuda*)" $rc $(( $(date +%s) - t0 ))
