@@ -218,7 +218,9 @@ ln -sf libcjson.so.1 "$deps/lib/libcjson.so"
 ldpath="$deps/lib"
 add_ld() { case ":$ldpath:" in *":$1:"*) ;; *) ldpath="$ldpath:$1" ;; esac; }
 # libgomp: the system's (the compiler's OpenMP), else the bundle's
-if ! ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1 ' && [ ! -e "$(gcc -print-file-name=libgomp.so.1 2>/dev/null)" ]; then
+# (grep -c reads all of ldconfig's output: no SIGPIPE under pipefail)
+if ! { ldconfig -p 2>/dev/null | grep -c 'libgomp\.so\.1 ' >/dev/null; } \
+   && [ ! -e "$(gcc -print-file-name=libgomp.so.1 2>/dev/null)" ]; then
   say "no libgomp.so.1 on this machine: using the bundle's"
   add_ld "$deps/fallback"
 fi
