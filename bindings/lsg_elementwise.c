@@ -92,12 +92,17 @@ static int where_impl(lua_State *L, int cond_i, int x_i, int y_i) {
                                        : NULL;
   sg_tensor *y = lsg_is_tensor(L, y_i) ? lsg_check_tensor(L, y_i, "where", "other") : NULL;
   const sg_tensor *like = x ? x : y;
-  if (!x) x = lsg_check_tensor_or_number(L, x_i, like, "where", "input", &ox);
-  if (!y) y = lsg_check_tensor_or_number(L, y_i, like ? like : x, "where", "other", &oy);
-  sg_tensor *r = sg_where(cond, x, y);
-  sg_release(ox);
-  sg_release(oy);
-  return lsg_push_result(L, r);
+  /* Scalars become 0-dim tensors pushed on the stack, so that the collector
+   * owns them if a later argument check raises. */
+  if (!x) {
+    x = lsg_check_tensor_or_number(L, x_i, like, "where", "input", &ox);
+    if (ox) lsg_push_tensor(L, ox);
+  }
+  if (!y) {
+    y = lsg_check_tensor_or_number(L, y_i, like ? like : x, "where", "other", &oy);
+    if (oy) lsg_push_tensor(L, oy);
+  }
+  return lsg_push_result(L, sg_where(cond, x, y));
 }
 
 static int m_where(lua_State *L) { return where_impl(L, 2, 1, 3); }

@@ -86,6 +86,8 @@ if opts.k < 1 or opts.k > opts.channels then
   error(string.format("sgen: --k must be in 1..%d (the channels), got %d", opts.channels, opts.k), 0)
 end
 if opts.sigma < 0 then error("sgen: --sigma must be >= 0", 0) end
+if opts.iters < 1 then error("sgen: --iters must be at least 1, got " .. opts.iters, 0) end
+if opts.log_every < 1 then error("sgen: --log_every must be at least 1, got " .. opts.log_every, 0) end
 if opts.threads > 0 then sg.set_num_threads(opts.threads) end
 
 local device = opts.device
@@ -170,11 +172,34 @@ local function run_variant(variant, dir)
     local loss = sg.F.mse_loss(out, target)
     optimizer:zero_grad()
     loss:backward()
-    optimizer:step()
 
     local out_d = out:detach()
-    avg = avg and (avg * opts.ema + out_d * (1 - opts.ema)) or out_d
     local p_noisy = psnr(out_d, target)
+    -- DIP's backtracking, checked at iterations that are not multiples of 100,
+    -- before the step: the snapshot holds the parameters that produced the
+    -- output whose PSNR is stored with it. A drop of more than 5 dB restores
+    -- them and skips this step.
+    local skip_step = false
+    if opts.backtrack and it % 100 ~= 0 then
+      if last_psnr_noisy and p_noisy - last_psnr_noisy < -5 then
+        sg.no_grad(function()
+          for i, p in ipairs(params) do p:copy_(last_params[i]) end
+        end)
+        backtracks = backtracks + 1
+        skip_step = true
+      else
+        last_params = last_params or {}
+        sg.no_grad(function()
+          for i, p in ipairs(params) do
+            if last_params[i] then last_params[i]:copy_(p) else last_params[i] = p:detach():clone() end
+          end
+        end)
+        last_psnr_noisy = p_noisy
+      end
+    end
+    if not skip_step then optimizer:step() end
+
+    avg = avg and (avg * opts.ema + out_d * (1 - opts.ema)) or out_d
     local p_single = psnr(out_d, clean_dev)
     local p_avg = psnr(avg, clean_dev)
     if p_single > best.single then
@@ -192,23 +217,6 @@ local function run_variant(variant, dir)
         io.stderr:write(string.format("dip_denoise: warning: this is a paper-scale run on the CPU: "
           .. "about %.1f s per iteration, %.1f hours in all. Add --quick for a small run, or run on a GPU.\n",
           per_iter, total / 3600))
-      end
-    end
-    -- DIP's backtracking (checked at iterations that are not multiples of 100).
-    if opts.backtrack and it % 100 ~= 0 then
-      if last_psnr_noisy and p_noisy - last_psnr_noisy < -5 then
-        sg.no_grad(function()
-          for i, p in ipairs(params) do p:copy_(last_params[i]) end
-        end)
-        backtracks = backtracks + 1
-      else
-        last_params = last_params or {}
-        sg.no_grad(function()
-          for i, p in ipairs(params) do
-            if last_params[i] then last_params[i]:copy_(p) else last_params[i] = p:detach():clone() end
-          end
-        end)
-        last_psnr_noisy = p_noisy
       end
     end
     if it % opts.log_every == 0 or it == 1 or it == opts.iters then

@@ -19,6 +19,11 @@ local cli = require "sgen.cli"
 local util = require "sgen.util"
 local FmnistCNN = require "models.fmnist_cnn"
 
+-- Options given on the command line (`sgen run` leaves them in the global
+-- `opts` until cli.options replaces it with the merged table).
+local given = {}
+for key in pairs(rawget(_G, "opts") or {}) do given[(tostring(key):gsub("%-", "_"))] = true end
+
 local opts = cli.options({
   epochs = 8,
   batch_size = 128,
@@ -32,12 +37,17 @@ local opts = cli.options({
 }, {help = "Train a small CNN on Fashion-MNIST and report its test accuracy."})
 
 -- --quick: 2 epochs unless --epochs was given too.
-if opts.quick and opts.epochs == 8 then
+if opts.quick and not given.epochs then
   opts.epochs = 2
 end
+if opts.epochs < 1 then error("sgen: --epochs must be at least 1, got " .. opts.epochs, 0) end
+if opts.batch_size < 1 then error("sgen: --batch_size must be at least 1, got " .. opts.batch_size, 0) end
 
 local device = opts.device
 if device == "auto" then device = sg.cuda.is_available() and "cuda" or "cpu" end
+if device ~= "cpu" and device ~= "cuda" then
+  error("sgen: --device must be auto, cpu or cuda, got '" .. device .. "'", 0)
+end
 
 sg.manual_seed(opts.seed)
 local out_dir = opts.out ~= "" and opts.out
@@ -56,6 +66,10 @@ local test = sg.data.fashion_mnist(opts.data, "test")
 if opts.train_limit > 0 and opts.train_limit < train:len() then
   train = sg.data.TensorDataset(train.images:narrow(1, 1, opts.train_limit),
     train.labels:narrow(1, 1, opts.train_limit), {name = "FashionMNIST(train subset)"})
+end
+if train:len() < opts.batch_size then
+  error(string.format("sgen: %d training images are fewer than one batch (--batch_size=%d); "
+    .. "raise --train_limit or lower --batch_size", train:len(), opts.batch_size), 0)
 end
 print(string.format("fmnist_classifier: seed %d, %d train / %d test images, %d epochs, device %s, out %s",
   opts.seed, train:len(), test:len(), opts.epochs, device, out_dir))

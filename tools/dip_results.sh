@@ -9,7 +9,7 @@
 # SGEN_NUM_THREADS=1 per run and --jobs runs side by side: on 2 cores two
 # single-threaded runs beat one two-threaded run for these small networks).
 # Example (the CPU scale used for docs/results/dip.md):
-#   tools/dip_results.sh runs/dip_results -- --crop=64 --channels=32 --scales=3 --iters=3000 --k=4
+#   tools/dip_results.sh runs/dip_results -- --crop=96 --channels=32 --scales=4 --iters=1500 --k=4
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
