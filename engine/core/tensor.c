@@ -359,9 +359,10 @@ int sg_broadcast_shapes(const char *op, const int64_t *a, int na, const int64_t 
     if (sa != sb && sa != 1 && sb != 1) {
       char bufa[128], bufb[128];
       return sg_error(SG_ERR_ARG,
-                      "%s: shapes %s and %s cannot be broadcast (dim %d: %lld vs %lld)", op,
+                      "%s: shapes %s and %s cannot be broadcast (sizes %lld vs %lld at dim %d, "
+                      "counted from the end)", op,
                       sg_dims_str(a, na, bufa, sizeof bufa), sg_dims_str(b, nb, bufb, sizeof bufb),
-                      i, (long long)sa, (long long)sb);
+                      (long long)sa, (long long)sb, i - n);
     }
     out[i] = sa == 1 ? sb : sa;
   }

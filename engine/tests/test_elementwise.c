@@ -125,6 +125,8 @@ static void errors(void) {
   sg_tensor *a = sg_zeros(SHAPE(2, 3), 2, SG_FLOAT32, sg_cpu_device());
   sg_tensor *b = sg_zeros(SHAPE(4), 1, SG_FLOAT32, sg_cpu_device());
   CHECK_FAILS(sg_add(a, b), "add: shapes 2x3 and 4 cannot be broadcast");
+  /* the dim is named counted from the end, which reads the same 0- or 1-based */
+  CHECK_FAILS(sg_add(a, b), "(sizes 3 vs 4 at dim -1, counted from the end)");
   CHECK_FAILS(sg_add(a, NULL), "missing");
   CHECK_FAILS(sg_clamp(a, 2, 1), "greater than max");
   CHECK_FAILS(sg_masked_fill(a, a, 0), "expected bool");
