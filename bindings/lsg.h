@@ -123,6 +123,7 @@ void lsg_open_random(lua_State *L, int core, int methods);      /* lsg_random.c 
 void lsg_open_io(lua_State *L, int core, int methods);          /* lsg_io.c */
 void lsg_open_autograd(lua_State *L, int core, int methods);    /* lsg_autograd.c */
 void lsg_open_system(lua_State *L, int core, int methods);      /* lsg_system.c */
+void lsg_open_optim(lua_State *L, int core, int methods);       /* lsg_optim.c */
 
 /* Formats a tensor PyTorch-style into a Lua string on the stack. */
 void lsg_push_tensor_string(lua_State *L, sg_tensor *t);

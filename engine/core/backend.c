@@ -10,6 +10,7 @@
 #include "internal/kernels_linalg.h"
 #include "internal/kernels_loss.h"
 #include "internal/kernels_norm.h"
+#include "internal/kernels_optim.h"
 #include "internal/kernels_pool.h"
 #include "internal/kernels_reduce.h"
 #include "internal/kernels_rng.h"
@@ -48,6 +49,7 @@ static size_t family_size(size_t slot_offset) {
       {offsetof(sg_backend, index), sizeof(struct sg_index_kernels)},
       {offsetof(sg_backend, linalg), sizeof(struct sg_linalg_kernels)},
       {offsetof(sg_backend, rng), sizeof(struct sg_rng_kernels)},
+      {offsetof(sg_backend, optim), sizeof(struct sg_optim_kernels)},
   };
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     if (sizes[i].offset == slot_offset) return sizes[i].size;
@@ -59,6 +61,7 @@ static size_t family_size(size_t slot_offset) {
  * function pointers. */
 static bool family_empty(const void *table, size_t size) {
   typedef void (*fn)(void);
+  if (size == 0) return false; /* a family missing from family_size(): trust the pointer */
   const char *p = table;
   for (size_t o = 0; o + sizeof(fn) <= size; o += sizeof(fn)) {
     fn f;

@@ -7,6 +7,7 @@
 #include "internal/kernels_linalg.h"
 #include "internal/kernels_loss.h"
 #include "internal/kernels_norm.h"
+#include "internal/kernels_optim.h"
 #include "internal/kernels_pool.h"
 #include "internal/kernels_reduce.h"
 #include "internal/kernels_rng.h"
@@ -33,4 +34,5 @@ const sg_backend sg_cpu_backend = {
     .index = &sg_cpu_index_kernels,
     .linalg = &sg_cpu_linalg_kernels,
     .rng = &sg_cpu_rng_kernels,
+    .optim = &sg_cpu_optim_kernels,
 };

@@ -17,6 +17,7 @@ struct sg_loss_kernels;
 struct sg_index_kernels;
 struct sg_linalg_kernels;
 struct sg_rng_kernels;
+struct sg_optim_kernels;
 
 typedef struct sg_backend {
   const char *name;
@@ -36,6 +37,7 @@ typedef struct sg_backend {
   const struct sg_index_kernels *index;  /* cat, gather/scatter, sort/topk, ... */
   const struct sg_linalg_kernels *linalg;
   const struct sg_rng_kernels *rng;
+  const struct sg_optim_kernels *optim;  /* fused optimizer steps (may be NULL) */
 } sg_backend;
 
 /* The backend of a device; NULL with an error if it is not compiled in. */

@@ -12,5 +12,6 @@
 #include "sgen/ops_nn.h"
 #include "sgen/ops_index.h"
 #include "sgen/ops_sparse.h"
+#include "sgen/ops_optim.h"
 
 #endif

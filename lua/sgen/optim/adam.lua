@@ -30,6 +30,17 @@ local function make_update(decoupled)
   return function(_, group, p, g, state)
     local lr, wd, eps = group.lr, group.weight_decay, group.eps
     local beta1, beta2 = group.betas[1], group.betas[2]
+    -- The common case in one fused pass (sgen.core.adam_step_, same equations
+    -- and operation order); amsgrad, other devices and non-contiguous
+    -- tensors take the op-by-op path below.
+    local m0, v0 = state.exp_avg, state.exp_avg_sq
+    if not group.amsgrad and p:device() == "cpu" and p:is_contiguous() and g:is_contiguous()
+        and m0:is_contiguous() and v0:is_contiguous() and g:dtype() == p:dtype() then
+      state.step = state.step + 1
+      core.adam_step_(p, g, m0, v0, {lr = lr, beta1 = beta1, beta2 = beta2, eps = eps,
+        weight_decay = wd, step = state.step, decoupled = decoupled, maximize = group.maximize})
+      return
+    end
     local grad = group.maximize and T(-g) or g
     local step = state.step + 1
     state.step = step
