@@ -1,5 +1,6 @@
 -- One Deep Image Prior training iteration in sgen: the sgen side of
--- bench/dip_step.sh (PyTorch's side is bench/dip_step.py, the same network).
+-- bench/dip_step.sh on the CPU and of bench/gpu_bench.sh on a GPU (PyTorch's
+-- side is bench/dip_step.py, the same network).
 --
 -- The network is models/unet_dip.lua with its default configuration (DIP's
 -- "skip" hourglass: 5 scales, 128 channels, 4 skip channels, reflection
@@ -8,10 +9,12 @@
 -- (uniform input x 0.1 plus Gaussian noise of std 1/30), forward, MSE loss
 -- against a fixed target, backward, Adam step (lr 0.01), as in
 -- experiments/dip_denoise.lua. Warm-up iterations first, then the mean wall
--- time (sg.core.monotonic) of the timed ones.
+-- time (sg.core.monotonic, after sg.cuda.synchronize() on a GPU) of the timed ones.
 --
 --   sgen run bench/dip_step.lua --size=128 --iters=5 [--warmup=2 --channels=128 --scales=5 --threads=2]
--- prints one line: `sgen dip_step size=128 ms_per_iter=... threads=... params=...`.
+--   sgen run bench/dip_step.lua --device=cuda --size=256 --iters=20 --warmup=3 [--tf32]
+-- prints one line: `sgen dip_step size=128 ms_per_iter=... device=... threads=... tf32=...
+-- params=... peak_mib=... loss=...` (peak_mib: device memory, 0 on the CPU).
 local sg = require "sgen"
 local cli = require "sgen.cli"
 local core = require "sgen.core"
@@ -25,6 +28,8 @@ local opts = cli.options({
   scales = {type = "integer", default = 5, help = "number of scales"},
   threads = {type = "integer", default = 2, help = "CPU threads"},
   device = {type = "string", default = "cpu", help = "cpu | cuda"},
+  tf32 = {type = "boolean", default = false, help = "sg.backends.allow_tf32 (TF32 matmul/conv on a GPU)"},
+  seed = {type = "integer", default = 0, help = "sg.manual_seed"},
 }, {help = "Times one DIP iteration (forward, MSE, backward, Adam step) of models/unet_dip.lua."})
 
 if opts.iters < 1 then error("sgen: --iters must be >= 1", 0) end
@@ -34,8 +39,12 @@ local device = opts.device
 if device ~= "cpu" and device ~= "cuda" then
   error("sgen: --device must be cpu or cuda, got '" .. device .. "'", 0)
 end
+if device == "cuda" and not sg.cuda.is_available() then
+  error("sgen: --device=cuda but CUDA is not usable: " .. sg.cuda.unavailable_reason(), 0)
+end
+if device == "cuda" then sg.backends.allow_tf32 = opts.tf32 end
 
-sg.manual_seed(0)
+sg.manual_seed(opts.seed)
 local net = UNetDIP({channels = opts.channels, scales = opts.scales}):to(device)
 local s = opts.size
 local input = (sg.rand(1, 32, s, s) * 0.1):to(device)
@@ -53,14 +62,20 @@ local function step()
 end
 
 local function sync()
-  if device == "cuda" and sg.cuda and sg.cuda.synchronize then sg.cuda.synchronize() end
+  if device == "cuda" then sg.cuda.synchronize() end
 end
 
 for _ = 1, opts.warmup do step() end
 sync()
+if device == "cuda" then sg.cuda.reset_peak_memory_stats() end
 local t0 = core.monotonic()
-for _ = 1, opts.iters do step() end
+local loss
+for _ = 1, opts.iters do loss = step() end
 sync()
 local ms = (core.monotonic() - t0) * 1000 / opts.iters
-print(string.format("sgen dip_step size=%d ms_per_iter=%.1f threads=%d params=%d", s, ms,
-  sg.get_num_threads(), net:num_parameters()))
+local l = loss:item()
+if l ~= l then error("sgen: dip_step: the loss is NaN", 0) end
+local peak = device == "cuda" and sg.cuda.memory_stats().peak_allocated_bytes / 2 ^ 20 or 0
+print(string.format("sgen dip_step size=%d ms_per_iter=%.1f device=%s threads=%d tf32=%s params=%d "
+  .. "peak_mib=%.0f loss=%.5f", s, ms, device, sg.get_num_threads(), tostring(opts.tf32),
+  net:num_parameters(), peak, l))

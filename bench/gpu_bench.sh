@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sgen against PyTorch eager on the same GPU, in the same command: one Deep
-# Image Prior iteration at 256x256 and 512x512 (bench/gpu_dip_step.lua against
+# Image Prior iteration at 256x256 and 512x512 (bench/dip_step.lua against
 # bench/dip_step.py, models/unet_dip.lua's network) and one DCGAN training
 # step, batch 64, 32x32 (bench/gpu_dcgan_step.lua against
 # bench/gpu_dcgan_step.py, models/dcgan.lua). Prints the GPU (nvidia-smi), the
@@ -160,8 +160,8 @@ run_all() {
   for s in $sizes; do
     it="${dip_iters:-$([ "$s" -ge 512 ] && echo 10 || echo 20)}"
     echo "== DIP iteration ${s}x${s}"
-    step "sgen-dip-$s" "sgen run bench/gpu_dip_step.lua --device=$device --size=$s --iters=$it --warmup=$warmup $tf32_lua $dip_net_lua" \
-      run_sgen bench/gpu_dip_step.lua --device="$device" --size="$s" --iters="$it" --warmup="$warmup" $tf32_lua $dip_net_lua
+    step "sgen-dip-$s" "sgen run bench/dip_step.lua --device=$device --size=$s --iters=$it --warmup=$warmup $tf32_lua $dip_net_lua" \
+      run_sgen bench/dip_step.lua --device="$device" --size="$s" --iters="$it" --warmup="$warmup" $tf32_lua $dip_net_lua
     step "torch-dip-$s" "$python bench/dip_step.py --device $device --size $s --iters $it --warmup $warmup $dip_net (cudnn.allow_tf32=$tf32_flag, cudnn.benchmark=False)" \
       py_dip False --device "$device" --size "$s" --iters "$it" --warmup "$warmup" $dip_net
     if [ "$torch_bench" = 1 ]; then
