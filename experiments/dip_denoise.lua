@@ -33,13 +33,7 @@ local UNetDIP = require "models.unet_dip"
 
 local default_image = root .. "/data/images/astronaut_256.png"
 
--- Options given on the command line (`sgen run` leaves them in the global
--- `opts` until cli.options replaces it with the merged table): presets below
--- fill in only the others.
-local given = {}
-for key in pairs(rawget(_G, "opts") or {}) do given[(tostring(key):gsub("%-", "_"))] = true end
-
-local opts = cli.options({
+local opts, given = cli.options({
   image = {type = "string", default = default_image, help = "clean PNG image"},
   sigma = {type = "number", default = 25, help = "noise std on the 0-255 scale"},
   iters = {type = "integer", default = 3000, help = "training iterations"},

@@ -19,12 +19,7 @@ local cli = require "sgen.cli"
 local util = require "sgen.util"
 local FmnistCNN = require "models.fmnist_cnn"
 
--- Options given on the command line (`sgen run` leaves them in the global
--- `opts` until cli.options replaces it with the merged table).
-local given = {}
-for key in pairs(rawget(_G, "opts") or {}) do given[(tostring(key):gsub("%-", "_"))] = true end
-
-local opts = cli.options({
+local opts, given = cli.options({
   epochs = 8,
   batch_size = 128,
   lr = 2e-3,

@@ -272,6 +272,8 @@ end
 -- Unknown options, badly typed values and bare/negated forms of the wrong
 -- kind raise "sgen: ..." errors (`sgen run` prints them without a traceback
 -- and exits with status 2); --help prints cli.help_text and exits 0.
+-- Returns the options and, second, the set of option names given on the
+-- command line (so presets can fill in only the others).
 function cli.options(defaults, spec)
   if type(defaults) ~= "table" then
     error("sgen.cli.options: argument 1 (defaults) expected a table, got " .. type(defaults), 2)
@@ -319,7 +321,7 @@ function cli.options(defaults, spec)
     end
   end
 
-  local result = {}
+  local result, given = {}, {}
   for _, d in pairs(decl) do result[d.key] = d.default end
   for _, e in ipairs(entries) do
     local key = e.key
@@ -336,8 +338,8 @@ function cli.options(defaults, spec)
       local valid = {}
       for i, n in ipairs(names) do valid[i] = dashed(n) end
       valid[#valid + 1] = "--help"
-      local given = e.text:match("^([^=]*)")
-      local msg = "unknown option " .. given
+      local as_typed = e.text:match("^([^=]*)")
+      local msg = "unknown option " .. as_typed
       local s = cli.suggest(base, names)
       if s and e.negated then s = "--no-" .. dashed(s):sub(3)
       elseif s then s = dashed(s) end
@@ -345,9 +347,10 @@ function cli.options(defaults, spec)
       usage_error(msg .. " (valid options: " .. table.concat(valid, ", ") .. ")")
     end
     result[d.key] = convert(key, d, e)
+    given[d.key] = true
   end
   if current_args ~= nil and spec.args == nil then _G.opts = result end
-  return result
+  return result, given
 end
 
 -- ---- REPL value printing ----
