@@ -116,7 +116,7 @@ describe("models.dcgan", function()
 
   it("rejects bad options and inputs", function()
     assert.has_error(function() dcgan.Generator({foo = 1}) end,
-      "models.dcgan: Generator: unknown option 'foo' (expected nc, ngf, nz)")
+      "models.dcgan: Generator: unknown option 'foo' (expected k, l1_weight, nc, ngf, nz, sparsity)")
     assert.has_error(function() dcgan.Discriminator({ngf = 4}) end,
       "models.dcgan: Discriminator: unknown option 'ngf' (expected nc, ndf)")
     assert.has_error(function() dcgan.Generator({nz = 0}) end,
