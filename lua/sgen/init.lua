@@ -20,6 +20,7 @@ local lazy = {
   util = "sgen.util",
   sparse = "sgen.sparse",
   metrics = "sgen.metrics",
+  gan = "sgen.gan",
 }
 
 return setmetatable(sg, {

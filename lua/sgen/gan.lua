@@ -1,0 +1,135 @@
+-- sg.gan: adversarial losses, the WGAN-GP gradient penalty and the usual
+-- optimizer settings, for the GANs of models/dcgan.lua.
+--
+--   local gan = require("sgen").gan
+--   local lossD = gan.d_loss("hinge", D(real), D(fake:detach()))
+--   local lossG = gan.g_loss("hinge", D(fake))
+--   local gp = gan.gradient_penalty(D, real, fake, {lambda = 10})   -- wgan-gp
+--   local s = gan.optimizer_settings("wgan-gp")   -- {lr=1e-4, betas={0, 0.9}, n_critic=5, gp_lambda=10}
+--
+-- The outputs of D are raw scores (logits for "dcgan"), any shape (one per
+-- sample in practice); losses are means over them, as 0-dim tensors.
+--   "dcgan"    D: BCE(real, 1) + BCE(fake, 0)   G: BCE(fake, 1) (non-saturating), with logits
+--   "wgan-gp"  D: mean fake - mean real          G: -mean fake   (add gradient_penalty to D's loss)
+--   "hinge"    D: mean relu(1 - real) + mean relu(1 + fake)   G: -mean fake
+local core = require "sgen.core"
+
+local gan = {}
+
+local TensorMT = getmetatable(core.zeros(0))
+
+local function fail(fmt, ...) error(string.format("sgen.gan." .. fmt, ...), 0) end
+
+local KINDS = {dcgan = true, ["wgan-gp"] = true, hinge = true}
+
+local function check_kind(fname, kind)
+  if not KINDS[kind] then
+    fail("%s: argument 1 (kind) must be \"dcgan\", \"wgan-gp\" or \"hinge\", got %s", fname,
+      type(kind) == "string" and ('"' .. kind .. '"') or tostring(kind))
+  end
+end
+
+local function check_tensor(fname, i, what, x)
+  if getmetatable(x) ~= TensorMT then
+    fail("%s: argument %d (%s) expected a tensor, got %s", fname, i, what, type(x))
+  end
+end
+
+local function bce(logits, target)
+  local F = require("sgen").F
+  return F.binary_cross_entropy_with_logits(logits, core.full_like(logits, target))
+end
+
+-- d_loss(kind, real_out, fake_out): the loss that D (the critic) minimizes,
+-- from its outputs on real and on generated samples.
+function gan.d_loss(kind, real_out, fake_out)
+  check_kind("d_loss", kind)
+  check_tensor("d_loss", 2, "real_out", real_out)
+  check_tensor("d_loss", 3, "fake_out", fake_out)
+  if kind == "dcgan" then return bce(real_out, 1) + bce(fake_out, 0) end
+  if kind == "wgan-gp" then return fake_out:mean() - real_out:mean() end
+  return (1 - real_out):relu():mean() + (1 + fake_out):relu():mean()
+end
+
+-- g_loss(kind, fake_out): the loss that G minimizes, from D's outputs on
+-- generated samples.
+function gan.g_loss(kind, fake_out)
+  check_kind("g_loss", kind)
+  check_tensor("g_loss", 2, "fake_out", fake_out)
+  if kind == "dcgan" then return bce(fake_out, 1) end
+  return -fake_out:mean()
+end
+
+-- gradient_penalty(D, real, fake, {lambda = 10, eps =}) -> penalty, norms
+-- Gulrajani et al.: x̂ = eps·real + (1 − eps)·fake with eps ~ U(0, 1) per
+-- sample (or the given eps: N values, any shape of N elements), penalty
+-- λ·mean_n((‖∇_x̂ D(x̂)_n‖₂ − 1)²). The gradient is taken with
+-- create_graph = true, so the penalty differentiates to D's parameters
+-- (real and fake are detached: no gradient reaches G). norms: the N
+-- gradient norms, detached (a diagnostic).
+function gan.gradient_penalty(D, real, fake, opts)
+  if type(D) ~= "table" and type(D) ~= "function" and type(D) ~= "userdata" then
+    fail("gradient_penalty: argument 1 (D) expected a module or a function, got %s", type(D))
+  end
+  check_tensor("gradient_penalty", 2, "real", real)
+  check_tensor("gradient_penalty", 3, "fake", fake)
+  if opts ~= nil and type(opts) ~= "table" then
+    fail("gradient_penalty: argument 4 (opts) expected a table, got %s", type(opts))
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "lambda" and k ~= "eps" then
+      fail("gradient_penalty: unknown option '%s' (expected eps, lambda)", tostring(k))
+    end
+  end
+  local rs, fs = real:shape(), fake:shape()
+  if table.concat(rs, "x") ~= table.concat(fs, "x") or #rs < 1 then
+    fail("gradient_penalty: real is %s and fake is %s, expected the same shape (N x ...)",
+      table.concat(rs, "x"), table.concat(fs, "x"))
+  end
+  local lambda = opts.lambda == nil and 10 or opts.lambda
+  if type(lambda) ~= "number" or lambda ~= lambda or lambda < 0 then
+    fail("gradient_penalty: option 'lambda' must be a number >= 0, got %s", tostring(lambda))
+  end
+  local n = rs[1]
+  local bshape = {n}
+  for _ = 2, #rs do bshape[#bshape + 1] = 1 end
+  local eps = opts.eps
+  if eps == nil then
+    eps = core.rand(bshape, {dtype = real:dtype(), device = real:device()})
+  else
+    check_tensor("gradient_penalty", 4, "option eps", eps)
+    if eps:numel() ~= n then
+      fail("gradient_penalty: option 'eps' has %d elements, expected %d (one per sample)", eps:numel(), n)
+    end
+    eps = eps:detach():to(real:device()):reshape(bshape)
+  end
+  local r, f = real:detach(), fake:detach()
+  local xhat = (eps * r + (1 - eps) * f):detach():requires_grad()
+  local out = D(xhat)
+  local g = core.grad({out:sum()}, {xhat}, {create_graph = true})[1]
+  local norms = g:reshape(n, -1):norm(2, 2)
+  local penalty = ((norms - 1) ^ 2):mean() * lambda
+  return penalty, norms:detach()
+end
+
+-- optimizer_settings(kind) -> a new table {lr, betas, n_critic, gp_lambda}:
+-- Adam 2e-4, betas (0.5, 0.999), one D step per G step for "dcgan" and
+-- "hinge" (Radford et al.); Adam 1e-4, betas (0, 0.9), 5 critic steps per G
+-- step and λ = 10 for "wgan-gp" (Gulrajani et al.). gp_lambda is 0 where
+-- there is no penalty. Use: sg.optim.Adam(G:parameters(), {lr = s.lr, betas = s.betas}).
+function gan.optimizer_settings(kind)
+  check_kind("optimizer_settings", kind)
+  if kind == "wgan-gp" then return {lr = 1e-4, betas = {0, 0.9}, n_critic = 5, gp_lambda = 10} end
+  return {lr = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0}
+end
+
+-- optimizers(kind, G, D) -> optG, optD: Adam with optimizer_settings(kind).
+function gan.optimizers(kind, G, D)
+  local s = gan.optimizer_settings(kind)
+  local optim = require("sgen").optim
+  return optim.Adam(G:parameters(), {lr = s.lr, betas = s.betas}),
+    optim.Adam(D:parameters(), {lr = s.lr, betas = s.betas})
+end
+
+return gan
