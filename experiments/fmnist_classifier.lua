@@ -3,6 +3,9 @@
 --
 --   sgen run experiments/fmnist_classifier.lua            -- 8 epochs, full data
 --   sgen run experiments/fmnist_classifier.lua --quick    -- >= 85 % in under 3 min on 2 cores
+--   sgen run experiments/fmnist_classifier.lua --size=32 --range=pm1
+--       -- the 32x32 [-1,1] layout of the GAN work (sg.data.fashion_mnist32);
+--          tools/train_feature_net.sh trains data/fmnist_features.safetensors so
 --
 -- The network's penultimate layer (the 128 features before the classifier,
 -- `model:features(x)`) is the feature space that the GAN work uses for a
@@ -29,6 +32,8 @@ local opts, given = cli.options({
   device = "auto",
   out = "",
   quick = false,
+  size = 28,         -- 28 (the IDX images) or 32 (padded by 2, needs --range=pm1)
+  range = "01",      -- "01": pixels in [0,1]; "pm1": in [-1,1] (x * 2 - 1)
 }, {help = "Train a small CNN on Fashion-MNIST and report its test accuracy."})
 
 -- --quick: 2 epochs unless --epochs was given too.
@@ -37,6 +42,17 @@ if opts.quick and not given.epochs then
 end
 if opts.epochs < 1 then error("sgen: --epochs must be at least 1, got " .. opts.epochs, 0) end
 if opts.batch_size < 1 then error("sgen: --batch_size must be at least 1, got " .. opts.batch_size, 0) end
+
+if opts.size ~= 28 and opts.size ~= 32 then
+  error("sgen: --size must be 28 or 32, got " .. tostring(opts.size), 0)
+end
+if opts.range ~= "01" and opts.range ~= "pm1" then
+  error("sgen: --range must be 01 or pm1, got '" .. tostring(opts.range) .. "'", 0)
+end
+if opts.size == 32 and opts.range ~= "pm1" then
+  error("sgen: --size=32 is the GAN layout (sg.data.fashion_mnist32), which is in [-1,1]: "
+    .. "add --range=pm1", 0)
+end
 
 local device = opts.device
 if device == "auto" then device = sg.cuda.is_available() and "cuda" or "cpu" end
@@ -56,20 +72,30 @@ config.device_used = device
 config.sgen_version = sg.version
 util.json.write(out_dir .. "/config.json", config)
 
-local train = sg.data.fashion_mnist(opts.data, "train")
-local test = sg.data.fashion_mnist(opts.data, "test")
+local load = opts.size == 32 and sg.data.fashion_mnist32 or sg.data.fashion_mnist
+local train = load(opts.data, "train")
+local test = load(opts.data, "test")
+-- 28x28 with --range=pm1: the [0,1] pixels mapped by x * 2 - 1 (the uint8
+-- storage then converts with v / 127.5 - 1)
+if opts.range == "pm1" and train.range ~= "pm1" then
+  train = sg.data.TensorDataset(train.images, train.labels, {name = train.name, range = "pm1"})
+  test = sg.data.TensorDataset(test.images, test.labels, {name = test.name, range = "pm1"})
+end
 if opts.train_limit > 0 and opts.train_limit < train:len() then
   train = sg.data.TensorDataset(train.images:narrow(1, 1, opts.train_limit),
-    train.labels:narrow(1, 1, opts.train_limit), {name = "FashionMNIST(train subset)"})
+    train.labels:narrow(1, 1, opts.train_limit), {name = "FashionMNIST(train subset)",
+    range = train.range})
 end
 if train:len() < opts.batch_size then
   error(string.format("sgen: %d training images are fewer than one batch (--batch_size=%d); "
     .. "raise --train_limit or lower --batch_size", train:len(), opts.batch_size), 0)
 end
-print(string.format("fmnist_classifier: seed %d, %d train / %d test images, %d epochs, device %s, out %s",
-  opts.seed, train:len(), test:len(), opts.epochs, device, out_dir))
+local layout = opts.size == 32 and "32x32, [-1,1], Fashion-MNIST padded by 2"
+  or ("28x28, " .. (opts.range == "pm1" and "[-1,1]" or "[0,1]") .. ", Fashion-MNIST")
+print(string.format("fmnist_classifier: seed %d, %d train / %d test images (%s), %d epochs, device %s, out %s",
+  opts.seed, train:len(), test:len(), layout, opts.epochs, device, out_dir))
 
-local model = FmnistCNN():to(device)
+local model = FmnistCNN({size = opts.size}):to(device)
 local optimizer = sg.optim.Adam(model:parameters(), {lr = opts.lr})
 local steps_per_epoch = math.floor(train:len() / opts.batch_size)
 local scheduler = sg.optim.lr_scheduler.CosineAnnealingLR(optimizer, opts.epochs * steps_per_epoch)
@@ -132,8 +158,31 @@ log:close()
 local weights = out_dir .. "/weights.safetensors"
 local sd = {}
 for name, t in pairs(model:state_dict()) do sd[name] = t:cpu() end
+-- The command that reproduces the run (the options given, sorted) and the
+-- commit it ran on ("unknown" outside a git checkout; "+dirty" when the Lua files
+-- the run depends on had uncommitted changes).
+local args = {}
+for k in pairs(given) do
+  if k ~= "out" then args[#args + 1] = "--" .. k .. "=" .. tostring(opts[k]) end
+end
+table.sort(args)
+local command = "sgen run experiments/fmnist_classifier.lua" .. (#args > 0 and (" " .. table.concat(args, " ")) or "")
+local function git(cmd)
+  local p = io.popen("cd '" .. root:gsub("'", "'\\''") .. "' && git " .. cmd .. " 2>/dev/null")
+  if not p then return "" end
+  local text = p:read("a") or ""
+  p:close()
+  return (text:gsub("%s+$", ""))
+end
+local commit = git("rev-parse HEAD")
+if commit == "" then commit = "unknown"
+elseif git("status --porcelain -- experiments/fmnist_classifier.lua models/fmnist_cnn.lua lua/sgen/data lua/sgen/nn lua/sgen/optim") ~= "" then
+  commit = commit .. "+dirty"
+end
 sg.save(weights, sd, {metadata = {model = "models/fmnist_cnn.lua", seed = tostring(opts.seed),
-  test_acc = string.format("%.4f", last_acc)}})
+  test_acc = string.format("%.4f", last_acc), size = tostring(opts.size), range = opts.range,
+  input = layout, epochs = tostring(opts.epochs), command = command, commit = commit,
+  test_images = tostring(test:len()), train_images = tostring(train:len())}})
 
 local xs, acc_series, loss_series = {}, {}, {}
 for i, r in ipairs(epoch_rows) do

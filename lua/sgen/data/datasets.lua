@@ -53,12 +53,14 @@ Dataset.__index = Dataset
 Dataset.__name = "sgen.data.Dataset"
 M.Dataset = Dataset
 
-local td_keys = {name = true, classes = true}
+local td_keys = {name = true, classes = true, range = true}
 
 -- data.TensorDataset(images, labels, opts): images a tensor whose first dim
--- indexes samples (uint8 images are scaled to [0,1] float32 per batch, other
--- dtypes are returned as they are); labels nil or a 1-D tensor of the same
--- length (returned as they are: give 1-based class labels). opts: name, classes.
+-- indexes samples (uint8 images are scaled to [0,1] float32 per batch, or to
+-- [-1,1] with opts.range = "pm1"; other dtypes are returned as they are);
+-- labels nil or a 1-D tensor of the same length (returned as they are: give
+-- 1-based class labels). opts: name, classes, range ("01", the default, or
+-- "pm1": uint8 v -> v / 127.5 - 1).
 function M.TensorDataset(images, labels, opts)
   local fname = "sgen.data.TensorDataset"
   if not is_tensor(images) then
@@ -80,10 +82,16 @@ function M.TensorDataset(images, labels, opts)
   opts = opts or {}
   if type(opts) ~= "table" then error(fname .. ": argument 3 (opts) expected a table, got " .. type(opts), 2) end
   for k in pairs(opts) do
-    if not td_keys[k] then error(fname .. ": unknown option '" .. tostring(k) .. "' (expected name, classes)", 2) end
+    if not td_keys[k] then
+      error(fname .. ": unknown option '" .. tostring(k) .. "' (expected name, classes, range)", 2)
+    end
+  end
+  local range = opts.range or "01"
+  if range ~= "01" and range ~= "pm1" then
+    error(fname .. ": option range expected \"01\" ([0,1]) or \"pm1\" ([-1,1]), got " .. tostring(range), 2)
   end
   return setmetatable({images = images, labels = labels, n = images:size(1),
-                       name = opts.name or "TensorDataset", classes = opts.classes}, Dataset)
+                       name = opts.name or "TensorDataset", classes = opts.classes, range = range}, Dataset)
 end
 
 function Dataset:len() return self.n end
@@ -94,8 +102,11 @@ function Dataset:__tostring()
     self.images:dtype(), self.labels and (", labels " .. self.labels:dtype()) or "")
 end
 
-local function to_float(x)
-  if x:dtype() == "uint8" then return x:float():div(255) end
+local function to_float(x, range)
+  if x:dtype() == "uint8" then
+    if range == "pm1" then return x:float():div(127.5):sub(1) end
+    return x:float():div(255)
+  end
   return x
 end
 
@@ -111,7 +122,7 @@ function Dataset:get(i)
   if i < 1 or i > self.n then
     error(string.format("sgen.data.Dataset.get: index %d out of range 1..%d (indices are 1-based)", i, self.n), 2)
   end
-  local x = to_float(self.images[i])
+  local x = to_float(self.images[i], self.range)
   local y = nil
   if self.labels then
     y = self.labels[i]:item()
@@ -137,7 +148,7 @@ function Dataset:batch(index)
   local ok, x = pcall(core.index_select, self.images, 1, idx)
   if not ok then error((tostring(x):gsub("^.-sgen%.index_select", "sgen.data.Dataset.batch")), 2) end
   local y = self.labels and self.labels:index_select(1, idx) or nil
-  return to_float(x), y
+  return to_float(x, self.range), y
 end
 
 ---------------------------------------------------------------------------
@@ -226,6 +237,26 @@ function M.fashion_mnist(dir, split)
   return idx_dataset("sgen.data.fashion_mnist", "FashionMNIST", M.fashion_mnist_classes,
     dir or M.FASHION_MNIST_DIR, split,
     dir == nil and " (install the Debian package dataset-fashion-mnist, or pass the directory)" or "")
+end
+
+-- data.fashion_mnist32(dir, split): Fashion-MNIST in the layout of every GAN
+-- of sgen and of sg.metrics.frechet_features: 1 x 32 x 32 images in [-1,1],
+-- the 28 x 28 images padded by 2 pixels on each side with the background
+-- (0 in [0,1], so -1 after x * 2 - 1). Stored as uint8 N x 1 x 32 x 32 (ds.images,
+-- padded) and converted per batch (ds.range = "pm1": v / 127.5 - 1, so 0 -> -1
+-- and 255 -> 1 exactly). Same arguments, labels and errors as fashion_mnist.
+function M.fashion_mnist32(dir, split)
+  local ds = idx_dataset("sgen.data.fashion_mnist32", "FashionMNIST32", M.fashion_mnist_classes,
+    dir or M.FASHION_MNIST_DIR, split,
+    dir == nil and " (install the Debian package dataset-fashion-mnist, or pass the directory)" or "")
+  local img = ds.images -- N x 1 x 28 x 28 uint8
+  local n, h, w = img:size(1), img:size(3), img:size(4)
+  local padded = core.zeros(n, 1, h + 4, w + 4, {dtype = "uint8"})
+  padded:narrow(3, 3, h):narrow(4, 3, w):copy_(img)
+  local out = M.TensorDataset(padded, ds.labels, {name = "FashionMNIST32(" .. ds.split .. ")",
+    classes = M.fashion_mnist_classes, range = "pm1"})
+  out.split, out.files = ds.split, ds.files
+  return out
 end
 
 -- data.mnist(dir, split): MNIST from its IDX files, same layout and names.

@@ -1,5 +1,5 @@
 -- sgen.data: datasets as tensors and a DataLoader.
---   data.fashion_mnist(dir, split)  data.mnist(dir, split)  data.cifar10(dir, split)
+--   data.fashion_mnist(dir, split)  data.fashion_mnist32(dir, split)  data.mnist(dir, split)  data.cifar10(dir, split)
 --   data.images(dir, {size=, channels=})  data.TensorDataset(images, labels, opts)
 --   data.DataLoader(dataset, {batch_size=, shuffle=, drop_last=, seed=, transform=})
 -- See docs/lua-api.md, section sg.data.
@@ -9,6 +9,7 @@ return {
   TensorDataset = ds.TensorDataset,
   Dataset = ds.Dataset,
   fashion_mnist = ds.fashion_mnist,
+  fashion_mnist32 = ds.fashion_mnist32,
   mnist = ds.mnist,
   cifar10 = ds.cifar10,
   images = ds.images,
