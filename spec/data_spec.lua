@@ -284,7 +284,7 @@ describe("sg.data.TensorDataset", function()
     assert.has_error(function() data.TensorDataset(sg.zeros(3, 2), sg.zeros(3, 1)) end,
       "sgen.data.TensorDataset: argument 2 (labels) has 2 dims (3x1), expected 1")
     assert.has_error(function() data.TensorDataset(sg.zeros(3, 2), nil, {nmae = "x"}) end,
-      "sgen.data.TensorDataset: unknown option 'nmae' (expected name, classes)")
+      "sgen.data.TensorDataset: unknown option 'nmae' (expected name, classes, range)")
   end)
 end)
 
