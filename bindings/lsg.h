@@ -125,6 +125,16 @@ void lsg_open_autograd(lua_State *L, int core, int methods);    /* lsg_autograd.
 void lsg_open_system(lua_State *L, int core, int methods);      /* lsg_system.c */
 void lsg_open_optim(lua_State *L, int core, int methods);       /* lsg_optim.c */
 
+/* Ctrl-C (lsg_system.c). The `sgen` executable's SIGINT handler calls
+ * lsg_interrupt_note() and, unless lsg_interrupt_deferred(), makes the
+ * running Lua code raise "interrupted!" at once; deferred (sg.defer_interrupt,
+ * used by sg.train's checkpointed loops) the Lua side polls sg.interrupted()
+ * at a safe point instead. lsg_interrupt_reset() clears both (a new call). */
+void lsg_interrupt_note(void);
+int lsg_interrupt_pending(void);
+int lsg_interrupt_deferred(void);
+void lsg_interrupt_reset(void);
+
 /* Formats a tensor PyTorch-style into a Lua string on the stack. */
 void lsg_push_tensor_string(lua_State *L, sg_tensor *t);
 

@@ -2,6 +2,7 @@
  * build description, version, the sg.cuda table (devices, device memory,
  * the out-of-memory hook) and sg.backends (allow_tf32). The sgen/cuda.h API
  * exists in CPU-only builds too, answering "not available". */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,41 @@ static int f_get_num_threads(lua_State *L) {
 static int f_build_info(lua_State *L) {
   const char *s = sg_build_info();
   lua_pushstring(L, s ? s : "");
+  return 1;
+}
+
+/* ---- Ctrl-C: sg.interrupted(), sg.defer_interrupt(on) ---- */
+
+/* Written by the executable's SIGINT handler: sig_atomic_t only. */
+static volatile sig_atomic_t interrupt_pending;
+static volatile sig_atomic_t interrupt_deferred;
+
+void lsg_interrupt_note(void) { interrupt_pending = 1; }
+int lsg_interrupt_pending(void) { return interrupt_pending != 0; }
+int lsg_interrupt_deferred(void) { return interrupt_deferred != 0; }
+void lsg_interrupt_reset(void) {
+  interrupt_pending = 0;
+  interrupt_deferred = 0;
+}
+
+/* sg.interrupted() -> true once Ctrl-C (SIGINT) reached `sgen run` or the
+ * REPL during the current script or line; always false under another host
+ * (plain lua5.4 handles SIGINT itself). */
+static int f_interrupted(lua_State *L) {
+  lua_pushboolean(L, interrupt_pending != 0);
+  return 1;
+}
+
+/* sg.defer_interrupt(on) -> previous setting. On, Ctrl-C only sets the flag
+ * of sg.interrupted() (the code polls it at a safe point; a second Ctrl-C
+ * still kills the process); off (the default), it raises the error
+ * "interrupted!" in the running Lua code at once. */
+static int f_defer_interrupt(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TBOOLEAN)
+    return luaL_error(L, "sgen.defer_interrupt: argument 1 (on) expected a boolean, got %s",
+                      lsg_typename(L, 1));
+  lua_pushboolean(L, interrupt_deferred != 0);
+  interrupt_deferred = lua_toboolean(L, 1) ? 1 : 0;
   return 1;
 }
 
@@ -221,6 +257,8 @@ void lsg_open_system(lua_State *L, int core, int methods) {
                                    {"set_num_threads", f_set_num_threads},
                                    {"get_num_threads", f_get_num_threads},
                                    {"build_info", f_build_info},
+                                   {"interrupted", f_interrupted},
+                                   {"defer_interrupt", f_defer_interrupt},
                                    {"monotonic", f_monotonic},
                                    {"isatty", f_isatty},
                                    {NULL, NULL}};

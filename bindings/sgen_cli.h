@@ -32,8 +32,15 @@ lua_State *sgen_new_state(int lenient);
 /* Prepends dir/?.lua;dir/?/init.lua to package.path. */
 void sgen_prepend_path(lua_State *L, const char *dir);
 /* Calls the function below narg arguments with a traceback message handler
- * and Ctrl-C turned into the Lua error "interrupted!" (as lua.c does). */
+ * and Ctrl-C turned into the Lua error "interrupted!" (as lua.c does), or,
+ * while the script defers it (sg.defer_interrupt), noted for sg.interrupted().
+ * A message that already holds a traceback (re-raised) is kept as it is. */
 int sgen_docall(lua_State *L, int narg, int nres);
+/* True when Ctrl-C reached the last sgen_docall. */
+int sgen_interrupted(void);
+/* Exits by SIGINT (status 130 in the shell), the convention for a program
+ * stopped by Ctrl-C; call it after reporting the error and lua_close. */
+void sgen_exit_interrupted(void);
 /* True if the error message on top of the stack is an option error raised
  * by sgen.cli (printed without a traceback, exit status 2). */
 int sgen_is_usage_error(lua_State *L, int idx);

@@ -93,12 +93,25 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "interrupted!");
 }
 
+/* Ctrl-C: noted for sg.interrupted() (and the exit status, see
+ * sgen_exit_interrupted); raised in the running Lua code at once unless the
+ * script deferred it (sg.defer_interrupt: a checkpointed training loop stops
+ * at the end of the iteration). A second Ctrl-C kills the process. */
 static void on_sigint(int sig) {
-  signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+  signal(sig, SIG_DFL);
+  lsg_interrupt_note();
   lua_State *L = interrupted_state;
-  if (L != NULL) {
+  if (L != NULL && !lsg_interrupt_deferred()) {
     lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
   }
+}
+
+int sgen_interrupted(void) { return lsg_interrupt_pending(); }
+
+void sgen_exit_interrupted(void) {
+  fflush(NULL);
+  signal(SIGINT, SIG_DFL);
+  raise(SIGINT);
 }
 
 static int is_usage_message(lua_State *L, const char *msg) {
@@ -128,6 +141,8 @@ static int message_handler(lua_State *L) {
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   } else if (lua_type(L, 1) == LUA_TSTRING && is_usage_message(L, msg)) {
     return 1; /* an option error: no traceback */
+  } else if (lua_type(L, 1) == LUA_TSTRING && strstr(msg, "\nstack traceback:\n") != NULL) {
+    return 1; /* re-raised with the traceback of where it began (sg.train's loops) */
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -138,6 +153,7 @@ int sgen_docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, message_handler);
   lua_insert(L, base);
   interrupted_state = L;
+  lsg_interrupt_reset();
   signal(SIGINT, on_sigint);
   int status = lua_pcall(L, narg, nres, base);
   signal(SIGINT, SIG_DFL);

@@ -2,7 +2,8 @@
  * typed options in the global `opts` and the positional arguments in `arg`
  * and `...` (parsed by sgen.cli). A Lua error prints its traceback and exits
  * with status 1; an option error (sgen.cli.options) prints its message
- * alone and exits with status 2. */
+ * alone and exits with status 2; a script stopped by Ctrl-C prints its error
+ * and then ends by SIGINT (status 130 in the shell). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -86,8 +87,10 @@ int sgen_cmd_run(int argc, char **argv) {
   }
   if (status != LUA_OK) {
     int code = sgen_is_usage_error(L, -1) ? SGEN_EXIT_USAGE : SGEN_EXIT_ERROR;
+    int interrupted = sgen_interrupted();
     sgen_report(L);
     lua_close(L);
+    if (interrupted) sgen_exit_interrupted(); /* killed by SIGINT: 130 in the shell */
     return code;
   }
   lua_close(L);

@@ -356,7 +356,7 @@ describe("sgen run", function()
     assert.equal(2, code)
     assert.equal("sgen: bad option '--=3' (expected --key=value, --flag or --no-flag)\n", err)
   end)
-  it("turns Ctrl-C into an error with a traceback", function()
+  it("turns Ctrl-C into an error with a traceback, then ends by SIGINT (status 130)", function()
     local path, dir = script("")
     local marker = dir .. "/started"
     write_file(path, "io.open(" .. string.format("%q", marker) .. ", 'w'):close()\n"
@@ -368,7 +368,7 @@ describe("sgen run", function()
     assert.equal("", out)
     assert.matches("^sgen: interrupted!\nstack traceback:\n", err)
     assert.matches("script%.lua:3: in main chunk", err)
-    assert.equal(1, code)
+    assert.equal(130, code)
   end)
   it("keeps memory flat in a loop that allocates tensors", function()
     -- the executable keeps Lua's incremental collector, which the bindings

@@ -20,6 +20,7 @@ local lazy = {
   util = "sgen.util",
   sparse = "sgen.sparse",
   metrics = "sgen.metrics",
+  train = "sgen.train",
   gan = "sgen.gan",
 }
 

@@ -13,6 +13,13 @@
 -- sg.initial_seed() at construction (the last manual_seed).
 -- The dataset needs len() and either batch(index) (fast path: one
 -- index_select) or get(i) (the samples are stacked).
+--
+-- Resuming (sg.train checkpoints): loader:state_dict() -> {epoch =, batch =}
+-- (the epoch of the last iter() and the batches it has yielded);
+-- loader:load_state_dict(s) makes the next iter() yield exactly the remaining
+-- batches of that epoch (same order), and the following ones the next
+-- epochs. loader:next() -> x, y walks the epochs one batch at a time (for
+-- loops counted in iterations rather than epochs).
 local core = require "sgen.core"
 
 local DataLoader = {}
@@ -62,7 +69,7 @@ local function new(dataset, opts)
   if math.type(n) ~= "integer" or n < 0 then fail("dataset:len() returned " .. tostring(n), 3) end
   return setmetatable({dataset = dataset, batch_size = bs, shuffle = opts.shuffle or false,
                        drop_last = opts.drop_last or false, seed = seed, transform = opts.transform,
-                       epoch = 0}, DataLoader)
+                       epoch = 0, batch = 0}, DataLoader)
 end
 
 -- Number of batches per epoch.
@@ -94,6 +101,47 @@ function DataLoader:set_epoch(e)
     fail("set_epoch: argument 1 (epoch) expected an integer >= 0, got " .. tostring(e), 2)
   end
   self.epoch = e
+  self.batch = self:len()
+  self._skip, self._it = nil, nil
+end
+
+-- loader:state_dict() -> {epoch = e, batch = b, batch_size =, samples =}:
+-- where the loader is (b batches of epoch e yielded), plain numbers.
+function DataLoader:state_dict()
+  return {epoch = self.epoch, batch = self.batch, batch_size = self.batch_size,
+          samples = self.dataset:len()}
+end
+
+-- loader:load_state_dict(s): the next iter() continues epoch s.epoch after
+-- its s.batch-th batch (or starts epoch s.epoch + 1 when that one was done).
+-- The batch size and the dataset's length must be those of the saved loader.
+function DataLoader:load_state_dict(s)
+  local function bad(msg) fail("load_state_dict: " .. msg, 3) end
+  if type(s) ~= "table" then bad("argument 1 (state) expected a table {epoch =, batch =}, got " .. type(s)) end
+  for _, k in ipairs({"epoch", "batch"}) do
+    local v = s[k]
+    if math.type(v) ~= "integer" and type(v) == "number" and v == math.floor(v) then v = math.tointeger(v) end
+    if math.type(v) ~= "integer" or v < 0 then
+      bad("state." .. k .. " expected an integer >= 0, got " .. tostring(s[k]))
+    end
+  end
+  if s.batch_size ~= nil and s.batch_size ~= self.batch_size then
+    bad(string.format("the saved loader had batch_size %s, this one has %d", tostring(s.batch_size),
+                      self.batch_size))
+  end
+  if s.samples ~= nil and s.samples ~= self.dataset:len() then
+    bad(string.format("the saved loader's dataset had %s samples, this one has %d",
+                      tostring(s.samples), self.dataset:len()))
+  end
+  local e, b = math.tointeger(s.epoch), math.tointeger(s.batch)
+  local nb = self:len()
+  if b > nb then bad(string.format("state.batch is %d, an epoch has %d batches", b, nb)) end
+  if e == 0 or b == nb then
+    self.epoch, self.batch, self._skip = e, nb, nil
+  else
+    self.epoch, self.batch, self._skip = e - 1, nb, b
+  end
+  self._it = nil
 end
 
 local function stack_samples(ds, idx)
@@ -126,10 +174,13 @@ function DataLoader:iter()
   local ds, bs = self.dataset, self.batch_size
   local n = ds:len()
   local nb = self:len()
-  local b = 0
+  local b = self._skip or 0 -- batches already yielded (a resumed epoch)
+  self._skip = nil
+  self.batch = b
   local fast = type(ds.batch) == "function"
   local transform = self.transform
-  return function()
+  local it
+  it = function()
     if b >= nb then return nil end
     local start = b * bs + 1
     local len = math.min(bs, n - start + 1)
@@ -138,8 +189,20 @@ function DataLoader:iter()
     local x, y
     if fast then x, y = ds:batch(idx) else x, y = stack_samples(ds, idx) end
     if transform then x, y = transform(x, y) end
+    if self._it == it then self.batch = b end
     return x, y
   end
+  self._it = it
+  return it
+end
+
+-- loader:next() -> x, y: the next batch, starting the next epoch when the
+-- current one is done (iteration-counted loops: `for it = 1, n do local x, y =
+-- loader:next() ... end`). Continues the epoch of the last iter().
+function DataLoader:next()
+  if self:len() == 0 then fail("next: the loader yields no batch (dataset smaller than a batch)", 2) end
+  if self._it == nil or self.batch >= self:len() then self:iter() end
+  return self._it()
 end
 
 function DataLoader:__tostring()
