@@ -104,8 +104,7 @@ function gan.gradient_penalty(D, real, fake, opts)
     end
     eps = eps:detach():to(real:device()):reshape(bshape)
   end
-  local r, f = real:detach(), fake:detach()
-  local xhat = (eps * r + (1 - eps) * f):detach():requires_grad()
+  local xhat = (eps * real + (1 - eps) * fake):detach():requires_grad()
   local out = D(xhat)
   local g = core.grad({out:sum()}, {xhat}, {create_graph = true})[1]
   local norms = g:reshape(n, -1):norm(2, 2)
