@@ -22,7 +22,12 @@
 -- Outputs under runs/dip_denoise/<timestamp>/[<variant>/]: clean.png,
 -- noisy.png, best_single.png, best_average.png, final.png, final_average.png,
 -- psnr.svg, needle_density_<i>.png (Γi of the final iterate), metrics.csv,
--- summary.json; config.json at the top; with --variant=all a table.md.
+-- summary.json, checkpoints/ (sg.train: --checkpoint_every=N, else the final
+-- one and one on Ctrl-C); config.json at the top; with --variant=all a table.md.
+-- --resume=DIR continues a run from its newest checkpoints (DIR: the run's
+-- output directory, written into unless --out is given; with --variant=all
+-- the variants without a checkpoint start afresh), bit for bit as if it had
+-- not stopped.
 -- Run from anywhere: models/ and data/ are found next to experiments/.
 local root = (arg and arg[0] or ""):match("^(.*)/experiments/[^/]*$") or "."
 package.path = root .. "/?.lua;" .. package.path
@@ -52,6 +57,8 @@ local opts, given = cli.options({
   backtrack = {type = "boolean", default = true, help = "restore parameters after a >5 dB drop"},
   log_every = {type = "integer", default = 10, help = "iterations between metrics.csv rows"},
   threads = {type = "integer", default = 0, help = "CPU threads (0: keep the default)"},
+  checkpoint_every = {type = "integer", default = 0, help = "iterations between checkpoints (0: the final one and on Ctrl-C)"},
+  resume = {type = "string", default = "", help = "continue the run in this output directory from its checkpoints"},
   quick = {type = "boolean", default = false, help = "small preset: 64x64 crop, 32 channels, 3 scales, 300 iterations"},
   demo = {type = "boolean", default = false, help = "README demo: 96x96 crop, 32 channels, 4 scales, 800 iterations, all three variants"},
 }, {help = "Deep Image Prior denoising with L0 / L0,inf sparsity on the encoder representations."})
@@ -82,6 +89,9 @@ end
 if opts.sigma < 0 then error("sgen: --sigma must be >= 0", 0) end
 if opts.iters < 1 then error("sgen: --iters must be at least 1, got " .. opts.iters, 0) end
 if opts.log_every < 1 then error("sgen: --log_every must be at least 1, got " .. opts.log_every, 0) end
+if opts.checkpoint_every < 0 then
+  error("sgen: --checkpoint_every must be >= 0, got " .. opts.checkpoint_every, 0)
+end
 if opts.threads > 0 then sg.set_num_threads(opts.threads) end
 
 local device = opts.device
@@ -94,7 +104,8 @@ local function mkdir(path)
   assert(os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'"), "cannot create directory " .. path)
 end
 
-local out_root = opts.out ~= "" and opts.out or ("runs/dip_denoise/" .. os.date("!%Y%m%d-%H%M%S"))
+local out_root = opts.out ~= "" and opts.out or (opts.resume ~= "" and opts.resume)
+  or ("runs/dip_denoise/" .. os.date("!%Y%m%d-%H%M%S"))
 mkdir(out_root)
 local config = {}
 for key, v in pairs(opts) do config[key] = v end
@@ -136,7 +147,24 @@ print(string.format("dip_denoise: %s %dx%d, sigma %g (noisy PSNR %.2f dB), %d it
 print("output: " .. out_root)
 
 -- ---------------------------------------------------------------- one run
-local function run_variant(variant, dir)
+-- metrics.csv of a resumed run: the rows up to the checkpoint's iteration
+-- (those written after it are written again).
+local function truncate_csv(path, last_iter)
+  local f = io.open(path, "r")
+  if not f then return false end
+  local lines = {}
+  for line in f:lines() do
+    local n = tonumber(line:match("^(%d+),"))
+    if #lines == 0 or (n and n <= last_iter) then lines[#lines + 1] = line end
+  end
+  f:close()
+  f = assert(io.open(path, "w"))
+  f:write(table.concat(lines, "\n"), #lines > 0 and "\n" or "")
+  f:close()
+  return #lines > 0
+end
+
+local function run_variant(variant, dir, resume_from)
   mkdir(dir)
   sg.manual_seed(opts.seed)
   local net = UNetDIP({channels = opts.channels, scales = opts.scales,
@@ -146,7 +174,6 @@ local function run_variant(variant, dir)
   local clean_dev = clean:unsqueeze(1):to(device)
   local params = net:parameters()
   local optimizer = sg.optim.Adam(params, {lr = opts.lr})
-  local log = util.log.new({csv = dir .. "/metrics.csv"})
 
   local avg
   local best = {single = -math.huge, average = -math.huge, single_iter = 0, average_iter = 0}
@@ -156,9 +183,52 @@ local function run_variant(variant, dir)
   local clock = util.clock
   local t0 = clock()
   local t_first
-  local bar = util.progress.new(opts.iters, {desc = variant, every = 50})
   local final_out, final_codes
-  for it = 1, opts.iters do
+
+  -- everything the loop carries from one iteration to the next
+  local state = {models = {net = net}, optimizers = {adam = optimizer}}
+  state.tensors = function()
+    local t = {avg = avg, best_single = best.single_img, best_average = best.average_img,
+               final_out = final_out}
+    for i, p in ipairs(last_params or {}) do t["last_params." .. i] = p end
+    for i, c in ipairs(final_codes or {}) do t["final_codes." .. i] = c end
+    return t
+  end
+  state.extra = function()
+    local finite = function(v) if v > -math.huge then return v end end
+    return {best = {single = finite(best.single), average = finite(best.average),
+                    single_iter = best.single_iter, average_iter = best.average_iter},
+            last_psnr_noisy = last_psnr_noisy, backtracks = backtracks, n_params = last_params and #params or 0,
+            n_codes = final_codes and #final_codes or 0, seconds = clock() - t0,
+            curve_x = curve_x, curve_single = curve_single, curve_avg = curve_avg}
+  end
+  local ckpt = sg.train.Checkpointer(dir .. "/checkpoints", {every = opts.checkpoint_every, keep = 2})
+  local start = 0
+  if resume_from then
+    local extra, saved
+    start, extra, saved = ckpt:load(resume_from, state)
+    local function dev(t) return t and t:to(device) end
+    avg, best.single_img, best.average_img, final_out = dev(saved.avg), dev(saved.best_single),
+      dev(saved.best_average), dev(saved.final_out)
+    best.single, best.average = extra.best.single or -math.huge, extra.best.average or -math.huge
+    best.single_iter, best.average_iter = extra.best.single_iter, extra.best.average_iter
+    last_psnr_noisy, backtracks = extra.last_psnr_noisy, extra.backtracks
+    if extra.n_params > 0 then
+      last_params = {}
+      for i = 1, extra.n_params do last_params[i] = dev(saved["last_params." .. i]) end
+    end
+    if extra.n_codes > 0 then
+      final_codes = {}
+      for i = 1, extra.n_codes do final_codes[i] = dev(saved["final_codes." .. i]) end
+    end
+    curve_x, curve_single, curve_avg = extra.curve_x, extra.curve_single, extra.curve_avg
+    t0 = clock() - extra.seconds
+    print(string.format("%s: resumed at iteration %d of %d", variant, start, opts.iters))
+  end
+  local log = util.log.new({csv = dir .. "/metrics.csv"},
+    {append = start > 0 and truncate_csv(dir .. "/metrics.csv", start)})
+  local bar = util.progress.new(opts.iters - start, {desc = variant, every = 50})
+  ckpt:loop(start, opts.iters, state, function(it)
     local input = z + sg.randn_like(z) * opts.reg_noise
     local want_codes = it == opts.iters
     local codes = want_codes and {} or nil
@@ -220,7 +290,7 @@ local function run_variant(variant, dir)
     end
     if want_codes then final_out, final_codes = out_d, codes end
     bar:update(1, {single = string.format("%.2f", p_single), avg = string.format("%.2f", p_avg)})
-  end
+  end)
   bar:close()
   log:close()
   local seconds = clock() - t0
@@ -261,7 +331,13 @@ end
 local results = {}
 for _, variant in ipairs(variants) do
   local dir = #variants > 1 and (out_root .. "/" .. variant) or out_root
-  results[#results + 1] = run_variant(variant, dir)
+  local resume_from
+  if opts.resume ~= "" then
+    local rdir = #variants > 1 and (opts.resume .. "/" .. variant) or opts.resume
+    -- --variant=all: a variant that had not started has no checkpoint yet
+    if #variants == 1 or sg.train.find_checkpoint(rdir) then resume_from = rdir end
+  end
+  results[#results + 1] = run_variant(variant, dir, resume_from)
 end
 
 if #variants > 1 then

@@ -171,3 +171,29 @@ describe("experiments/dip_denoise.lua --quick --variant=l0inf", function()
     assert.is_true(s.best_single > 17, "l0inf best single after 50 iterations: " .. s.best_single)
   end)
 end)
+
+describe("experiments/dip_denoise.lua checkpoints", function()
+  it("resumes bit for bit: 30 iterations straight = 15, then --resume to 30", function()
+    -- l0inf with backtracking: the carried state (average, best images, the
+    -- backtracking snapshot) must all come back
+    local a_out, _, a = run_dip({"--quick", "--iters=30", "--variant=l0inf", "--checkpoint_every=10"})
+    local b_out = run_dip({"--quick", "--iters=15", "--variant=l0inf"})
+    local c_out, c_stdout, c = run_dip({"--quick", "--iters=30", "--variant=l0inf", "--resume=" .. b_out})
+    assert.matches("l0inf: resumed at iteration 15 of 30", c_stdout, 1, true)
+    for _, key in ipairs(REPEATED) do assert.are.equal(a[key], c[key], key) end
+    assert.same(a.needle_density, c.needle_density)
+    -- every tensor of the final checkpoints: weights, Adam's moments, images
+    local ta = sg.load(a_out .. "/checkpoints/step_00000030.safetensors")
+    local tc = sg.load(c_out .. "/checkpoints/step_00000030.safetensors")
+    local n = 0
+    for name, t in pairs(ta) do
+      assert(tc[name], "missing " .. name)
+      assert.are.equal(0, t:ne(tc[name]):sum():item(), name)
+      n = n + 1
+    end
+    assert.is_true(n > 50, tostring(n))
+    -- keep = 2: steps 20 and 30 of the straight run
+    assert.is_nil(read_file(a_out .. "/checkpoints/step_00000010.safetensors"))
+    assert.is_truthy(read_file(a_out .. "/checkpoints/step_00000020.safetensors"))
+  end)
+end)
