@@ -13,7 +13,9 @@
 -- loads the saved weights.
 --
 -- Outputs under runs/fmnist_classifier/<timestamp>/: config.json,
--- metrics.csv, summary.json, weights.safetensors, curves.svg.
+-- metrics.csv, summary.json, weights.safetensors, curves.svg, checkpoints/
+-- (sg.train). --resume=DIR continues a stopped run in DIR (or in --out)
+-- exactly where its newest checkpoint left it, even mid-epoch.
 -- Run from anywhere: models/ and data/ are found next to experiments/.
 local root = (arg and arg[0] or ""):match("^(.*)/experiments/[^/]*$") or "."
 package.path = root .. "/?.lua;" .. package.path
@@ -34,6 +36,8 @@ local opts, given = cli.options({
   quick = false,
   size = 28,         -- 28 (the IDX images) or 32 (padded by 2, needs --range=pm1)
   range = "01",      -- "01": pixels in [0,1]; "pm1": in [-1,1] (x * 2 - 1)
+  checkpoint_every = 0, -- steps between checkpoints in <out>/checkpoints (0: the final one and on Ctrl-C)
+  resume = "",       -- continue the run in this output directory from its newest checkpoint
 }, {help = "Train a small CNN on Fashion-MNIST and report its test accuracy."})
 
 -- --quick: 2 epochs unless --epochs was given too.
@@ -61,7 +65,10 @@ if device ~= "cpu" and device ~= "cuda" then
 end
 
 sg.manual_seed(opts.seed)
-local out_dir = opts.out ~= "" and opts.out
+if opts.checkpoint_every < 0 then
+  error("sgen: --checkpoint_every must be >= 0, got " .. opts.checkpoint_every, 0)
+end
+local out_dir = opts.out ~= "" and opts.out or (opts.resume ~= "" and opts.resume)
   or ("runs/fmnist_classifier/" .. os.date("!%Y%m%d-%H%M%S"))
 assert(os.execute("mkdir -p '" .. out_dir:gsub("'", "'\\''") .. "'"),
   "cannot create output directory " .. out_dir)
@@ -102,7 +109,6 @@ local scheduler = sg.optim.lr_scheduler.CosineAnnealingLR(optimizer, opts.epochs
 local loader = sg.data.DataLoader(train, {batch_size = opts.batch_size, shuffle = true,
   drop_last = true, seed = opts.seed})
 local test_loader = sg.data.DataLoader(test, {batch_size = 1000})
-local log = util.log.new({csv = out_dir .. "/metrics.csv", jsonl = out_dir .. "/metrics.jsonl"})
 
 local function evaluate()
   model:eval()
@@ -124,35 +130,64 @@ local clock = util.clock
 local t_start = clock()
 local best_acc, last_acc = 0, 0
 local epoch_rows = {}
-for epoch = 1, opts.epochs do
-  local bar = util.progress.new(steps_per_epoch, {desc = string.format("epoch %d/%d", epoch, opts.epochs),
-    every = 100})
-  local seen, correct, loss_sum = 0, 0, 0
-  for x, y in loader:iter() do
-    x, y = x:to(device), y:to(device)
-    local logits = model(x)
-    local loss = sg.F.cross_entropy(logits, y)
-    optimizer:zero_grad()
-    loss:backward()
-    optimizer:step()
-    scheduler:step()
-    local l = loss:item()
-    loss_sum = loss_sum + l * y:numel()
-    correct = correct + logits:argmax(2):eq(y):sum():item()
-    seen = seen + y:numel()
-    bar:update(1, {loss = l, acc = correct / seen})
-  end
-  bar:close()
-  local acc, test_loss = evaluate()
-  last_acc = acc
-  if acc > best_acc then best_acc = acc end
-  local row = {epoch = epoch, train_loss = loss_sum / seen, train_acc = correct / seen,
-    test_loss = test_loss, test_acc = acc, seconds = clock() - t_start}
-  log:write(row)
-  epoch_rows[#epoch_rows + 1] = row
-  print(string.format("epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s",
-    epoch, row.train_loss, row.train_acc, test_loss, acc, row.seconds))
+-- one step per batch; what an epoch accumulates is carried by the checkpoints
+local total_steps = opts.epochs * steps_per_epoch
+local seen, correct, loss_sum = 0, 0, 0
+local state = {models = {model = model}, optimizers = {adam = optimizer},
+  schedulers = {cosine = scheduler}, loaders = {train = loader},
+  extra = function()
+    return {seen = seen, correct = correct, loss_sum = loss_sum, best_acc = best_acc, last_acc = last_acc,
+      epoch_rows = epoch_rows, seconds = clock() - t_start}
+  end}
+local ckpt = sg.train.Checkpointer(out_dir .. "/checkpoints", {every = opts.checkpoint_every, keep = 2})
+local start = 0
+if opts.resume ~= "" then
+  local extra
+  start, extra = ckpt:load(opts.resume, state)
+  seen, correct, loss_sum = extra.seen, extra.correct, extra.loss_sum
+  best_acc, last_acc, epoch_rows = extra.best_acc, extra.last_acc, extra.epoch_rows
+  t_start = clock() - extra.seconds
+  print(string.format("resumed at step %d of %d (epoch %d)", start, total_steps, start // steps_per_epoch + 1))
 end
+-- the logs restart from the epochs the checkpoint holds
+local log = util.log.new({csv = out_dir .. "/metrics.csv", jsonl = out_dir .. "/metrics.jsonl"})
+for _, row in ipairs(epoch_rows) do log:write(row) end
+local bar
+ckpt:loop(start, total_steps, state, function(step)
+  local epoch = (step - 1) // steps_per_epoch + 1
+  local b = step - (epoch - 1) * steps_per_epoch
+  if bar == nil then
+    bar = util.progress.new(steps_per_epoch - b + 1, {desc = string.format("epoch %d/%d", epoch, opts.epochs),
+      every = 100})
+  end
+  if b == 1 then seen, correct, loss_sum = 0, 0, 0 end
+  local x, y = loader:next()
+  x, y = x:to(device), y:to(device)
+  local logits = model(x)
+  local loss = sg.F.cross_entropy(logits, y)
+  optimizer:zero_grad()
+  loss:backward()
+  optimizer:step()
+  scheduler:step()
+  local l = loss:item()
+  loss_sum = loss_sum + l * y:numel()
+  correct = correct + logits:argmax(2):eq(y):sum():item()
+  seen = seen + y:numel()
+  bar:update(1, {loss = l, acc = correct / seen})
+  if b == steps_per_epoch then
+    bar:close()
+    bar = nil
+    local acc, test_loss = evaluate()
+    last_acc = acc
+    if acc > best_acc then best_acc = acc end
+    local row = {epoch = epoch, train_loss = loss_sum / seen, train_acc = correct / seen,
+      test_loss = test_loss, test_acc = acc, seconds = clock() - t_start}
+    log:write(row)
+    epoch_rows[#epoch_rows + 1] = row
+    print(string.format("epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s",
+      epoch, row.train_loss, row.train_acc, test_loss, acc, row.seconds))
+  end
+end)
 log:close()
 
 local weights = out_dir .. "/weights.safetensors"
