@@ -1,7 +1,8 @@
 /* Matrix products (matmul, mm, bmm, outer: methods and functions) and the
  * `linalg` subtable of the module: sgen.linalg.cholesky(A, {upper=false}),
- * logdet(A), solve(A, B), inv(A), all batched over leading dims and
- * differentiable. */
+ * logdet(A), slogdet(A) -> sign, logabsdet, solve(A, B), inv(A),
+ * eigh(A) -> eigenvalues, eigenvectors, trace(A), diagonal(A, {offset=0}),
+ * all batched over leading dims and differentiable. */
 #include <string.h>
 
 #include "lsg.h"
@@ -50,15 +51,54 @@ static int f_inv(lua_State *L) {
   return lsg_push_result_as(L, sg_inv(lsg_check_tensor(L, 1, "linalg.inv", "A")), "linalg.inv");
 }
 
+static int f_slogdet(lua_State *L) {
+  const char *fname = "linalg.slogdet";
+  sg_tensor *a = lsg_check_tensor(L, 1, fname, "A");
+  sg_tensor *sign = NULL, *logabs = NULL;
+  if (sg_slogdet(a, &sign, &logabs) != SG_OK) return lsg_raise_engine_as(L, fname);
+  lsg_push_tensor(L, sign);
+  lsg_push_tensor(L, logabs);
+  return 2;
+}
+
+static int f_eigh(lua_State *L) {
+  const char *fname = "linalg.eigh";
+  sg_tensor *a = lsg_check_tensor(L, 1, fname, "A");
+  sg_tensor *w = NULL, *v = NULL;
+  if (sg_eigh(a, &w, &v) != SG_OK) return lsg_raise_engine_as(L, fname);
+  lsg_push_tensor(L, w);
+  lsg_push_tensor(L, v);
+  return 2;
+}
+
+static int f_trace(lua_State *L) {
+  return lsg_push_result_as(L, sg_trace(lsg_check_tensor(L, 1, "linalg.trace", "A")), "linalg.trace");
+}
+
+static const char *const diagonal_keys[] = {"offset", NULL};
+
+static int f_diagonal(lua_State *L) {
+  const char *fname = "linalg.diagonal";
+  sg_tensor *a = lsg_check_tensor(L, 1, fname, "A");
+  int64_t offset = 0;
+  if (lsg_has_opts(L, 2, fname)) {
+    lsg_check_opt_keys(L, 2, fname, diagonal_keys);
+    offset = lsg_opt_integer(L, 2, "offset", 0, fname);
+  }
+  return lsg_push_result_as(L, sg_diagonal(a, offset), fname);
+}
+
 void lsg_open_linalg(lua_State *L, int core, int methods) {
   static const luaL_Reg both[] = {
       {"matmul", f_matmul}, {"mm", f_mm}, {"bmm", f_bmm}, {"outer", f_outer}, {NULL, NULL}};
   lsg_register(L, core, both);
   lsg_register(L, methods, both);
   static const luaL_Reg linalg[] = {{"cholesky", f_cholesky}, {"logdet", f_logdet},
-                                    {"solve", f_solve},       {"inv", f_inv},
+                                    {"slogdet", f_slogdet},   {"solve", f_solve},
+                                    {"inv", f_inv},           {"eigh", f_eigh},
+                                    {"trace", f_trace},       {"diagonal", f_diagonal},
                                     {NULL, NULL}};
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 8);
   lsg_register(L, lua_gettop(L), linalg);
   lua_setfield(L, core, "linalg");
 }

@@ -29,6 +29,12 @@ void sgetri_(const int *n, float *a, const int *lda, const int *ipiv, float *wor
              const int *lwork, int *info);
 void dgetri_(const int *n, double *a, const int *lda, const int *ipiv, double *work,
              const int *lwork, int *info);
+void ssyevd_(const char *jobz, const char *uplo, const int *n, float *a, const int *lda, float *w,
+             float *work, const int *lwork, int *iwork, const int *liwork, int *info, size_t,
+             size_t);
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+             double *w, double *work, const int *lwork, int *iwork, const int *liwork, int *info,
+             size_t, size_t);
 
 /* One matrix per thread when there are several and each is small enough
  * that single-threaded LAPACK is the efficient way to factor it. */
@@ -226,6 +232,105 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 SG_LINALG_KERNELS(float, s)
 SG_LINALG_KERNELS(double, d)
 
+/* eigh: syevd ('V') on the column-major A^T, whose upper triangle is the
+ * row-major lower one (uplo = 'U'); its eigenvectors come back as the
+ * columns of a column-major matrix, i.e. as rows row-major, and are
+ * transposed in place. Matrices are independent (one per thread when
+ * batched), so the result does not depend on the schedule.
+ * slogdet: as logdet, with the sign kept apart. */
+#define SG_LINALG_EIGH_KERNELS(T, P)                                                          \
+  static sg_status eigh_##P(T *a, T *w, int64_t batch, int n, int64_t *info) {                \
+    if (n == 0 || batch == 0) {                                                               \
+      for (int64_t b = 0; b < batch; b++) info[b] = 0;                                        \
+      return SG_OK;                                                                           \
+    }                                                                                         \
+    const int64_t nn = (int64_t)n * n;                                                        \
+    /* workspace query (depends on n only) */                                                 \
+    T wq = 0;                                                                                 \
+    int iwq = 0, qinfo = 0, m1 = -1;                                                          \
+    P##syevd_("V", "U", &n, a, &n, w, &wq, &m1, &iwq, &m1, &qinfo, 1, 1);                     \
+    if (qinfo != 0)                                                                           \
+      return sg_error(SG_ERR_STATE, "eigh: LAPACK workspace query failed (info %d)", qinfo); \
+    /* at least the documented minimum for jobz = 'V' (a float32 query may                   \
+     * round the size down) */                                                                \
+    const double lmin = 1.0 + 6.0 * n + 2.0 * (double)n * n;                                  \
+    if (lmin > 0x7fffffff)                                                                    \
+      return sg_error(SG_ERR_ARG, "eigh: matrices of order %d are too large for LAPACK", n);  \
+    const int lwork = (double)wq > lmin ? (int)ceil((double)wq) : (int)lmin;                  \
+    const int liwork = iwq > 3 + 5 * n ? iwq : 3 + 5 * n;                                     \
+    int failed = 0;                                                                           \
+    _Pragma("omp parallel if(batch_parallel(batch, n))")                                      \
+    {                                                                                         \
+      T *work = xmalloc(sizeof(T) * (size_t)lwork);                                           \
+      int *iwork = xmalloc(sizeof(int) * (size_t)liwork);                                     \
+      if (!work || !iwork) {                                                                  \
+        _Pragma("omp atomic write") failed = 1;                                               \
+      }                                                                                       \
+      _Pragma("omp for schedule(static)")                                                     \
+      for (int64_t b = 0; b < batch; b++) {                                                   \
+        info[b] = 0;                                                                          \
+        if (!work || !iwork) continue;                                                        \
+        T *m = a + b * nn;                                                                    \
+        int inf = 0;                                                                          \
+        P##syevd_("V", "U", &n, m, &n, w + b * n, work, &lwork, iwork, &liwork, &inf, 1, 1);  \
+        info[b] = inf;                                                                        \
+        for (int i = 0; i < n; i++)                                                           \
+          for (int j = i + 1; j < n; j++) {                                                   \
+            const T t = m[(int64_t)i * n + j];                                                \
+            m[(int64_t)i * n + j] = m[(int64_t)j * n + i];                                    \
+            m[(int64_t)j * n + i] = t;                                                        \
+          }                                                                                   \
+      }                                                                                       \
+      free(work);                                                                             \
+      free(iwork);                                                                            \
+    }                                                                                         \
+    return failed ? sg_error(SG_ERR_MEM, "eigh: out of memory for the LAPACK workspace")      \
+                  : SG_OK;                                                                    \
+  }                                                                                           \
+                                                                                              \
+  static sg_status slogdet_##P(T *sign, T *logabs, const T *a, int64_t batch, int n) {        \
+    const int lda = n > 0 ? n : 1;                                                            \
+    const int64_t nn = (int64_t)n * n;                                                        \
+    int failed = 0;                                                                           \
+    _Pragma("omp parallel if(batch_parallel(batch, n))")                                      \
+    {                                                                                         \
+      T *lu = xmalloc(sizeof(T) * (size_t)nn);                                                \
+      int *ipiv = xmalloc(sizeof(int) * (size_t)(n > 0 ? n : 1));                             \
+      if (!lu || !ipiv) {                                                                     \
+        _Pragma("omp atomic write") failed = 1;                                               \
+      }                                                                                       \
+      _Pragma("omp for schedule(static)")                                                     \
+      for (int64_t b = 0; b < batch; b++) {                                                   \
+        if (!lu || !ipiv) continue;                                                           \
+        memcpy(lu, a + b * nn, sizeof(T) * (size_t)nn);                                       \
+        int inf = 0;                                                                          \
+        if (n > 0) P##getrf_(&n, &n, lu, &lda, ipiv, &inf);                                   \
+        double s = 0;                                                                         \
+        int neg = 0;                                                                          \
+        for (int i = 0; i < n; i++) {                                                         \
+          double d = (double)lu[(int64_t)i * n + i];                                          \
+          if (d < 0) neg ^= 1;                                                                \
+          if (ipiv[i] != i + 1) neg ^= 1;                                                     \
+          s += log(fabs(d));                                                                  \
+        }                                                                                     \
+        double sgn = neg ? -1.0 : 1.0;                                                        \
+        if (isnan(s)) sgn = NAN;                                                              \
+        else if (inf > 0) {                                                                   \
+          sgn = 0;                                                                            \
+          s = -INFINITY;                                                                      \
+        }                                                                                     \
+        sign[b] = (T)sgn;                                                                     \
+        logabs[b] = (T)s;                                                                     \
+      }                                                                                       \
+      free(lu);                                                                               \
+      free(ipiv);                                                                             \
+    }                                                                                         \
+    return failed ? SG_ERR_MEM : SG_OK;                                                       \
+  }
+
+SG_LINALG_EIGH_KERNELS(float, s)
+SG_LINALG_EIGH_KERNELS(double, d)
+
 /* Empty tensors are contiguous whatever their strides. */
 static int contig(const sg_tensor *t) { return sg_numel(t) == 0 || sg_is_contiguous(t); }
 
@@ -286,9 +391,32 @@ static sg_status cpu_solve(sg_tensor *x, const sg_tensor *a, const int64_t *a_in
   return solve_d(sg_data_ptr(x), batch, k, sg_data_ptr(a), abatch, n, a_index, info);
 }
 
+static sg_status cpu_eigh(sg_tensor *a, sg_tensor *w, int64_t *info) {
+  int64_t batch;
+  int n;
+  if (stack_dims(a, &batch, &n) || w->dtype != a->dtype || !contig(w) ||
+      sg_numel(w) != batch * n)
+    return bad_args();
+  if (a->dtype == SG_FLOAT32) return eigh_s(sg_data_ptr(a), sg_data_ptr(w), batch, n, info);
+  return eigh_d(sg_data_ptr(a), sg_data_ptr(w), batch, n, info);
+}
+
+static sg_status cpu_slogdet(sg_tensor *sign, sg_tensor *logabs, const sg_tensor *a) {
+  int64_t batch;
+  int n;
+  if (stack_dims(a, &batch, &n) || sign->dtype != a->dtype || logabs->dtype != a->dtype ||
+      !contig(sign) || !contig(logabs) || sg_numel(sign) != batch || sg_numel(logabs) != batch)
+    return bad_args();
+  if (a->dtype == SG_FLOAT32)
+    return slogdet_s(sg_data_ptr(sign), sg_data_ptr(logabs), sg_data_ptr(a), batch, n);
+  return slogdet_d(sg_data_ptr(sign), sg_data_ptr(logabs), sg_data_ptr(a), batch, n);
+}
+
 const struct sg_linalg_kernels sg_cpu_linalg_kernels = {
     .cholesky = cpu_cholesky,
     .logdet = cpu_logdet,
     .inv = cpu_inv,
     .solve = cpu_solve,
+    .eigh = cpu_eigh,
+    .slogdet = cpu_slogdet,
 };

@@ -10,8 +10,11 @@
  *    X = (A^T)^-1 = (A^-1)^T column-major, i.e. A^-1 row-major;
  *  - solve: getrf of A^T and getrs with trans = T solves A x = b for
  *    column-major right-hand sides (b is transposed in and out when k > 1);
- *  - logdet: getrf of A^T (det A^T = det A), then the diagonal and the
- *    pivots, with the CPU's rules for singular and negative determinants.
+ *  - logdet, slogdet: getrf of A^T (det A^T = det A), then the diagonal
+ *    and the pivots, with the CPU's rules for singular and negative
+ *    determinants;
+ *  - eigh: syevd of A^T reading its upper triangle (A's lower one), the
+ *    column-major eigenvectors transposed back to row-major columns.
  * The info codes come back to the host once per call. */
 #include <limits.h>
 #include <pthread.h>
@@ -103,6 +106,21 @@ static cusolverStatus_t getrs(sg_dtype dt, cusolverDnHandle_t h, cublasOperation
                               int nrhs, const void *lu, const int *ipiv, void *b, int *info) {
   return dt == SG_FLOAT32 ? cusolverDnSgetrs(h, op, n, nrhs, lu, n, ipiv, b, n, info)
                           : cusolverDnDgetrs(h, op, n, nrhs, lu, n, ipiv, b, n, info);
+}
+
+static cusolverStatus_t syevd_lwork(sg_dtype dt, cusolverDnHandle_t h, cublasFillMode_t uplo,
+                                    int n, const void *a, const void *w, int *lwork) {
+  return dt == SG_FLOAT32
+             ? cusolverDnSsyevd_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, uplo, n, a, n, w, lwork)
+             : cusolverDnDsyevd_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, uplo, n, a, n, w, lwork);
+}
+
+static cusolverStatus_t syevd(sg_dtype dt, cusolverDnHandle_t h, cublasFillMode_t uplo, int n,
+                              void *a, void *w, void *work, int lwork, int *info) {
+  return dt == SG_FLOAT32 ? cusolverDnSsyevd(h, CUSOLVER_EIG_MODE_VECTOR, uplo, n, a, n, w, work,
+                                             lwork, info)
+                          : cusolverDnDsyevd(h, CUSOLVER_EIG_MODE_VECTOR, uplo, n, a, n, w, work,
+                                             lwork, info);
 }
 
 /* ---------------- shared pieces ---------------- */
@@ -334,9 +352,79 @@ done:
   return st;
 }
 
+/* syevd on a copy of each matrix (the column-major A^T: its upper triangle
+ * is the row-major lower one), then the column-major eigenvectors
+ * transposed back into a, row-major with the eigenvectors as columns. */
+static sg_status cuda_eigh(sg_tensor *a, sg_tensor *w, int64_t *info) {
+  int64_t batch;
+  int n;
+  if (stack_dims(a, &batch, &n) || w->dtype != a->dtype || !contig(w) ||
+      sg_numel(w) != batch * (int64_t)n)
+    return bad_args();
+  if (batch == 0) return SG_OK;
+  if (n == 0) {
+    for (int64_t b = 0; b < batch; b++) info[b] = 0;
+    return SG_OK;
+  }
+  cusolverDnHandle_t h = solver();
+  if (!h) return sg_last_status();
+  const sg_dtype dt = a->dtype;
+  const size_t es = sg_dtype_size(dt), nn = (size_t)n * (size_t)n;
+  const cublasFillMode_t uplo = CUBLAS_FILL_MODE_UPPER;
+  char *A = sg_data_ptr(a), *W = sg_data_ptr(w);
+  scratch s = {{0}, {0}, 0};
+  sg_status st = SG_OK;
+  int lwork = 0;
+  char *z = scratch_get(&s, nn * (size_t)batch * es);
+  int *dinfo = z ? scratch_get(&s, sizeof(int) * (size_t)batch) : NULL;
+  void *work = NULL;
+  if (!dinfo) {
+    st = sg_last_status();
+    goto done;
+  }
+  if ((st = SG_CUDA_CHECK(cudaMemcpyAsync(z, A, nn * (size_t)batch * es, cudaMemcpyDeviceToDevice,
+                                          sg_cuda_stream()))) != SG_OK)
+    goto done;
+  if ((st = SG_CUSOLVER_CHECK(syevd_lwork(dt, h, uplo, n, z, W, &lwork))) != SG_OK) goto done;
+  if (!(work = scratch_get(&s, (size_t)(lwork > 0 ? lwork : 1) * es))) {
+    st = sg_last_status();
+    goto done;
+  }
+  for (int64_t b = 0; b < batch && st == SG_OK; b++)
+    st = SG_CUSOLVER_CHECK(syevd(dt, h, uplo, n, z + (size_t)b * nn * es,
+                                 W + (size_t)b * (size_t)n * es, work, lwork, dinfo + b));
+  if (st == SG_OK) st = sg_cuda_batch_transpose(dt, A, z, batch, n, n);
+  if (st == SG_OK) st = fetch_info(info, dinfo, batch);
+done:
+  scratch_free(&s);
+  return st;
+}
+
+static sg_status cuda_slogdet(sg_tensor *sign, sg_tensor *logabs, const sg_tensor *a) {
+  int64_t batch;
+  int n;
+  if (stack_dims(a, &batch, &n) || sign->dtype != a->dtype || logabs->dtype != a->dtype ||
+      !contig(sign) || !contig(logabs) || sg_numel(sign) != batch || sg_numel(logabs) != batch)
+    return bad_args();
+  if (batch == 0) return SG_OK;
+  cusolverDnHandle_t h = solver();
+  if (!h) return sg_last_status();
+  scratch s = {{0}, {0}, 0};
+  char *lu = NULL;
+  int *ipiv = NULL, *dinfo = NULL;
+  sg_status st = lu_all(h, a->dtype, sg_data_ptr(a), batch, n, &s, &lu, &ipiv, &dinfo);
+  if (st == SG_OK)
+    st = sg_cuda_lu_slogdet(a->dtype, sg_data_ptr(sign), sg_data_ptr(logabs), lu, ipiv, dinfo,
+                            batch, n);
+  scratch_free(&s);
+  return st;
+}
+
 const struct sg_linalg_kernels sg_cuda_linalg_kernels = {
     .cholesky = cuda_cholesky,
     .logdet = cuda_logdet,
     .inv = cuda_inv,
     .solve = cuda_solve,
+    .eigh = cuda_eigh,
+    .slogdet = cuda_slogdet,
 };

@@ -1,6 +1,6 @@
 // Small kernels around cuSOLVER's factorizations (linalg_cuda.c): zeroing
-// a triangle, identities, batched transposes, and log det from LU factors
-// with linalg_cpu.c's rules.
+// a triangle, identities, batched transposes, and log det / sign and log
+// |det| from LU factors with linalg_cpu.c's rules.
 #include <math.h>
 
 #include "cuda/nn_cuda_util.cuh"
@@ -59,6 +59,33 @@ __global__ void lu_logdet_kernel(T *out, const T *lu, const int *ipiv, const int
     else if (neg && !isnan(s))
       s = NAN;
     out[b] = (T)s;
+  }
+}
+
+template <typename T>
+__global__ void lu_slogdet_kernel(T *sign, T *logabs, const T *lu, const int *ipiv,
+                                  const int *info, int64_t batch, int64_t n) {
+  for (int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; b < batch;
+       b += (int64_t)gridDim.x * blockDim.x) {
+    const T *m = lu + b * n * n;
+    const int *p = ipiv + b * n;
+    double s = 0;
+    int neg = 0;
+    for (int64_t i = 0; i < n; i++) {
+      const double d = (double)m[i * n + i];
+      if (d < 0) neg ^= 1;
+      if (p[i] != i + 1) neg ^= 1;
+      s += log(fabs(d));
+    }
+    double sg = neg ? -1.0 : 1.0;
+    if (isnan(s)) {
+      sg = NAN;
+    } else if (info[b] > 0) {
+      sg = 0;
+      s = -INFINITY;
+    }
+    sign[b] = (T)sg;
+    logabs[b] = (T)s;
   }
 }
 
@@ -123,4 +150,19 @@ extern "C" sg_status sg_cuda_lu_logdet(sg_dtype dt, void *out, const void *lu, c
   else
     return bad_dtype("logdet", dt);
   return SG_CUDA_LAUNCH_CHECK("lu_logdet_kernel");
+}
+
+extern "C" sg_status sg_cuda_lu_slogdet(sg_dtype dt, void *sign, void *logabs, const void *lu,
+                                        const int *ipiv, const int *info, int64_t batch,
+                                        int64_t n) {
+  if (batch == 0) return SG_OK;
+  if (dt == SG_FLOAT32)
+    lu_slogdet_kernel<float><<<grid_for(batch), kThreads, 0, sg_cuda_stream()>>>(
+        (float *)sign, (float *)logabs, (const float *)lu, ipiv, info, batch, n);
+  else if (dt == SG_FLOAT64)
+    lu_slogdet_kernel<double><<<grid_for(batch), kThreads, 0, sg_cuda_stream()>>>(
+        (double *)sign, (double *)logabs, (const double *)lu, ipiv, info, batch, n);
+  else
+    return bad_dtype("slogdet", dt);
+  return SG_CUDA_LAUNCH_CHECK("lu_slogdet_kernel");
 }

@@ -83,6 +83,11 @@ sg_status sg_cuda_set_identity(sg_dtype dt, void *a, int64_t batch, int64_t n);
  * info > 0, NaN when the determinant is negative. */
 sg_status sg_cuda_lu_logdet(sg_dtype dt, void *out, const void *lu, const int *ipiv,
                             const int *info, int64_t batch, int64_t n);
+/* sign[b], logabs[b] <- sign and log |det| from the same LU factors, CPU
+ * rules (linalg_cpu.c's slogdet): 0 and -inf when info > 0, NaN sign when
+ * the sum of logs is NaN. */
+sg_status sg_cuda_lu_slogdet(sg_dtype dt, void *sign, void *logabs, const void *lu,
+                             const int *ipiv, const int *info, int64_t batch, int64_t n);
 
 #ifdef __cplusplus
 }

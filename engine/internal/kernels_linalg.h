@@ -25,6 +25,18 @@ struct sg_linalg_kernels {
    * is the matrix of a used for batch element i. info[j] (abatch entries)
    * as for inv; elements whose matrix is singular are left unchanged. */
   sg_status (*solve)(sg_tensor *x, const sg_tensor *a, const int64_t *a_index, int64_t *info);
+  /* Symmetric eigendecomposition. a: contiguous (batch x n x n), of which
+   * only the lower triangle (diagonal included) is read; overwritten with
+   * the eigenvectors as columns (a[b][i][k] is entry i of eigenvector k).
+   * w: contiguous (batch x n), a's dtype, <- the eigenvalues in ascending
+   * order. info[b] (batch entries) is 0, or > 0 when the algorithm failed
+   * to converge for matrix b (LAPACK's / cuSOLVER's info); the entries of
+   * such a matrix are then unspecified. */
+  sg_status (*eigh)(sg_tensor *a, sg_tensor *w, int64_t *info);
+  /* sign, logabs (batch entries each, contiguous, a's dtype) <- sign(det a)
+   * (-1, 0 or 1) and log |det a| (-inf where det == 0; both NaN where the
+   * LU factors hold a NaN). a: contiguous (batch x n x n), not modified. */
+  sg_status (*slogdet)(sg_tensor *sign, sg_tensor *logabs, const sg_tensor *a);
 };
 
 extern const struct sg_linalg_kernels sg_cpu_linalg_kernels;

@@ -1,11 +1,13 @@
-/* Batched dense linear algebra: cholesky, logdet, solve, inv on (..., n, n)
- * stacks, float32/float64, with backward formulas written with public
- * differentiable ops (matmul, transpose, inv, solve, elementwise), so that
- * gradients are themselves differentiable.
+/* Batched dense linear algebra: cholesky, logdet, slogdet, solve, inv, eigh
+ * on (..., n, n) stacks, float32/float64, with backward formulas written
+ * with public differentiable ops (matmul, transpose, inv, solve,
+ * elementwise), so that gradients are themselves differentiable (eigh's
+ * is first order only); diagonal (a view) and trace on (..., n, m).
  *
  * Kernels (ops on contiguous stacks) are in cpu/linalg_cpu.c; this file
  * checks arguments, broadcasts the batch dims of solve, and turns the
  * kernels' info codes into messages naming the batch element. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +238,7 @@ static sg_status logdet_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_tensor *a = sg_node_saved(node, 0);
   if (!a) return sg_last_status();
   sg_tensor *ai = sg_inv(a);
-  if (!ai) sg_error_context("logdet backward");
+  if (!ai) sg_error_context("%s backward", node->name);
   sg_release(a);
   sg_tensor *g1 = ai ? sg_unsqueeze(go[0], -1) : NULL;
   sg_tensor *g2 = g1 ? sg_unsqueeze(g1, -1) : NULL;
@@ -435,5 +437,278 @@ sg_tensor *sg_solve(sg_tensor *a, sg_tensor *b) {
   sg_release(bm);
   sg_release(cb);
   sg_release(ca);
+  return r;
+}
+
+/* ---------------- slogdet ---------------- */
+
+sg_status sg_slogdet(sg_tensor *a, sg_tensor **sign, sg_tensor **logabsdet) {
+  const char *op = "slogdet";
+  if (sign) *sign = NULL;
+  if (logabsdet) *logabsdet = NULL;
+  if (!sign || !logabsdet)
+    return sg_error(SG_ERR_ARG, "%s: an output pointer (sign, logabsdet) is NULL", op);
+  if (check_square(op, "input", a)) return sg_last_status();
+  const struct sg_linalg_kernels *k = linalg_kernels(op, a);
+  if (!k || kernel_missing(op, a, k->slogdet != NULL)) return sg_last_status();
+  sg_tensor *c = sg_as_contiguous_dtype(a, a->dtype);
+  sg_tensor *s = c ? sg_empty(a->shape, a->ndim - 2, a->dtype, a->storage->device) : NULL;
+  sg_tensor *l = s ? sg_empty(a->shape, a->ndim - 2, a->dtype, a->storage->device) : NULL;
+  if (!l || k->slogdet(s, l, c) != SG_OK) {
+    if (l) sg_error_context("%s", op);
+    sg_release(c);
+    sg_release(s);
+    sg_release(l);
+    return sg_last_status();
+  }
+  sg_release(c);
+  /* log |det A| has logdet's gradient g A^-T; the sign has none. */
+  sg_node *n = sg_record(op, logdet_backward, &a, 1, l);
+  if (n) sg_node_save(n, a);
+  *sign = s;
+  *logabsdet = l;
+  return SG_OK;
+}
+
+/* ---------------- eigh ---------------- */
+
+/* n x n identity of t's dtype and device. */
+static sg_tensor *eye_like(const sg_tensor *t, int64_t n) {
+  return sg_eye(n, n, t->dtype, t->storage->device);
+}
+
+/* PyTorch's linalg_eig_backward for a Hermitian (here real symmetric) input:
+ *   gV = NULL:  gA = (V * gL[..., None, :]) V^T
+ *   otherwise:  X = V^T gV,  X <- (X - X^T) / 2  (projection onto the skew-
+ *               symmetric matrices: a change of the eigenvectors that keeps
+ *               them orthonormal),
+ *               E[i][j] = L[j] - L[i] with its diagonal set to 1,
+ *               G = X / E with diag(G) = gL (0 without gL),
+ *               gA = V G V^T  (symmetric).
+ * Not differentiable itself (first order only). */
+static sg_status eigh_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_status st = sg_require_first_order(node);
+  if (st != SG_OK) return st;
+  sg_tensor *gL = go[0], *gV = go[1];
+  if (!gL && !gV) return SG_OK;
+  sg_tensor *L = sg_node_saved(node, 0);
+  sg_tensor *V = L ? sg_node_saved(node, 1) : NULL;
+  sg_tensor *Vt = mT(V);
+  sg_tensor *r = NULL;
+  if (!Vt) goto out;
+  if (!gV) {
+    sg_tensor *g2 = sg_unsqueeze(gL, -2);
+    sg_tensor *vg = g2 ? sg_mul(V, g2) : NULL;
+    sg_release(g2);
+    r = mm_take(vg, sg_retain(Vt));
+    goto out;
+  }
+  int64_t n = V->shape[V->ndim - 1];
+  sg_tensor *X = sg_matmul(Vt, gV);
+  sg_tensor *Xt = mT(X);
+  sg_tensor *D = (X && Xt) ? sg_sub(X, Xt) : NULL;
+  sg_release(X);
+  sg_release(Xt);
+  sg_tensor *S = D ? sg_mul_scalar(D, 0.5) : NULL;
+  sg_release(D);
+  sg_tensor *Lr = S ? sg_unsqueeze(L, -2) : NULL; /* L[j] */
+  sg_tensor *Lc = Lr ? sg_unsqueeze(L, -1) : NULL; /* L[i] */
+  sg_tensor *E0 = Lc ? sg_sub(Lr, Lc) : NULL;
+  sg_release(Lr);
+  sg_release(Lc);
+  sg_tensor *I = E0 ? eye_like(V, n) : NULL;
+  /* E0's diagonal is exactly 0: adding I sets it to 1 */
+  sg_tensor *E = I ? sg_add(E0, I) : NULL;
+  sg_release(E0);
+  sg_tensor *G = E ? sg_div(S, E) : NULL; /* diagonal 0: S's is exactly 0 */
+  sg_release(S);
+  sg_release(E);
+  if (G && gL) {
+    sg_tensor *g1 = sg_unsqueeze(gL, -1);
+    sg_tensor *dg = g1 ? sg_mul(g1, I) : NULL; /* diag_embed(gL) */
+    sg_release(g1);
+    sg_tensor *G2 = dg ? sg_add(G, dg) : NULL;
+    sg_release(dg);
+    sg_release(G);
+    G = G2;
+  }
+  sg_release(I);
+  r = G ? mm_take(mm_take(sg_retain(V), G), sg_retain(Vt)) : NULL;
+out:
+  if (!r) sg_error_context("eigh backward");
+  sg_release(L);
+  sg_release(V);
+  sg_release(Vt);
+  gi[0] = r;
+  return r ? SG_OK : sg_last_status();
+}
+
+/* Index of the first matrix of a holding a NaN or an infinity, or -1 (-2
+ * with an error set). Device-agnostic: sum(a - a) over the matrix dims is
+ * NaN exactly there; the batch of sums is read on the host. */
+static int64_t first_nonfinite(const sg_tensor *a) {
+  bool prev = sg_set_grad_enabled(false);
+  sg_tensor *d = sg_detach((sg_tensor *)a);
+  sg_tensor *z = d ? sg_sub(d, d) : NULL;
+  sg_tensor *s = z ? sg_sum(z, (const int[]){-2, -1}, 2, false) : NULL;
+  sg_tensor *h = s ? sg_to_device(s, sg_cpu_device()) : NULL;
+  sg_set_grad_enabled(prev);
+  int64_t r = h ? -1 : -2;
+  for (int64_t b = 0; h && b < sg_numel(h); b++)
+    if (isnan(sg_get_flat(h, b))) {
+      r = b;
+      break;
+    }
+  sg_release(d);
+  sg_release(z);
+  sg_release(s);
+  sg_release(h);
+  return r;
+}
+
+sg_status sg_eigh(sg_tensor *a, sg_tensor **eigenvalues, sg_tensor **eigenvectors) {
+  const char *op = "eigh";
+  if (eigenvalues) *eigenvalues = NULL;
+  if (eigenvectors) *eigenvectors = NULL;
+  if (!eigenvalues || !eigenvectors)
+    return sg_error(SG_ERR_ARG, "%s: an output pointer (eigenvalues, eigenvectors) is NULL", op);
+  if (check_square(op, "input", a)) return sg_last_status();
+  const struct sg_linalg_kernels *k = linalg_kernels(op, a);
+  if (!k || kernel_missing(op, a, k->eigh != NULL)) return sg_last_status();
+  char lb[64];
+  int64_t bad = first_nonfinite(a);
+  if (bad == -2) {
+    sg_error_context("%s", op);
+    return sg_last_status();
+  }
+  if (bad >= 0)
+    return sg_error(SG_ERR_ARG, "%s: input contains NaN or Inf%s", op,
+                    batch_label(a, bad, lb, sizeof lb));
+  int64_t batch = batch_count(a);
+  sg_tensor *V = fresh_copy(a, a->dtype);
+  sg_tensor *L = V ? sg_empty(a->shape, a->ndim - 1, a->dtype, a->storage->device) : NULL;
+  int64_t *info = L ? alloc_info(batch) : NULL;
+  if (!info || k->eigh(V, L, info) != SG_OK) {
+    if (info) sg_error_context("%s", op);
+    goto fail;
+  }
+  for (int64_t b = 0; b < batch; b++) {
+    if (info[b] != 0) {
+      sg_error(SG_ERR_ARG,
+               "%s: the eigenvalue algorithm failed to converge for the input%s (info %lld): "
+               "the matrix may be ill-conditioned or have too many repeated eigenvalues",
+               op, batch_label(a, b, lb, sizeof lb), (long long)info[b]);
+      goto fail;
+    }
+  }
+  free(info);
+  sg_tensor *outs[2] = {L, V};
+  sg_node *n = sg_record_multi(op, eigh_backward, &a, 1, outs, 2);
+  if (n) {
+    sg_node_save_output(n, L, 0);
+    sg_node_save_output(n, V, 1);
+  }
+  *eigenvalues = L;
+  *eigenvectors = V;
+  return SG_OK;
+fail:
+  free(info);
+  sg_release(V);
+  sg_release(L);
+  return sg_last_status();
+}
+
+/* ---------------- diagonal, trace ---------------- */
+
+/* The gradient of the diagonal view: g (..., len) written on the diagonal
+ * of zeros (..., n, m), with public ops (so that it is differentiable):
+ * the rows g[..., k] * Q[k, :] (Q one-hot at column k + max(offset, 0)),
+ * placed at rows k + max(-offset, 0) between blocks of zero rows.
+ * i[0..7]: input shape, i[8]: ndim, i[9]: offset. */
+static sg_status diagonal_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  const int nd = (int)node->i[SG_MAX_DIMS];
+  const int64_t *shape = node->i, off = node->i[SG_MAX_DIMS + 1];
+  const int64_t n = shape[nd - 2], m = shape[nd - 1];
+  const int64_t c0 = off > 0 ? off : 0, r0 = off < 0 ? -off : 0;
+  sg_tensor *g = go[0];
+  const int64_t len = g->shape[g->ndim - 1];
+  sg_device dev = g->storage->device;
+  if (len == 0) {
+    gi[0] = sg_zeros(shape, nd, g->dtype, dev);
+    return gi[0] ? SG_OK : sg_last_status();
+  }
+  sg_tensor *e = sg_eye(len + c0, m, g->dtype, dev);
+  sg_tensor *Q = e ? sg_narrow(e, 0, c0, len) : NULL;
+  sg_release(e);
+  sg_tensor *g1 = Q ? sg_unsqueeze(g, -1) : NULL;
+  sg_tensor *rows = g1 ? sg_mul(g1, Q) : NULL;
+  sg_release(g1);
+  sg_release(Q);
+  if (!rows) return sg_last_status();
+  int64_t zs[SG_MAX_DIMS];
+  memcpy(zs, shape, sizeof(int64_t) * (size_t)nd);
+  sg_tensor *parts[3];
+  int np = 0;
+  bool ok = true;
+  const int64_t below = n - r0 - len;
+  if (r0 > 0) {
+    zs[nd - 2] = r0;
+    ok = (parts[np++] = sg_zeros(zs, nd, g->dtype, dev)) != NULL;
+  }
+  parts[np++] = rows;
+  if (ok && below > 0) {
+    zs[nd - 2] = below;
+    ok = (parts[np++] = sg_zeros(zs, nd, g->dtype, dev)) != NULL;
+  }
+  gi[0] = ok ? (np == 1 ? sg_retain(rows) : sg_cat(parts, np, nd - 2)) : NULL;
+  sg_release_all(parts, np);
+  return gi[0] ? SG_OK : sg_last_status();
+}
+
+sg_tensor *sg_diagonal(sg_tensor *a, int64_t offset) {
+  const char *op = "diagonal";
+  if (sg_check_arg(op, "input", a)) return NULL;
+  char s[128];
+  if (a->ndim < 2) {
+    sg_error(SG_ERR_ARG, "%s: `input` has %d dims (%s), expected at least 2 (...xnxm)", op,
+             a->ndim, sg_shape_str(a, s, sizeof s));
+    return NULL;
+  }
+  const int nd = a->ndim;
+  const int64_t n = a->shape[nd - 2], m = a->shape[nd - 1];
+  const int64_t sr = a->strides[nd - 2], sc = a->strides[nd - 1];
+  /* length of the diagonal: offset > 0 is above the main one, < 0 below */
+  int64_t len = offset >= 0 ? (m - offset < n ? m - offset : n) : (n + offset < m ? n + offset : m);
+  if (len < 0) len = 0;
+  int64_t sh[SG_MAX_DIMS], st[SG_MAX_DIMS];
+  memcpy(sh, a->shape, sizeof(int64_t) * (size_t)(nd - 2));
+  memcpy(st, a->strides, sizeof(int64_t) * (size_t)(nd - 2));
+  sh[nd - 2] = len;
+  st[nd - 2] = sr + sc;
+  int64_t start = a->offset;
+  if (len > 0) start += offset >= 0 ? offset * sc : -offset * sr;
+  sg_tensor *out = sg_alias(a, sh, st, nd - 1, start);
+  if (!out) return NULL;
+  sg_node *node = sg_record(op, diagonal_backward, &a, 1, out);
+  if (node) {
+    memcpy(node->i, a->shape, sizeof(int64_t) * (size_t)nd);
+    node->i[SG_MAX_DIMS] = nd;
+    node->i[SG_MAX_DIMS + 1] = offset;
+  }
+  return out;
+}
+
+sg_tensor *sg_trace(sg_tensor *a) {
+  const char *op = "trace";
+  if (sg_check_arg(op, "input", a)) return NULL;
+  if (a->ndim < 2) {
+    char s[128];
+    sg_error(SG_ERR_ARG, "%s: `input` has %d dims (%s), expected at least 2 (...xnxm)", op,
+             a->ndim, sg_shape_str(a, s, sizeof s));
+    return NULL;
+  }
+  sg_tensor *d = sg_diagonal(a, 0);
+  sg_tensor *r = d ? sg_sum(d, (const int[]){-1}, 1, false) : NULL;
+  sg_release(d);
   return r;
 }
