@@ -1,4 +1,5 @@
-/* The CUDA backend's blas, conv, norm and linalg families against the CPU.
+/* The CUDA backend's blas, conv, norm and linalg families against the CPU
+ * (linalg: cholesky, inv, logdet, slogdet, solve, eigh, diagonal, trace).
  *
  * Two levels:
  *  - kernel slots called directly through both backends' tables on the same
@@ -866,6 +867,42 @@ static sg_tensor *solve_fn(sg_tensor **in, void *c) {
   return sg_solve(in[0], in[1]);
 }
 
+/* eigh of the symmetric part (X + X^T) / 2: the eigenvalues, and the
+ * squared eigenvectors (invariant under the sign of each column, which
+ * cuSOLVER and LAPACK may choose differently). */
+static sg_tensor *eigh_sym(sg_tensor *x, bool vectors) {
+  sg_tensor *xt = sg_transpose(x, -1, -2);
+  sg_tensor *s = xt ? sg_add(x, xt) : NULL;
+  sg_tensor *a = s ? sg_mul_scalar(s, 0.5) : NULL;
+  sg_tensor *L = NULL, *V = NULL;
+  if (a) sg_eigh(a, &L, &V);
+  sg_tensor *r = vectors ? (V ? sg_mul(V, V) : NULL) : sg_retain(L);
+  sg_release_all((sg_tensor *[]){xt, s, a, L, V}, 5);
+  return r;
+}
+static sg_tensor *eigh_vals_fn(sg_tensor **in, void *c) {
+  (void)c;
+  return eigh_sym(in[0], false);
+}
+static sg_tensor *eigh_vecs_fn(sg_tensor **in, void *c) {
+  (void)c;
+  return eigh_sym(in[0], true);
+}
+static sg_tensor *slogdet_fn(sg_tensor **in, void *c) {
+  sg_tensor *s = NULL, *l = NULL;
+  sg_slogdet(in[0], &s, &l);
+  bool want_sign = c != NULL;
+  sg_release(want_sign ? l : s);
+  return want_sign ? s : l;
+}
+static sg_tensor *diagonal_fn(sg_tensor **in, void *c) {
+  return sg_diagonal(in[0], *(const int64_t *)c);
+}
+static sg_tensor *trace_fn(sg_tensor **in, void *c) {
+  (void)c;
+  return sg_trace(in[0]);
+}
+
 static void linalg_parity(void) {
   const sg_dtype dts[2] = {SG_FLOAT32, SG_FLOAT64};
   bool g2[2] = {true, true};
@@ -902,7 +939,47 @@ static void linalg_parity(void) {
       sg_tensor *bb[2] = {a1, rnd(143, dt, 4, SHAPE(3, 2, n, 3))};
       snprintf(name, sizeof name, "solve broadcast a n=%lld %s", (long long)n, sg_dtype_name(dt));
       PARITY(name, solve_fn, NULL, bb, 2, g2, false, tol, tol);
-      sg_release_all((sg_tensor *[]){a, g, e, e3, gen, bv[1], bm[1], a1, bb[1]}, 9);
+      /* slogdet: log |det| with its gradient, the sign (no gradient) */
+      snprintf(name, sizeof name, "slogdet n=%lld %s", (long long)n, sg_dtype_name(dt));
+      PARITY(name, slogdet_fn, NULL, &gen, 1, g2, false, tol, tol);
+      static const bool nograd[1] = {false};
+      snprintf(name, sizeof name, "slogdet sign n=%lld %s", (long long)n, sg_dtype_name(dt));
+      PARITY(name, slogdet_fn, (void *)nograd, &gen, 1, nograd, false, 0, 0);
+      /* eigh: values and squared vectors with gradients (float32 vector
+       * gradients only for small n: they scale with 1 / (L[i] - L[j])) */
+      sg_tensor *x = rnd(151 + (uint64_t)s, dt, 3, SHAPE(3, n, n));
+      bool ge[1] = {dt == SG_FLOAT64 || n <= 5};
+      snprintf(name, sizeof name, "eigh values n=%lld %s", (long long)n, sg_dtype_name(dt));
+      PARITY(name, eigh_vals_fn, NULL, &x, 1, g2, false, tol, tol);
+      snprintf(name, sizeof name, "eigh vectors^2 n=%lld %s", (long long)n, sg_dtype_name(dt));
+      PARITY(name, eigh_vecs_fn, NULL, &x, 1, ge, false, dt == SG_FLOAT64 ? 1e-8 : 1e-3,
+             dt == SG_FLOAT64 ? 1e-8 : 1e-3);
+      /* diagonal (a view) and trace: composite, through the CUDA ops */
+      sg_tensor *r3 = rnd(161 + (uint64_t)s, dt, 3, SHAPE(2, n, n + 2));
+      const int64_t offs[3] = {0, 2, -1};
+      for (int o = 0; o < 3; o++) {
+        snprintf(name, sizeof name, "diagonal offset %lld n=%lld %s", (long long)offs[o],
+                 (long long)n, sg_dtype_name(dt));
+        PARITY(name, diagonal_fn, (void *)&offs[o], &r3, 1, g2, false, tol, tol);
+      }
+      snprintf(name, sizeof name, "trace n=%lld %s", (long long)n, sg_dtype_name(dt));
+      PARITY(name, trace_fn, NULL, &r3, 1, g2, false, tol, tol);
+      sg_release_all((sg_tensor *[]){a, g, e, e3, gen, bv[1], bm[1], a1, bb[1], x, r3}, 11);
+    }
+    /* eigh rejects NaN / Inf alike on both devices */
+    {
+      sg_tensor *m = tt_from(dt, VALS(1, 0, 0, 1, 1, NAN, 0, 1), 3, SHAPE(2, 2, 2));
+      sg_tensor *mg = to_gpu(m);
+      sg_tensor *L = NULL, *V = NULL;
+      sg_clear_error();
+      CHECK(sg_eigh(m, &L, &V) != SG_OK);
+      char ec[512];
+      snprintf(ec, sizeof ec, "%s", sg_last_error());
+      sg_clear_error();
+      CHECK(mg && sg_eigh(mg, &L, &V) != SG_OK);
+      CHECK(strcmp(ec, sg_last_error()) == 0);
+      CHECK(strstr(ec, "eigh: input contains NaN or Inf (batch element 1)") != NULL);
+      sg_release_all((sg_tensor *[]){m, mg, L, V}, 4);
     }
     /* determinants with a sign and zero: NaN and -inf as the CPU */
     {

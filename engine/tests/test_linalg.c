@@ -1,4 +1,5 @@
-/* Batched dense linear algebra: cholesky, logdet, solve, inv. Values against
+/* Batched dense linear algebra: cholesky, logdet, solve, inv (eigh, slogdet,
+ * diagonal, trace at the end: hand-computed values). Values against
  * PyTorch 1.13 (torch.linalg), batching and broadcasting, the parallel batch
  * path, gradients (first and second order) and errors. */
 #include "harness.h"
@@ -653,6 +654,198 @@ static void gradients(void) {
   sg_release_all(in, 2);
 }
 
+/* ---------------- eigh, slogdet, diagonal, trace ---------------- */
+
+/* eigh of hand-computed matrices: eigenvalues ascending, A V = V diag(L),
+ * V^T V = I, only the lower triangle read (the upper one holds junk). */
+static void eigh_values(void) {
+  const double r2 = 1.4142135623730951;
+  /* tridiagonal (2, -1): eigenvalues 2 - sqrt2, 2, 2 + sqrt2; the upper
+   * triangle is junk, the lower one is read */
+  const double m[] = {2, 7, 9, -1, 2, 8, 0, -1, 2,
+                      /* diag(3, -1, 2) */ 3, 5, 5, 0, -1, 5, 0, 0, 2};
+  const double sym[] = {2, -1, 0, -1, 2, -1, 0, -1, 2, 3, 0, 0, 0, -1, 0, 0, 0, 2};
+  sg_dtype dts[] = {SG_FLOAT64, SG_FLOAT32};
+  for (int d = 0; d < 2; d++) {
+    double tol = d ? 1e-5 : 1e-13;
+    sg_tensor *A = tt_from(dts[d], m, 3, SHAPE(2, 3, 3));
+    sg_tensor *S = tt_from(dts[d], sym, 3, SHAPE(2, 3, 3));
+    sg_tensor *L = NULL, *V = NULL;
+    CHECK_OK(sg_eigh(A, &L, &V));
+    CHECK(L && L->dtype == dts[d] && L->ndim == 2 && L->shape[0] == 2 && L->shape[1] == 3);
+    CHECK(V && V->dtype == dts[d] && sg_same_shape(V, A));
+    if (L && V) {
+      CHECK_VALUES(L, VALS(2 - r2, 2, 2 + r2, -1, 2, 3), 6, tol);
+      /* S V - V diag(L) = 0 and V^T V = I */
+      sg_tensor *l2 = sg_unsqueeze(L, -2);
+      sg_tensor *vl = sg_mul(V, l2);
+      sg_tensor *sv = sg_matmul(S, V);
+      sg_tensor *res = sg_sub(sv, vl);
+      sg_tensor *z = sg_zeros(SHAPE(2, 3, 3), 3, dts[d], cpu());
+      CHECK_CLOSE(res, z, tol * 10, 0);
+      sg_tensor *vt = sg_transpose(V, -2, -1);
+      sg_tensor *vtv = sg_matmul(vt, V);
+      sg_tensor *e = sg_eye(3, 3, dts[d], cpu());
+      sg_tensor *e2 = sg_expand(e, SHAPE(2, 3, 3), 3);
+      CHECK_CLOSE(vtv, e2, tol * 10, 0);
+      /* the middle eigenvector of the tridiagonal one is +-(1, 0, -1)/sqrt2 */
+      CHECK_NEAR(fabs(sg_get_flat(V, 1)), 1 / r2, tol);
+      CHECK_NEAR(fabs(sg_get_flat(V, 4)), 0, tol);
+      CHECK_NEAR(sg_get_flat(V, 1) + sg_get_flat(V, 7), 0, tol);
+      sg_release_all((sg_tensor *[]){l2, vl, sv, res, z, vt, vtv, e, e2}, 9);
+    }
+    /* deterministic: the same bits again */
+    sg_tensor *L2 = NULL, *V2 = NULL;
+    CHECK_OK(sg_eigh(A, &L2, &V2));
+    CHECK(max_diff(L, L2) == 0 && max_diff(V, V2) == 0);
+    sg_release_all((sg_tensor *[]){A, S, L, V, L2, V2}, 6);
+  }
+}
+
+static void eigh_errors(void) {
+  sg_tensor *L = NULL, *V = NULL;
+  sg_tensor *a = sg_zeros(SHAPE(2, 3), 2, SG_FLOAT64, cpu());
+  CHECK_STATUS_FAILS(sg_eigh(a, &L, &V), "eigh: `input` has shape 2x3, expected square");
+  CHECK(!L && !V);
+  sg_release(a);
+  a = sg_zeros(SHAPE(3), 1, SG_FLOAT64, cpu());
+  CHECK_STATUS_FAILS(sg_eigh(a, &L, &V), "eigh: `input` has 1 dims (3), expected at least 2");
+  sg_release(a);
+  a = sg_zeros(SHAPE(2, 2), 2, SG_INT64, cpu());
+  CHECK_STATUS_FAILS(sg_eigh(a, &L, &V), "eigh: `input` has dtype int64, expected float32");
+  sg_release(a);
+  a = tt_from(SG_FLOAT32, VALS(1, 0, 0, 1, 1, 0, NAN, 1, 1, INFINITY, 0, 1), 3, SHAPE(3, 2, 2));
+  CHECK_STATUS_FAILS(sg_eigh(a, &L, &V), "eigh: input contains NaN or Inf (batch element 1)");
+  CHECK(!L && !V);
+  sg_release(a);
+  a = tt_from(SG_FLOAT64, VALS(1, 0, -INFINITY, 1), 2, SHAPE(2, 2));
+  CHECK_STATUS_FAILS(sg_eigh(a, &L, &V), "eigh: input contains NaN or Inf");
+  sg_release(a);
+  CHECK_STATUS_FAILS(sg_eigh(NULL, &L, &V), "eigh: argument `input` is missing (NULL)");
+}
+
+static void slogdet_values(void) {
+  /* det 5, -1, 0, 1.875 */
+  const double m[] = {2, 1, 1, 3, 0, 1, 1, 0, 1, 2, 2, 4, -1, 0.5, 0.25, -2};
+  sg_dtype dts[] = {SG_FLOAT64, SG_FLOAT32};
+  for (int d = 0; d < 2; d++) {
+    sg_tensor *M = tt_from(dts[d], m, 3, SHAPE(4, 2, 2));
+    sg_tensor *s = NULL, *l = NULL;
+    CHECK_OK(sg_slogdet(M, &s, &l));
+    CHECK(s && l && s->dtype == dts[d] && l->ndim == 1 && l->shape[0] == 4);
+    if (s && l) {
+      CHECK_VALUES(s, VALS(1, -1, 0, 1), 4, 0);
+      CHECK_NEAR(sg_get_flat(l, 0), 1.6094379124341005, d ? 1e-6 : 1e-14);
+      CHECK_NEAR(sg_get_flat(l, 1), 0, d ? 1e-6 : 1e-14);
+      CHECK(isinf(sg_get_flat(l, 2)) && sg_get_flat(l, 2) < 0);
+      CHECK_NEAR(sg_get_flat(l, 3), 0.6286086594223741, d ? 1e-6 : 1e-14);
+    }
+    sg_release_all((sg_tensor *[]){M, s, l}, 3);
+  }
+  /* 3x3, det -47.5 through pivoting */
+  sg_tensor *C = tt_from(SG_FLOAT64, VALS(3, 1, 2, 1, -4, 0.5, 2, 1, 5), 2, SHAPE(3, 3));
+  sg_tensor *s = NULL, *l = NULL;
+  CHECK_OK(sg_slogdet(C, &s, &l));
+  CHECK(s && s->ndim == 0 && l && l->ndim == 0);
+  CHECK_VALUES(s, VALS(-1), 1, 0);
+  CHECK_VALUES(l, VALS(3.8607297110405954), 1, 1e-14);
+  sg_release_all((sg_tensor *[]){C, s, l}, 3);
+}
+
+static void diagonal_trace_values(void) {
+  sg_tensor *a = sg_arange(0, 24, 1, SG_FLOAT64, cpu());
+  sg_tensor *b = sg_reshape(a, SHAPE(2, 3, 4), 3);
+  sg_tensor *d0 = sg_diagonal(b, 0), *d1 = sg_diagonal(b, 1), *dm = sg_diagonal(b, -1);
+  sg_tensor *d9 = sg_diagonal(b, 9), *t = sg_trace(b);
+  CHECK(d0 && d0->ndim == 2 && d0->shape[1] == 3);
+  CHECK_VALUES(d0, VALS(0, 5, 10, 12, 17, 22), 6, 0);
+  CHECK_VALUES(d1, VALS(1, 6, 11, 13, 18, 23), 6, 0);
+  CHECK_VALUES(dm, VALS(4, 9, 16, 21), 4, 0);
+  CHECK(d9 && d9->ndim == 2 && d9->shape[0] == 2 && d9->shape[1] == 0);
+  CHECK_VALUES(t, VALS(15, 51), 2, 0);
+  CHECK(d0 && d0->storage == b->storage); /* a view */
+  CHECK_FAILS(sg_diagonal(a, 0), "diagonal: `input` has 1 dims (24), expected at least 2");
+  CHECK_FAILS(sg_trace(a), "trace: `input` has 1 dims (24), expected at least 2");
+  sg_release_all((sg_tensor *[]){a, b, d0, d1, dm, d9, t}, 7);
+}
+
+/* eigh of the symmetric part: the eigenvalues and, sign-invariant, the
+ * squared entries of the eigenvectors (3x weighted). */
+static sg_tensor *f_eigh(sg_tensor **in, int n, void *ctx) {
+  (void)n;
+  (void)ctx;
+  sg_tensor *xt = sg_transpose(in[0], -2, -1);
+  sg_tensor *s = xt ? sg_add(in[0], xt) : NULL;
+  sg_tensor *a = s ? sg_mul_scalar(s, 0.5) : NULL;
+  sg_tensor *L = NULL, *V = NULL;
+  if (a) sg_eigh(a, &L, &V);
+  sg_tensor *vv = V ? sg_mul(V, V) : NULL;
+  sg_tensor *vv3 = vv ? sg_mul_scalar(vv, 3) : NULL;
+  sg_tensor *l1 = vv3 ? sg_unsqueeze(L, -2) : NULL; /* (..., 1, n) */
+  sg_tensor *parts[2] = {l1, vv3};
+  sg_tensor *r = l1 ? sg_cat(parts, 2, -2) : NULL; /* (..., n + 1, n) */
+  sg_release_all((sg_tensor *[]){xt, s, a, L, V, vv, vv3, l1}, 8);
+  return r;
+}
+
+static sg_tensor *f_slogdet(sg_tensor **in, int n, void *ctx) {
+  (void)n;
+  sg_tensor *a = add_eye(in[0], ((gctx *)ctx)->shift);
+  sg_tensor *s = NULL, *l = NULL;
+  if (a) sg_slogdet(a, &s, &l);
+  sg_release(a);
+  sg_release(s);
+  return l;
+}
+
+static sg_tensor *f_diag_sq(sg_tensor **in, int n, void *ctx) {
+  (void)n;
+  sg_tensor *d = sg_diagonal(in[0], *(int64_t *)ctx);
+  sg_tensor *r = d ? sg_mul(d, d) : NULL;
+  sg_release(d);
+  return r;
+}
+
+static sg_tensor *f_trace(sg_tensor **in, int n, void *ctx) {
+  (void)n;
+  (void)ctx;
+  return sg_trace(in[0]);
+}
+
+static void eigh_slogdet_gradients(void) {
+  sg_tensor *x = tt_param(21, -1, 1, 3, SHAPE(2, 4, 4));
+  CHECK_GRAD(f_eigh, NULL, &x, 1);
+  sg_release(x);
+  x = tt_param(22, -1, 1, 2, SHAPE(3, 3));
+  CHECK_GRAD(f_eigh, NULL, &x, 1);
+  /* first order only: a clear error under create_graph */
+  sg_tensor *L = NULL, *V = NULL;
+  CHECK_OK(sg_eigh(x, &L, &V));
+  sg_tensor *g = NULL;
+  if (L) {
+    sg_tensor *o = sg_full_like(L, 1.0);
+    CHECK_STATUS_FAILS(sg_grad(&L, &o, 1, &x, 1, &g, false, true, false),
+                       "eigh: this op's backward is not differentiable");
+    sg_release(o);
+  }
+  sg_release_all((sg_tensor *[]){x, L, V, g}, 4);
+
+  gctx c = {false, 2.0};
+  x = tt_param(23, -1, 1, 3, SHAPE(3, 3, 3)); /* some determinants negative */
+  CHECK_GRAD(f_slogdet, &c, &x, 1);
+  CHECK_GRADGRAD(f_slogdet, &c, &x, 1);
+  sg_release(x);
+
+  x = tt_param(24, -1, 1, 3, SHAPE(2, 3, 4));
+  int64_t offs[] = {0, 2, -1, 7};
+  for (int i = 0; i < 4; i++) {
+    CHECK_GRAD(f_diag_sq, &offs[i], &x, 1);
+    CHECK_GRADGRAD(f_diag_sq, &offs[i], &x, 1);
+  }
+  CHECK_GRAD(f_trace, NULL, &x, 1);
+  sg_release(x);
+}
+
 int main(void) {
   RUN(cholesky_values);
   RUN(cholesky_reconstruct);
@@ -667,5 +860,10 @@ int main(void) {
   RUN(solve_errors);
   RUN(gradient_values);
   RUN(gradients);
+  RUN(eigh_values);
+  RUN(eigh_errors);
+  RUN(slogdet_values);
+  RUN(diagonal_trace_values);
+  RUN(eigh_slogdet_gradients);
   return sg_test_finish();
 }
