@@ -1,4 +1,9 @@
--- sg.metrics: image quality metrics (PSNR, SSIM) returning Lua numbers.
+-- sg.metrics: image quality metrics (PSNR, SSIM) returning Lua numbers, and
+-- the GAN metrics of lua/sgen/metrics/gan.lua (frechet_features, fid, kid,
+-- inception_score, feature_network, frechet_distance), merged in below.
+-- NOTE: sgen's FID is the Fréchet distance in the 128-d feature space of its
+-- own Fashion-MNIST classifier, comparable only within sgen, never to
+-- Inception-FID numbers (see that file's header).
 --
 --   local sg = require "sgen"
 --   local p = sg.metrics.psnr(out, clean)              -- dB, data_range = 1
@@ -243,5 +248,8 @@ function M.ssim(x, y, opts)
   map:free()
   return reduce(per, reduction)
 end
+
+-- The GAN metrics (Fashion-MNIST feature network, FID, KID, IS).
+for k, v in pairs(require "sgen.metrics.gan") do M[k] = v end
 
 return M
