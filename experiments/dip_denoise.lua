@@ -147,23 +147,6 @@ print(string.format("dip_denoise: %s %dx%d, sigma %g (noisy PSNR %.2f dB), %d it
 print("output: " .. out_root)
 
 -- ---------------------------------------------------------------- one run
--- metrics.csv of a resumed run: the rows up to the checkpoint's iteration
--- (those written after it are written again).
-local function truncate_csv(path, last_iter)
-  local f = io.open(path, "r")
-  if not f then return false end
-  local lines = {}
-  for line in f:lines() do
-    local n = tonumber(line:match("^(%d+),"))
-    if #lines == 0 or (n and n <= last_iter) then lines[#lines + 1] = line end
-  end
-  f:close()
-  f = assert(io.open(path, "w"))
-  f:write(table.concat(lines, "\n"), #lines > 0 and "\n" or "")
-  f:close()
-  return #lines > 0
-end
-
 local function run_variant(variant, dir, resume_from)
   mkdir(dir)
   sg.manual_seed(opts.seed)
@@ -226,7 +209,7 @@ local function run_variant(variant, dir, resume_from)
     print(string.format("%s: resumed at iteration %d of %d", variant, start, opts.iters))
   end
   local log = util.log.new({csv = dir .. "/metrics.csv"},
-    {append = start > 0 and truncate_csv(dir .. "/metrics.csv", start)})
+    {append = start > 0 and util.log.truncate_csv(dir .. "/metrics.csv", start)})
   local bar = util.progress.new(opts.iters - start, {desc = variant, every = 50})
   ckpt:loop(start, opts.iters, state, function(it)
     local input = z + sg.randn_like(z) * opts.reg_noise

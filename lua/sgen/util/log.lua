@@ -299,4 +299,32 @@ function M.read_csv(path)
   return {columns = cols, rows = rows}
 end
 
+-- log.truncate_csv(path, last) -> true if rows remain: keeps the header and
+-- the rows whose first column is a number <= last (an iteration or step
+-- counter), for a run resumed from the checkpoint of step `last`: the rows
+-- written after that checkpoint are written again by the resumed run. false
+-- (and nothing written) when the file does not exist; then start a new log.
+function M.truncate_csv(path, last)
+  if type(path) ~= "string" then
+    error("sgen.util.log.truncate_csv: argument 1 (path) expected a string, got " .. type(path), 2)
+  end
+  if type(last) ~= "number" then
+    error("sgen.util.log.truncate_csv: argument 2 (last) expected a number, got " .. type(last), 2)
+  end
+  local f = io.open(path, "r")
+  if not f then return false end
+  local lines = {}
+  for line in f:lines() do
+    local n = tonumber(line:match("^([^,]*)"))
+    if #lines == 0 or (n and n <= last) then lines[#lines + 1] = line end
+  end
+  f:close()
+  local tmp = path .. ".tmp"
+  f = assert(io.open(tmp, "w"))
+  f:write(table.concat(lines, "\n"), #lines > 0 and "\n" or "")
+  f:close()
+  assert(os.rename(tmp, path))
+  return #lines > 0
+end
+
 return M
