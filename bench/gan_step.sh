@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Times the sparse-GAN training steps of the same networks in sgen
+# (bench/gpu_dcgan_step.lua, models/dcgan.lua) and in PyTorch
+# (bench/gpu_dcgan_step.py, Debian's /usr/bin/python3), on the CPU, with the
+# same thread count; PyTorch once more with OPENBLAS_NUM_THREADS=1 (Debian's
+# torch calls the pthread build of OpenBLAS, whose threads can fight torch's
+# OpenMP threads). Prints ms per step and the ratio sgen / torch (<= 1.0: sgen
+# is as fast or faster).
+#
+#   bash bench/gan_step.sh [--threads N] [--iters N] [--warmup N] [--sparsities "none l0inf"]
+#                          [--k 16] [--batch 64] [--full-iters N] [--save]
+#
+# Networks (the sparse-GAN papers' Appendix A): batch 64, 32x32, nc=3, nz=100,
+# generator ngf=128 (its last layer: 128 atoms of 4x4x3), discriminator /
+# critic ndf=64 (PyTorch's DCGAN example). For each sparsity of the
+# generator ("none", "l0inf": the projection of Γ, the input of G's last
+# layer, keeping k=16 channels per needle):
+#   dcgan    one DCGAN step: D on real + fake, then G; BCE with logits
+#            (non-saturating), Adam 2e-4 (0.5, 0.999)
+#   wgan-gp  one WGAN-GP critic step: fake = G(z) detached, critic (no BN) on
+#            real and fake, gradient penalty (lambda 10, gradient by
+#            create_graph, then the double backward), Adam 1e-4 (0, 0.9) step
+#            (the dominant cost of WGAN-GP training: 5 critic steps per G step)
+# --full-iters N (default 0: off) also times N whole WGAN-GP iterations
+# (5 critic steps + 1 G step): rows "wgan-gp-full".
+# Both sides do identical work: the same shapes, losses, number of forward and
+# backward passes and optimizer steps (see the headers of the two drivers);
+# the parameter counts they print are compared (a mismatch is reported and
+# makes the script exit 1). Different RNGs: the losses are not comparable
+# bitwise, only in magnitude.
+#
+# BUILD (default: build) is the CMake build dir holding bin/sgen; it is built
+# there (target sgen_exe) when missing. --save also writes the whole output,
+# with the machine description, the date and the command, to
+# bench/results/<date>-gan_step.txt.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+build_arg="${BUILD:-build}"
+build="$build_arg"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+threads=2
+iters=5
+warmup=2
+sparsities="none l0inf"
+k=16
+batch=64
+full_iters=0
+save=0
+args=("$@")
+usage() {
+  echo "usage: $0 [--threads N] [--iters N] [--warmup N] [--sparsities \"none l0inf\"] [--k N] [--batch N] [--full-iters N] [--save]" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) [ $# -ge 2 ] || usage; threads="$2"; shift 2 ;;
+    --iters) [ $# -ge 2 ] || usage; iters="$2"; shift 2 ;;
+    --warmup) [ $# -ge 2 ] || usage; warmup="$2"; shift 2 ;;
+    --sparsities) [ $# -ge 2 ] || usage; sparsities="$2"; shift 2 ;;
+    --k) [ $# -ge 2 ] || usage; k="$2"; shift 2 ;;
+    --batch) [ $# -ge 2 ] || usage; batch="$2"; shift 2 ;;
+    --full-iters) [ $# -ge 2 ] || usage; full_iters="$2"; shift 2 ;;
+    --save) save=1; shift ;;
+    *) usage ;;
+  esac
+done
+for v in "$threads" "$iters" "$warmup" "$k" "$batch" "$full_iters"; do
+  case "$v" in ''|*[!0-9]*) echo "gan_step: '$v' is not a non-negative integer" >&2; exit 2 ;; esac
+done
+for s in $sparsities; do
+  case "$s" in none|l0inf) ;; *) echo "gan_step: sparsity '$s' is not none or l0inf" >&2; exit 2 ;; esac
+done
+[ -n "$sparsities" ] || { echo "gan_step: --sparsities is empty" >&2; exit 2; }
+
+python=/usr/bin/python3
+if ! "$python" -c "import torch" 2>/dev/null; then
+  echo "gan_step: $python cannot import torch (apt-get install python3-torch)" >&2
+  exit 1
+fi
+if [ ! -x "$build/bin/sgen" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target sgen_exe
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# The networks, identical on both sides (Appendix A widths).
+net="--batch $batch --nz 100 --ngf 128 --ndf 64 --nc 3"
+net_lua="$(echo "$net" | sed 's/--\([a-z_]*\) \([0-9]*\)/--\1=\2/g')"
+
+# key=... of a result line
+field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" | tail -1; }
+
+run() {
+  local step s name extra extra_lua
+  for step in dcgan wgan-gp; do
+    for s in $sparsities; do
+      name="$step-$s"
+      extra="--step $step --sparsity $s"
+      [ "$s" = l0inf ] && extra="$extra --k $k"
+      [ "$step" = wgan-gp ] && [ "$full_iters" -gt 0 ] && extra="$extra --full_iters $full_iters"
+      extra_lua="$(echo "$extra" | sed 's/--\([a-z_]*\) \([0-9a-z-]*\)/--\1=\2/g')"
+      echo "== $name"
+      echo "\$ OMP_NUM_THREADS=$threads $build_arg/bin/sgen run bench/gpu_dcgan_step.lua --device=cpu $net_lua $extra_lua --iters=$iters --warmup=$warmup --threads=$threads"
+      (cd "$root" && OMP_NUM_THREADS=$threads "$build/bin/sgen" run bench/gpu_dcgan_step.lua --device=cpu \
+        $net_lua $extra_lua --iters="$iters" --warmup="$warmup" --threads="$threads") | tee "$tmp/sgen-$name.txt"
+      echo "\$ OMP_NUM_THREADS=$threads $python bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads"
+      OMP_NUM_THREADS=$threads "$python" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
+        --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch-$name.txt"
+      echo "\$ OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads $python bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads"
+      OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "$python" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
+        --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch1-$name.txt"
+      local p
+      for p in params_G params_D; do
+        if [ "$(field "$tmp/sgen-$name.txt" $p)" != "$(field "$tmp/torch-$name.txt" $p)" ]; then
+          echo "gan_step: $name: $p differs: sgen $(field "$tmp/sgen-$name.txt" $p), torch $(field "$tmp/torch-$name.txt" $p)" >&2
+          touch "$tmp/mismatch"
+        fi
+      done
+      echo
+    done
+  done
+  echo "== summary ($threads threads, batch $batch, ngf 128, ndf 64, k $k; mean of $iters steps after $warmup warm-up;"
+  echo "   ratio = sgen / torch, <= 1.0 means sgen is as fast or faster; wgan-gp: one critic step)"
+  printf "%-20s %12s %12s %8s   %18s %8s\n" "step" "sgen ms" "torch ms" "ratio" "torch(OB=1) ms" "ratio"
+  local key
+  for step in dcgan wgan-gp wgan-gp-full; do
+    [ "$step" = wgan-gp-full ] && [ "$full_iters" = 0 ] && continue
+    for s in $sparsities; do
+      name="${step%-full}-$s"
+      key=ms_per_iter
+      [ "$step" = wgan-gp-full ] && key=ms_full_iter
+      awk -v name="$step-$s" -v a="$(field "$tmp/sgen-$name.txt" $key)" -v b="$(field "$tmp/torch-$name.txt" $key)" \
+        -v c="$(field "$tmp/torch1-$name.txt" $key)" '
+        function ratio(x, y) { return (x == "" || y == "" || y + 0 == 0) ? "n/a" : sprintf("%.2f", x / y) }
+        function ms(x) { return x == "" ? "n/a" : sprintf("%.1f", x) }
+        BEGIN { printf "%-20s %12s %12s %8s   %18s %8s\n", name, ms(a), ms(b), ratio(a, b), ms(c), ratio(a, c) }'
+    done
+  done
+  [ "$full_iters" = 0 ] || echo "(wgan-gp-full: one whole WGAN-GP iteration, 5 critic steps + 1 G step, mean of $full_iters)"
+  if [ -f "$tmp/mismatch" ]; then
+    echo "gan_step: the parameter counts of sgen and torch differ (see above): the networks are not the same" >&2
+  fi
+}
+
+if [ "$save" = 1 ]; then
+  mkdir -p "$here/results"
+  out="$here/results/$(date +%F)-gan_step.txt"
+  {
+    echo "# gan_step, $(date -u '+%F %T UTC'), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "# command: BUILD=$build_arg bash bench/gan_step.sh ${args[*]:-}"
+    echo "# machine:"
+    echo "#   model: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    lscpu | grep -E '^(Architecture|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|L2 cache|L3 cache)' \
+      | sed 's/^/#   /'
+    echo "#   nproc: $(nproc)"
+    echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
+    echo "#   sgen: $("$build/bin/sgen" info 2>/dev/null | grep -E 'BLAS|build type' | sed 's/^ *//; s/  */ /g' | paste -sd ';' -)"
+    echo "#   torch: $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
+    echo "#   environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|SGEN_NUM_THREADS)' | sort | paste -sd ' ' - || true)"
+    echo "#   load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    run
+    echo
+    echo "# load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } 2>&1 | tee "$out"
+  echo "gan_step: wrote $out"
+else
+  run
+fi
+[ ! -f "$tmp/mismatch" ] || exit 1
