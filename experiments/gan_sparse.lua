@@ -275,7 +275,7 @@ local function evaluate(iter)
   local ref = reference_features()
   local r = {fid = sg.metrics.fid(feats, ref)}
   r.kid, r.kid_std = sg.metrics.kid(feats, ref, {seed = opts.seed,
-    subset_size = math.min(1000, opts.fid_samples)})
+    subset_size = math.min(1000, opts.fid_samples, ref:size(1))})
   r.is, r.is_std = sg.metrics.inception_score(gray)
   r.nonzero = {}
   for i, g in ipairs(gammas) do r.nonzero[gamma_names()[i]] = 100 * sg.sparse.sparsity(g) end

@@ -178,6 +178,37 @@ describe("gan_sparse resume", function()
   end)
 end)
 
+describe("gan_sparse on CIFAR-10's binary batches", function()
+  it("trains and scores from a --data-dir holding data_batch_1..5.bin and test_batch.bin", function()
+    -- a stand-in for the real files (not on these machines): 8 random records per file
+    local dir = tmpdir()
+    os.execute("mkdir -p " .. H.shell_quote(dir))
+    local seed = 12345
+    local function byte()
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % 256
+    end
+    for _, name in ipairs({"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                           "test_batch"}) do
+      local parts = {}
+      for r = 1, 8 do
+        local rec = {string.char((r - 1) % 10)}
+        for _ = 1, 3072 do rec[#rec + 1] = string.char(byte()) end
+        parts[#parts + 1] = table.concat(rec)
+      end
+      H.write_file(dir .. "/" .. name .. ".bin", table.concat(parts))
+    end
+    local out, stdout, s = run_gan(tiny({"--data=cifar10", "--data-dir=" .. dir, "--batch-size=8", "--iters=2",
+      "--fid-samples=16", "--variant=l0inf", "--k=2"}))
+    assert.equal("cifar10", s.data)
+    assert.truthy(stdout:find("CIFAR-10", 1, true))
+    assert.is_true(s.fid == s.fid and s.fid > 0)
+    assert.is_true(exists(out .. "/samples_final.png"))
+    local img = sg.image.read(out .. "/samples_final.png")
+    assert.equal(3, img:size(1)) -- RGB samples
+  end)
+end)
+
 describe("gan_sparse options", function()
   local cases = {
     {{"--variant=l2"}, "--variant must be none, l1, l0, l0inf, got 'l2'"},
