@@ -114,5 +114,7 @@ end
 
 -- The sparsity layers (nn modules), also reachable as sg.nn.L0Project etc.
 for name, cls in pairs(require "sgen.sparse.layers") do sparse[name] = cls end
+-- Online dictionary learning (learn_dictionary, dictionary_atoms_image).
+for name, f in pairs(require "sgen.sparse.dictionary") do sparse[name] = f end
 
 return sparse
