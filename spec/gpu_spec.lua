@@ -615,6 +615,11 @@ case("F.elu",
   V(function(x) return F.elu(x) end, {A({5, 6})}, {dd = true}),
   V(function(x) return F.elu(x, 0.5) end, {A({7})}))
 case("F.silu", V(function(x) return F.silu(x) end, {R({5, 6})}, {dd = true}))
+case("F.coding_rate",
+  V(function(z) return F.coding_rate(z, 0.5) end, {R({12, 5})}),
+  V(function(z) return F.coding_rate(z) end, {R({2, 4, 9}, {dtype = "float64"})}))
+case("F.rate_reduction",
+  V(function(z, zh, y) return (F.rate_reduction(z, zh, y, 0.5)) end, {R({12, 5}), R({12, 5}), I({12}, 3)}))
 
 -- Sparsity
 case("l0_project",

@@ -51,4 +51,7 @@ function F.silu(x)
   return core.mul(x, core.sigmoid(x))
 end
 
+-- coding_rate, rate_reduction (lua/sgen/F_rate.lua)
+for k, v in pairs(require "sgen.F_rate") do F[k] = v end
+
 return F
