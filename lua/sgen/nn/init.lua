@@ -19,5 +19,6 @@ end
 -- The sparsity layers live with the projections (lua/sgen/sparse/layers.lua).
 for k, v in pairs(require "sgen.sparse.layers") do nn[k] = v end
 for k, v in pairs(require "sgen.nn.csc") do nn[k] = v end -- nn.CSC, nn.CSCDecoder
+for k, v in pairs(require "sgen.nn.sastm") do nn[k] = v end -- nn.SASTM (Self-Sparse GAN)
 
 return nn
