@@ -63,6 +63,9 @@ local opts, given = cli.options({
   demo = {type = "boolean", default = false, help = "README demo: 96x96 crop, 32 channels, 4 scales, 800 iterations, all three variants"},
 }, {help = "Deep Image Prior denoising with L0 / L0,inf sparsity on the encoder representations."})
 
+-- --resume: the options the run was started with, unless given again
+if opts.resume ~= "" then sg.train.resume_options(opts, given, opts.resume) end
+
 local function preset(values)
   for key, v in pairs(values) do
     if not given[key] then opts[key] = v end
@@ -112,7 +115,7 @@ for key, v in pairs(opts) do config[key] = v end
 config.device_used = device
 config.variants = variants
 config.sgen_version = sg.version
-util.json.write(out_root .. "/config.json", config)
+if opts.resume == "" or out_root ~= opts.resume then util.json.write(out_root .. "/config.json", config) end
 
 -- ---------------------------------------------------------------- data
 local clean = sg.image.read(opts.image)

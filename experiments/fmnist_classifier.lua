@@ -40,6 +40,9 @@ local opts, given = cli.options({
   resume = "",       -- continue the run in this output directory from its newest checkpoint
 }, {help = "Train a small CNN on Fashion-MNIST and report its test accuracy."})
 
+-- --resume: the options the run was started with, unless given again
+if opts.resume ~= "" then sg.train.resume_options(opts, given, opts.resume) end
+
 -- --quick: 2 epochs unless --epochs was given too.
 if opts.quick and not given.epochs then
   opts.epochs = 2
@@ -77,7 +80,7 @@ local config = {}
 for k, v in pairs(opts) do config[k] = v end
 config.device_used = device
 config.sgen_version = sg.version
-util.json.write(out_dir .. "/config.json", config)
+if opts.resume == "" or out_dir ~= opts.resume then util.json.write(out_dir .. "/config.json", config) end
 
 local load = opts.size == 32 and sg.data.fashion_mnist32 or sg.data.fashion_mnist
 local train = load(opts.data, "train")

@@ -72,17 +72,7 @@ local function usage(fmt, ...) error(string.format("sgen: " .. fmt, ...), 0) end
 -- --resume: the run's own config.json gives every option not given again.
 local resume_dir = opts.resume ~= "" and opts.resume or nil
 if resume_dir then
-  local path = resume_dir .. "/config.json"
-  local f = io.open(path, "r")
-  if not f then usage("--resume=%s: %s not found (not a gan_sparse run directory?)", resume_dir, path) end
-  f:close()
-  local saved = util.json.read(path)
-  for key, v in pairs(saved) do
-    if opts[key] ~= nil and not given[key] and key ~= "resume" and key ~= "out" then
-      opts[key] = v
-      given[key] = true -- the saved value, not a preset's, as in the first run
-    end
-  end
+  sg.train.resume_options(opts, given, resume_dir)
   opts.out = resume_dir
 end
 
@@ -223,6 +213,10 @@ if resume_dir then
       resume_dir, out)
   end
   start_iter = ckpt:load(out, state)
+  if start_iter > opts.iters then
+    usage("--resume=%s: the checkpoint is of iteration %d, past --iters=%d (give --iters >= %d to continue)",
+      resume_dir, start_iter, opts.iters, start_iter)
+  end
   print(string.format("gan_sparse: resumed %s at iteration %d of %d", out, start_iter, opts.iters))
 end
 
@@ -331,7 +325,10 @@ local function g_step(kept)
 end
 
 local log = util.log.new({csv = out .. "/metrics.csv",
-  append = start_iter > 0 and util.log.truncate_csv(out .. "/metrics.csv", start_iter),
+  -- a run stopped during its final outputs keeps no final evaluation row: it is written again
+  append = start_iter > 0 and util.log.truncate_csv(out .. "/metrics.csv", start_iter, function(line, n)
+    return not (n == opts.iters and line:match("^[^,]*,,")) -- an evaluation row has no loss_d
+  end),
   fields = {"iter", "loss_d", "loss_g", "gp", "sparsity_loss", "fid", "kid", "kid_std", "is",
             "nonzero_gamma", "nonzero_gamma1", "nonzero_gamma2", "seconds"}})
 local clock = util.clock

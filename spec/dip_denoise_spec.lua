@@ -195,5 +195,13 @@ describe("experiments/dip_denoise.lua checkpoints", function()
     -- keep = 2: steps 20 and 30 of the straight run
     assert.is_nil(read_file(a_out .. "/checkpoints/step_00000010.safetensors"))
     assert.is_truthy(read_file(a_out .. "/checkpoints/step_00000020.safetensors"))
+    -- --resume alone takes the run's options from its config.json: the same
+    -- --quick network, variant and noise, so the same numbers (only --iters
+    -- is given again, to extend the run)
+    local d_out, d_stdout, d = run_dip({"--iters=30", "--resume=" .. b_out})
+    assert.matches("l0inf: resumed at iteration 15 of 30", d_stdout, 1, true)
+    for _, key in ipairs(REPEATED) do assert.are.equal(a[key], d[key], key) end
+    local td = sg.load(d_out .. "/checkpoints/step_00000030.safetensors")
+    for name, t in pairs(ta) do assert.are.equal(0, t:ne(td[name]):sum():item(), name) end
   end)
 end)

@@ -299,24 +299,29 @@ function M.read_csv(path)
   return {columns = cols, rows = rows}
 end
 
--- log.truncate_csv(path, last) -> true if rows remain: keeps the header and
--- the rows whose first column is a number <= last (an iteration or step
--- counter), for a run resumed from the checkpoint of step `last`: the rows
--- written after that checkpoint are written again by the resumed run. false
--- (and nothing written) when the file does not exist; then start a new log.
-function M.truncate_csv(path, last)
+-- log.truncate_csv(path, last, [keep]) -> true when the file exists (its
+-- header and the kept rows were written back), false when it does not (then
+-- start a new log): keeps the header and the rows whose first column is a
+-- number <= last (an iteration or step counter), for a run resumed from the
+-- checkpoint of step `last`: the rows written after that checkpoint are
+-- written again by the resumed run. keep(line, n), when given, can drop more
+-- of those rows by returning false.
+function M.truncate_csv(path, last, keep)
   if type(path) ~= "string" then
     error("sgen.util.log.truncate_csv: argument 1 (path) expected a string, got " .. type(path), 2)
   end
   if type(last) ~= "number" then
     error("sgen.util.log.truncate_csv: argument 2 (last) expected a number, got " .. type(last), 2)
   end
+  if keep ~= nil and type(keep) ~= "function" then
+    error("sgen.util.log.truncate_csv: argument 3 (keep) expected a function, got " .. type(keep), 2)
+  end
   local f = io.open(path, "r")
   if not f then return false end
   local lines = {}
   for line in f:lines() do
     local n = tonumber(line:match("^([^,]*)"))
-    if #lines == 0 or (n and n <= last) then lines[#lines + 1] = line end
+    if #lines == 0 or (n and n <= last and (keep == nil or keep(line, n))) then lines[#lines + 1] = line end
   end
   f:close()
   local tmp = path .. ".tmp"
