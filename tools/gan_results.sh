@@ -9,7 +9,7 @@
 #
 #   tools/gan_results.sh OUT_DIR [--seeds "1 2 3"] [--jobs 2] [--cells "..."] [--k K --l1 W] [--ngf 32] -- [gan_sparse options]
 #
-# --k/--l1 skip the sweep and use these values. --cells limits step 3 to some
+# --k skips the k sweep and --l1 the L1-weight sweep (both given: no sweep). --cells limits step 3 to some
 # cells (default: all eight). Runs go to OUT_DIR/<cell>-k<k>|-w<w>/seed<s>/
 # (SGEN_NUM_THREADS=1 per run, --jobs runs side by side: on 2 cores two
 # single-threaded runs of these small networks beat one two-threaded run).
@@ -44,29 +44,36 @@ while [ $# -gt 0 ]; do
   esac
 done
 extra=("$@")
-read -r -a wgan_extra <<< "${WGAN_OPTS:-}"
+known="dcgan-none dcgan-l1 dcgan-l0 dcgan-l0inf dcgan-mlcsc wgan-none wgan-l0inf wgan-mlcsc"
+for c in $cells; do
+  case " $known " in *" $c "*) ;; *) echo "gan_results: unknown cell '$c' (known: $known)" >&2; exit 2 ;; esac
+done
 mkdir -p "$out"
 echo "gan_results: commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown); ngf $ngf; options: ${extra[*]}; WGAN_OPTS: ${WGAN_OPTS:-}"
 
-# cell type, k, l1 weight -> "dir<TAB>options"
+# Fields of a run line are separated by US (\x1f): tab is whitespace to read,
+# which would merge empty fields.
+US=$'\x1f'
+export US
+# cell type, k, l1 weight -> "dir<US>options"
 cell() {
   local c="$1" kk="$2" w="$3" frac
   frac="$(awk -v k="$kk" -v n="$ngf" 'BEGIN { printf "%.10g", k / n }')"
   case "$c" in
-    dcgan-none)  printf '%s\t%s' "dcgan-none" "--loss=dcgan --model=dcgan --variant=none" ;;
-    dcgan-l1)    printf '%s\t%s' "dcgan-l1-w$w" "--loss=dcgan --model=dcgan --variant=l1 --l1-weight=$w" ;;
-    dcgan-l0)    printf '%s\t%s' "dcgan-l0-k$kk" "--loss=dcgan --model=dcgan --variant=l0 --k=$frac" ;;
-    dcgan-l0inf) printf '%s\t%s' "dcgan-l0inf-k$kk" "--loss=dcgan --model=dcgan --variant=l0inf --k=$kk" ;;
-    dcgan-mlcsc) printf '%s\t%s' "dcgan-mlcsc-k$kk" "--loss=dcgan --model=mlcsc --variant=l0inf --k=$kk" ;;
-    wgan-none)   printf '%s\t%s' "wgan-none" "--loss=wgan-gp --model=dcgan --variant=none" ;;
-    wgan-l0inf)  printf '%s\t%s' "wgan-l0inf-k$kk" "--loss=wgan-gp --model=dcgan --variant=l0inf --k=$kk" ;;
-    wgan-mlcsc)  printf '%s\t%s' "wgan-mlcsc-k$kk" "--loss=wgan-gp --model=mlcsc --variant=l0inf --k=$kk" ;;
+    dcgan-none)  printf '%s\x1f%s' "dcgan-none" "--loss=dcgan --model=dcgan --variant=none" ;;
+    dcgan-l1)    printf '%s\x1f%s' "dcgan-l1-w$w" "--loss=dcgan --model=dcgan --variant=l1 --l1-weight=$w" ;;
+    dcgan-l0)    printf '%s\x1f%s' "dcgan-l0-k$kk" "--loss=dcgan --model=dcgan --variant=l0 --k=$frac" ;;
+    dcgan-l0inf) printf '%s\x1f%s' "dcgan-l0inf-k$kk" "--loss=dcgan --model=dcgan --variant=l0inf --k=$kk" ;;
+    dcgan-mlcsc) printf '%s\x1f%s' "dcgan-mlcsc-k$kk" "--loss=dcgan --model=mlcsc --variant=l0inf --k=$kk" ;;
+    wgan-none)   printf '%s\x1f%s' "wgan-none" "--loss=wgan-gp --model=dcgan --variant=none" ;;
+    wgan-l0inf)  printf '%s\x1f%s' "wgan-l0inf-k$kk" "--loss=wgan-gp --model=dcgan --variant=l0inf --k=$kk" ;;
+    wgan-mlcsc)  printf '%s\x1f%s' "wgan-mlcsc-k$kk" "--loss=wgan-gp --model=mlcsc --variant=l0inf --k=$kk" ;;
     *) echo "gan_results: unknown cell $c" >&2; exit 2 ;;
   esac
 }
 
 run_one() {
-  IFS=$'\t' read -r name cell_opts s dir <<< "$1"
+  IFS="$US" read -r name cell_opts s dir <<< "$1"
   shift
   mkdir -p "$dir"
   local resume=() wgan=()
@@ -88,10 +95,10 @@ run_list() {
   local list="$out/runs.txt"
   : > "$list"
   while read -r c kk w s; do
-    IFS=$'\t' read -r name cell_opts <<< "$(cell "$c" "$kk" "$w")"
+    IFS="$US" read -r name cell_opts <<< "$(cell "$c" "$kk" "$w")"
     dir="$out/$name/seed$s"
     if [ -f "$dir/summary.json" ]; then continue; fi
-    printf '%s\t%s\t%s\t%s\n' "$name" "$cell_opts" "$s" "$dir" >> "$list"
+    printf '%s\x1f%s\x1f%s\x1f%s\n' "$name" "$cell_opts" "$s" "$dir" >> "$list"
   done
   echo "gan_results: $(wc -l < "$list") runs to do, $jobs at a time"
   (cd "$root" && tr '\n' '\0' < "$list" | xargs -0 -r -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "${extra[@]}")
@@ -100,8 +107,8 @@ run_list() {
 if [ -z "$k" ] || [ -z "$l1" ]; then
   sweep_seed="${seeds%% *}"
   {
-    for kk in $k_sweep; do echo "dcgan-l0inf $kk - $sweep_seed"; done
-    for w in $l1_sweep; do echo "dcgan-l1 - $w $sweep_seed"; done
+    if [ -z "$k" ]; then for kk in $k_sweep; do echo "dcgan-l0inf $kk - $sweep_seed"; done; fi
+    if [ -z "$l1" ]; then for w in $l1_sweep; do echo "dcgan-l1 - $w $sweep_seed"; done; fi
   } | run_list
   pick="$("$sgen" run "$root/tools/gan_aggregate.lua" --dir="$out" --pick)"
   echo "gan_results: sweep on seed $sweep_seed picks $pick"
