@@ -139,7 +139,7 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
       free(lu);                                                                               \
       free(ipiv);                                                                             \
     }                                                                                         \
-    return failed ? SG_ERR_MEM : SG_OK;                                                       \
+    return failed ? sg_error(SG_ERR_MEM, "logdet: out of memory for the LU workspace") : SG_OK; \
   }                                                                                           \
                                                                                               \
   static sg_status inv_##P(T *a, int64_t batch, int n, int64_t *info) {                       \
@@ -167,7 +167,7 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
       free(work);                                                                             \
       free(ipiv);                                                                             \
     }                                                                                         \
-    return failed ? SG_ERR_MEM : SG_OK;                                                       \
+    return failed ? sg_error(SG_ERR_MEM, "inv: out of memory for the LU workspace") : SG_OK;  \
   }                                                                                           \
                                                                                               \
   static sg_status solve_##P(T *x, int64_t batch, int64_t k64, const T *a, int64_t abatch,    \
@@ -184,7 +184,7 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
     if (!lu || !ipiv) {                                                                       \
       free(lu);                                                                               \
       free(ipiv);                                                                             \
-      return SG_ERR_MEM;                                                                      \
+      return sg_error(SG_ERR_MEM, "solve: out of memory for the LU factors");                 \
     }                                                                                         \
     memcpy(lu, a, sizeof(T) * (size_t)(abatch * nn));                                         \
     _Pragma("omp parallel for schedule(static) if(batch_parallel(abatch, n))")                \
@@ -208,7 +208,7 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
       if (!tmp) {                                                                             \
         free(lu);                                                                             \
         free(ipiv);                                                                           \
-        return SG_ERR_MEM;                                                                    \
+        return sg_error(SG_ERR_MEM, "solve: out of memory for the right-hand side");          \
       }                                                                                       \
       for (int64_t b = 0; b < batch; b++) {                                                   \
         int64_t j = a_index[b];                                                               \
@@ -325,7 +325,7 @@ SG_LINALG_KERNELS(double, d)
       free(lu);                                                                               \
       free(ipiv);                                                                             \
     }                                                                                         \
-    return failed ? SG_ERR_MEM : SG_OK;                                                       \
+    return failed ? sg_error(SG_ERR_MEM, "slogdet: out of memory for the LU workspace") : SG_OK; \
   }
 
 SG_LINALG_EIGH_KERNELS(float, s)
