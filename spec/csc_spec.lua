@@ -4,7 +4,8 @@
 -- transposed convolution, with its own power iteration), ISTA's monotone
 -- objective, FISTA beating ISTA, the adjoint pair, gradients (float64
 -- gradcheck and gradgradcheck), λ at inference, atom normalization, the L
--- cache schedule, the shared dictionary of CSCDecoder, errors.
+-- cache schedule and its exact resume (state_dict), the shared dictionary of
+-- CSCDecoder, errors.
 local sg = require "sgen"
 local nn = sg.nn
 local F = sg.F
@@ -94,7 +95,8 @@ describe("nn.CSC", function()
     local l = nn.CSC(3, 8, 4, {stride = 2, padding = 1})
     assert.same({8, 3, 4, 4}, l.weight:shape())
     assert.equal(1, #l:parameters())
-    assert.same({"weight"}, l:state_dict_keys())
+    assert.same({"weight", "power_L", "power_state"}, l:state_dict_keys())
+    assert.equal(1, #l:parameters())
     assert.equal(0.1, l.lambda)
     assert.equal(2, l.iters)
     assert.equal("CSC(3, 8, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), lambda=0.1, "
@@ -268,6 +270,68 @@ describe("nn.CSC", function()
     assert.equal(L, l:refresh(sg.randn(1, 2, 8, 8)))
     -- deterministic
     assert.equal(L, nn.CSC.power_iteration(l, {3, 6, 6}, {0, 0}))
+  end)
+
+  it("exact resume: L and the refresh counter are in the state_dict; a loaded layer continues bitwise", function()
+    sg.manual_seed(21)
+    local a = nn.CSC(2, 4, 3, {stride = 2, padding = 1, refresh_every = 3, iters = 3})
+    local opt = sg.optim.SGD(a:parameters(), {lr = 0.5})
+    local xs = {}
+    for i = 1, 8 do xs[i] = sg.randn(3, 2, 8, 8) end
+    local function train_step(l, o, x)
+      o:zero_grad()
+      local z = l(x)
+      z:pow(2):sum():backward()
+      o:step()
+      return z
+    end
+    for i = 1, 4 do train_step(a, opt, xs[i]) end -- L computed at forward 4: since = 1
+    local st = a.power_state:totable()
+    assert.same({1, 4, 4, 4, 1, 1, 1}, st)
+    assert.equal(a.L, a.power_L:item())
+    -- through a file, as a checkpoint does
+    local path = os.tmpname()
+    sg.save(path, a:state_dict())
+    local b = nn.CSC(2, 4, 3, {stride = 2, padding = 1, refresh_every = 3, iters = 3})
+    b:load_state_dict(sg.load(path))
+    os.remove(path)
+    local optb = sg.optim.SGD(b:parameters(), {lr = 0.5})
+    assert.is_nil(b.L) -- the mirror is set by the next forward; the buffers hold L
+    assert.equal(a.power_L:item(), b.power_L:item())
+    -- without the buffers (L recomputed at load time) the next output differs: the test can fail
+    local c = nn.CSC(2, 4, 3, {stride = 2, padding = 1, refresh_every = 3, iters = 3})
+    sg.no_grad(function() c.weight:copy_(b.weight) end)
+    local zc = c(xs[5])
+    -- the next forwards (training: the refresh at forward 7 falls at the same time; then eval)
+    for i = 5, 8 do
+      local za, zb = train_step(a, opt, xs[i]), train_step(b, optb, xs[i])
+      if i == 5 then assert.is_true(maxabs(zc - za) > 0) end
+      H.assert_equal_tensors(za, zb, "training forward " .. i)
+      H.assert_equal_tensors(a.weight, b.weight, "weight after step " .. i)
+      assert.equal(a.L, b.L)
+    end
+    a:eval() b:eval()
+    H.assert_equal_tensors(a(xs[1]), b(xs[1]), "eval forward")
+    -- invalidate() forgets L; reset_parameters too
+    b:invalidate()
+    assert.same({0, 0, 0, 0, 0, 0, 0}, b.power_state:totable())
+    assert.is_nil(b.L)
+    b(xs[1])
+    assert.is_true(b.L > 0)
+  end)
+
+  it("forward(x, {detach_dictionary = true}): same codes, no gradient to the dictionary", function()
+    sg.manual_seed(22)
+    local l = nn.CSC(2, 3, 3, {padding = 1, iters = 3}):eval()
+    local x = sg.randn(2, 2, 6, 6):requires_grad()
+    local z1 = l(x)
+    local z2 = l(x, {detach_dictionary = true})
+    H.assert_equal_tensors(z1, z2, "codes")
+    z2:sum():backward()
+    assert.is_nil(l.weight.grad)
+    assert.is_true(maxabs(x.grad) > 0)
+    assert.has_error(function() l(x, {detach = true}) end,
+      "sgen.nn.CSC:forward: unknown option 'detach' (expected detach_dictionary)")
   end)
 
   it("raises errors for bad arguments", function()

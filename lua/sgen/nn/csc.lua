@@ -18,11 +18,27 @@
 -- step = 0.9 / L with L = ‖A‖² = λ_max(AᵀA) by power iteration on the layer's
 -- geometry for x's code shape (deterministic start: a fixed-seed uniform code
 -- map; the global RNG stream is left untouched), computed without gradient
--- and cached in `layer.L`. It is recomputed when the code shape, dtype or
--- device changes, after every `refresh_every` forwards in training mode,
--- and at the first eval-mode forward after training forwards (so inference
--- uses the current dictionary's L). After editing the weight in place in
--- eval mode (load_state_dict), call layer:refresh(x) or set layer.L = nil.
+-- and cached. It is recomputed when the code shape, dtype or device
+-- changes, after every `refresh_every` forwards in training mode, and at the
+-- first eval-mode forward after training forwards (so inference uses the
+-- current dictionary's L). After editing the weight in place by hand, call
+-- layer:refresh(x) or layer:invalidate().
+-- The cache is part of the state (exact resume): two persistent buffers,
+--   power_L      float64, 0-dim: L (0 until computed)
+--   power_state  int64 {7}: training forwards since L was computed, then the
+--                code shape {atoms, h, w}, A's output_padding {op1, op2} and
+--                the weight's dtype code (1 float32, 2 float64, 3 float16,
+--                4 bfloat16) it was computed for (atoms = 0: none)
+-- so save -> load_state_dict restores L and the refresh schedule exactly and
+-- the next forwards are bitwise those of the saved layer. The buffers are the
+-- truth (forward reads them: one host read each); `layer.L` is a read-only
+-- mirror (a number) set by every forward and refresh. A loaded L is trusted
+-- on whatever device the layer is on; moving a layer (to) whose L was
+-- computed on another device recomputes it. A power_L cast to another dtype
+-- (module:to(dtype)) is recomputed.
+-- forward(x, {detach_dictionary = true}) solves with the weight detached (the
+-- same values and L, no gradient to the dictionary through this layer; CTRL's
+-- Strategy 1 min step).
 -- With normalize = true, forward (and CSCDecoder's forward) first rescales
 -- every atom to unit ℓ2 norm (over C·k·k) in place under no_grad, skipping
 -- the write when every atom is already of unit norm (within 1e-6; 1e-12 in
@@ -101,8 +117,23 @@ function CSC:init(in_channels, atoms, kernel_size, opts)
     o.refresh_every == nil and 50 or o.refresh_every, 1)
   local k = self.kernel_size
   self.weight = LIN.new_param({self.atoms, self.in_channels, k[1], k[2]}, o)
-  self._since = 0 -- training forwards since L was computed
+  local dev = o.device and {device = o.device} or nil
+  self:register_buffer("power_L", sg.zeros({}, {dtype = "float64", device = dev and dev.device}))
+  self:register_buffer("power_state", sg.zeros({7}, {dtype = "int64", device = dev and dev.device}))
   self:reset_parameters()
+end
+
+local DTYPE_CODE = {float32 = 1, float64 = 2, float16 = 3, bfloat16 = 4}
+
+-- Forgets the cached L (the next forward recomputes it). Returns self.
+function CSC:invalidate()
+  sg.no_grad(function()
+    self.power_L:zero_()
+    self.power_state:zero_()
+  end)
+  self.L = nil
+  self._L_device = nil
+  return self
 end
 
 -- PyTorch's conv init (kaiming_uniform_, a = √5), then unit-norm atoms when
@@ -110,7 +141,7 @@ end
 function CSC:reset_parameters()
   LIN.reset_linear_like(self.weight, nil)
   if self.normalize then self:normalize_atoms() end
-  self.L = nil
+  self:invalidate()
 end
 
 -- Rescales every atom (weight[a], C x k x k) to unit ℓ2 norm, in place, under
@@ -181,18 +212,47 @@ function CSC:power_iteration(shape, output_padding, W)
   end)
 end
 
--- Computes and caches L for x's geometry (and the current weight); returns it.
+-- The cache's key for codes of `shape`, output_padding `op` and weight W:
+-- {atoms, h, w, op1, op2, dtype code} (power_state[2..7]).
 local function cache_key(shape, op, W)
-  return string.format("%dx%dx%d+%d,%d %s %s", shape[1], shape[2], shape[3], op[1], op[2],
-    W:dtype(), W:device())
+  return {shape[1], shape[2], shape[3], op[1], op[2], DTYPE_CODE[W:dtype()] or 0}
 end
 
+-- Writes L (a number) and power_state = {since, key...} into the buffers.
+local function store(self, L, since, key)
+  sg.no_grad(function()
+    self.power_L:fill_(L)
+    local st = {since}
+    for i = 1, 6 do st[i + 1] = key[i] end
+    self.power_state:copy_(sg.tensor(st, {dtype = "int64"}):to({device = self.power_state:device()}))
+  end)
+  self.L = L
+end
+
+-- The cached L and forwards since it was computed if the cache holds L for
+-- `key` (on W's device), else nil.
+local function cached(self, key)
+  local st = self.power_state:totable()
+  if st[2] == 0 or self.power_L:dtype() ~= "float64" then return nil end
+  for i = 1, 6 do
+    if st[i + 1] ~= key[i] then return nil end
+  end
+  if self._L_device ~= nil and self._L_device ~= self.weight:device() then return nil end
+  local L = self.power_L:item()
+  self.L = L
+  return L, st[1]
+end
+
+-- Computes and caches L for x's geometry (and the current weight); returns it.
 function CSC:refresh(x)
   local shape, op = self:code_shape(x)
-  self.L = self:power_iteration(shape, op)
-  self._L_key = cache_key(shape, op, self.weight)
-  self._since = 0
-  return self.L
+  local L = self:power_iteration(shape, op)
+  if self.power_L:dtype() ~= "float64" then -- cast by module:to(dtype)
+    self.power_L = sg.zeros({}, {dtype = "float64", device = self.power_L:device()})
+  end
+  store(self, L, 0, cache_key(shape, op, self.weight))
+  self._L_device = self.weight:device()
+  return L
 end
 
 -- The unrolled iterations with dictionary W (default self.weight) and the
@@ -213,8 +273,8 @@ function CSC:solve(x, W, opts)
   local L = opts.L
   if L == nil then
     if rawequal(W, self.weight) then
-      if self.L == nil or self._L_key ~= cache_key(shape, op, W) then self:refresh(x) end
-      L = self.L
+      L = cached(self, cache_key(shape, op, W))
+      if L == nil then L = self:refresh(x) end
     else
       L = self:power_iteration(shape, op, W)
     end
@@ -248,19 +308,27 @@ function CSC:solve(x, W, opts)
   return z
 end
 
-function CSC:forward(x)
+-- forward(x, [{detach_dictionary = false}])
+function CSC:forward(x, opts)
   local unbatched = check_input(self, "CSC", x)
+  local detach = false
+  if opts ~= nil then
+    local o = U.opts("CSC:forward", opts, {"detach_dictionary"})
+    if o.detach_dictionary ~= nil then
+      detach = U.bool("CSC", "forward option 'detach_dictionary'", o.detach_dictionary)
+    end
+  end
   if unbatched then x = x:unsqueeze(1) end
   if self.normalize then self:normalize_atoms() end
   local shape, op = self:code_shape(x)
   local key = cache_key(shape, op, self.weight)
-  local since = self._since or 0
-  if self.L == nil or self._L_key ~= key or (self.training and since >= self.refresh_every)
+  local L, since = cached(self, key)
+  if L == nil or (self.training and since >= self.refresh_every)
       or (not self.training and since > 0) then
-    self:refresh(x)
+    L, since = self:refresh(x), 0
   end
-  if self.training then self._since = self._since + 1 end
-  local z = self:solve(x)
+  if self.training then store(self, L, since + 1, key) end
+  local z = self:solve(x, detach and self.weight:detach() or nil, {L = L})
   if unbatched then z = z:squeeze(1) end
   return z
 end
