@@ -32,27 +32,9 @@ local M = {}
 
 local TRUNCATE = 3.5 -- scipy.ndimage's Gaussian truncation used by scikit-image
 
-local function fail(fname, fmt, ...)
-  error(string.format("sgen.metrics.%s: " .. fmt, fname, ...), 0)
-end
-
-local TENSOR_MT
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  TENSOR_MT = TENSOR_MT or getmetatable(sg.zeros(1))
-  return getmetatable(v) == TENSOR_MT
-end
-
-local function typename(v)
-  if is_tensor(v) then return "tensor" end
-  return type(v)
-end
-
-local function shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+local C = require("sgen.util.argcheck").new("sgen.metrics.")
+local fail, typename, shape_str, check_opts = C.fail, C.typename, C.shape_str, C.check_opts
+local is_tensor = C.is_tensor
 
 local function check_image(fname, v, idx, name)
   if not is_tensor(v) then
@@ -83,37 +65,9 @@ local function check_pair(fname, x, y)
   end
 end
 
--- Options: a table (or nil) with only the allowed keys.
-local function check_opts(fname, opts, idx, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    fail(fname, "argument %d expected an options table, got %s", idx, typename(opts))
-  end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      fail(fname, "unknown option '%s' (expected %s)", tostring(k), table.concat(allowed, ", "))
-    end
-  end
-  return opts
-end
-
+-- opts[key]: a finite number, positive (or non-negative).
 local function opt_number(fname, opts, key, def, positive)
-  local v = opts[key]
-  if v == nil then return def end
-  if type(v) ~= "number" then
-    fail(fname, "option '%s' expected a number, got %s", key, typename(v))
-  end
-  if v ~= v or v == math.huge or v == -math.huge then
-    fail(fname, "option '%s' must be finite, got %s", key, tostring(v))
-  end
-  if positive and v <= 0 then
-    fail(fname, "option '%s' must be positive, got %s", key, tostring(v))
-  elseif not positive and v < 0 then
-    fail(fname, "option '%s' must be non-negative, got %s", key, tostring(v))
-  end
-  return v
+  return C.opt_number(fname, opts, key, def, positive and "positive" or "nonnegative")
 end
 
 local function opt_reduction(fname, opts)

@@ -46,66 +46,13 @@ local sg = require "sgen"
 
 local M = {}
 
-local function fail(fname, fmt, ...)
-  error(string.format("sgen.metrics.%s: " .. fmt, fname, ...), 0)
-end
+local C = require("sgen.util.argcheck").new("sgen.metrics.")
+local fail, is_tensor, typename, shape_str = C.fail, C.is_tensor, C.typename, C.shape_str
+local check_opts, opt_int = C.check_opts, C.opt_int
 
-local TENSOR_MT
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  TENSOR_MT = TENSOR_MT or getmetatable(sg.zeros(1))
-  return getmetatable(v) == TENSOR_MT
-end
-
-local function typename(v)
-  if is_tensor(v) then return "tensor" end
-  return type(v)
-end
-
-local function shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
-
-local function check_opts(fname, opts, idx, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    fail(fname, "argument %d expected an options table, got %s", idx, typename(opts))
-  end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      fail(fname, "unknown option '%s' (expected %s)", tostring(k), table.concat(allowed, ", "))
-    end
-  end
-  return opts
-end
-
-local function opt_int(fname, opts, key, def, min)
-  local v = opts[key]
-  if v == nil then return def end
-  if type(v) ~= "number" or v ~= math.floor(v) or v ~= v or v == math.huge then
-    fail(fname, "option '%s' expected an integer, got %s", key,
-      type(v) == "number" and tostring(v) or typename(v))
-  end
-  v = math.tointeger(v)
-  if v < min then fail(fname, "option '%s' must be at least %d, got %d", key, min, v) end
-  return v
-end
-
+-- opts[key]: a finite number, positive when asked.
 local function opt_num(fname, opts, key, def, positive)
-  local v = opts[key]
-  if v == nil then return def end
-  if type(v) ~= "number" then
-    fail(fname, "option '%s' expected a number, got %s", key, typename(v))
-  end
-  if v ~= v or v == math.huge or v == -math.huge then
-    fail(fname, "option '%s' must be finite, got %s", key, tostring(v))
-  end
-  if positive and v <= 0 then fail(fname, "option '%s' must be positive, got %s", key, tostring(v)) end
-  return v
+  return C.opt_number(fname, opts, key, def, positive and "positive" or nil)
 end
 
 local function check_tensor(fname, v, idx, name)
