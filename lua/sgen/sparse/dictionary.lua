@@ -39,33 +39,9 @@ local core = require "sgen.core"
 
 local M = {}
 
-local TensorMT = getmetatable(core.zeros(0))
-local function is_tensor(v) return getmetatable(v) == TensorMT end
-
-local function fail(fname, fmt, ...)
-  error(string.format("sgen.sparse.%s: " .. fmt, fname, ...), 0)
-end
-
-local function shape_str(x)
-  local s = x:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
-
-local function check_opts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" or is_tensor(opts) then
-    fail(fname, "argument 2 expected an options table, got %s", is_tensor(opts) and "tensor" or type(opts))
-  end
-  local set = {}
-  for _, a in ipairs(allowed) do set[a] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      fail(fname, "unknown option '%s' (expected %s)", tostring(k), table.concat(allowed, ", "))
-    end
-  end
-  return opts
-end
+local C = require("sgen.util.argcheck").new("sgen.sparse.")
+local is_tensor, fail, shape_str = C.is_tensor, C.fail, C.shape_str
+local function check_opts(fname, opts, allowed) return C.check_opts(fname, opts, 2, allowed) end
 
 local function pos_int(fname, name, v, default)
   if v == nil then return default end

@@ -188,11 +188,7 @@ local function value_of(state, field)
   return v
 end
 
-local function shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+local shape_str = require("sgen.util.argcheck").shape_str
 
 -- ---- save ----
 
