@@ -2,7 +2,7 @@
 -- Networks"): a DCGAN-like generator with an nn.SASTM after every
 -- deconvolution (§3, Figs. 1 and 3), all driven by the latent z, and a
 -- critic without BatchNorm, trained as WGAN with a zero-centred gradient
--- penalty (Eq. 13: sgen.gan_penalties).
+-- penalty (Eq. 13: sg.gan.zero_centered_gradient_penalty).
 --
 --   local self_sparse = require "models.self_sparse"
 --   local G = self_sparse.Generator({nz = 100, ngf = 64, nc = 1, size = 64})  -- z: N x nz -> N x nc x 64 x 64 in (-1, 1)

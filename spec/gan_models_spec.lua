@@ -361,9 +361,12 @@ describe("sg.gan", function()
   end)
 
   it("optimizer settings per loss", function()
-    assert.same({lr = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0}, gan.optimizer_settings("dcgan"))
-    assert.same({lr = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0}, gan.optimizer_settings("hinge"))
-    assert.same({lr = 1e-4, betas = {0, 0.9}, n_critic = 5, gp_lambda = 10}, gan.optimizer_settings("wgan-gp"))
+    assert.same({lr = 2e-4, lr_g = 2e-4, lr_d = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0,
+      gp_center = 1}, gan.optimizer_settings("dcgan"))
+    assert.same({lr = 2e-4, lr_g = 2e-4, lr_d = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0,
+      gp_center = 1}, gan.optimizer_settings("hinge"))
+    assert.same({lr = 1e-4, lr_g = 1e-4, lr_d = 1e-4, betas = {0, 0.9}, n_critic = 5, gp_lambda = 10,
+      gp_center = 1}, gan.optimizer_settings("wgan-gp"))
     local G, D = dcgan.Generator({ngf = 4}), dcgan.Critic({ndf = 4})
     local oG, oD = gan.optimizers("wgan-gp", G, D)
     assert.same({0, 0.9}, oG.param_groups[1].betas)
@@ -379,7 +382,7 @@ describe("sg.gan", function()
     assert.has_error(function() gan.d_loss("hinge", t, 3) end,
       "sgen.gan.d_loss: argument 3 (fake_out) expected a tensor, got number")
     assert.has_error(function() gan.optimizer_settings("adam") end,
-      'sgen.gan.optimizer_settings: argument 1 (kind) must be "dcgan", "wgan-gp" or "hinge", got "adam"')
+      'sgen.gan.optimizer_settings: argument 1 (kind) must be "dcgan", "wgan-gp", "hinge", "spgan" or "self-sparse", got "adam"')
     local C = dcgan.Critic({ndf = 4, nc = 1})
     local r = sg.randn(2, 1, 32, 32)
     assert.has_error(function() gan.gradient_penalty(C, r, sg.randn(3, 1, 32, 32)) end,
@@ -387,7 +390,7 @@ describe("sg.gan", function()
     assert.has_error(function() gan.gradient_penalty(C, r, r, {eps = sg.ones(3)}) end,
       "sgen.gan.gradient_penalty: option 'eps' has 3 elements, expected 2 (one per sample)")
     assert.has_error(function() gan.gradient_penalty(C, r, r, {lamda = 1}) end,
-      "sgen.gan.gradient_penalty: unknown option 'lamda' (expected eps, lambda)")
+      "sgen.gan.gradient_penalty: unknown option 'lamda' (expected center, eps, lambda)")
     assert.has_error(function() gan.gradient_penalty(C, r, r, {lambda = -1}) end,
       "sgen.gan.gradient_penalty: option 'lambda' must be a number >= 0, got -1")
   end)

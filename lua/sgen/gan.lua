@@ -5,7 +5,9 @@
 --   local lossD = gan.d_loss("hinge", D(real), D(fake:detach()))
 --   local lossG = gan.g_loss("hinge", D(fake))
 --   local gp = gan.gradient_penalty(D, real, fake, {lambda = 10})   -- wgan-gp
---   local s = gan.optimizer_settings("wgan-gp")   -- {lr=1e-4, betas={0, 0.9}, n_critic=5, gp_lambda=10}
+--   local zc = gan.zero_centered_gradient_penalty(D, real, fake)      -- Self-Sparse GAN's Eq. 13
+--   local s = gan.optimizer_settings("wgan-gp")
+--   -- {lr=1e-4, lr_g=1e-4, lr_d=1e-4, betas={0, 0.9}, n_critic=5, gp_lambda=10, gp_center=1}
 --
 -- The outputs of D are raw scores (logits for "dcgan"), any shape (one per
 -- sample in practice); losses are means over them, as 0-dim tensors.
@@ -60,26 +62,28 @@ function gan.g_loss(kind, fake_out)
   return -fake_out:mean()
 end
 
--- gradient_penalty(D, real, fake, {lambda = 10, eps =}) -> penalty, norms
+-- gradient_penalty(D, real, fake, {lambda = 10, eps =, center = 1}) -> penalty, norms
 -- Gulrajani et al.: x̂ = eps·real + (1 − eps)·fake with eps ~ U(0, 1) per
 -- sample (or the given eps: N values, any shape of N elements), penalty
--- λ·mean_n((‖∇_x̂ D(x̂)_n‖₂ − 1)²). The gradient is taken with
--- create_graph = true, so the penalty differentiates to D's parameters
--- (real and fake are detached: no gradient reaches G). norms: the N
--- gradient norms, detached (a diagnostic).
+-- λ·mean_n((‖∇_x̂ D(x̂)_n‖₂ − center)²). center = 0 is the zero-centred
+-- penalty of Self-Sparse GAN's Eq. 13, λ·mean_n ‖∇_x̂ D(x̂)_n‖₂², computed
+-- without the square root (its gradient is finite at ∇ = 0). The gradient is
+-- taken with create_graph = true, so the penalty differentiates to D's
+-- parameters (real and fake are detached: no gradient reaches G). norms: the
+-- N gradient norms, detached (a diagnostic).
 function gan.gradient_penalty(D, real, fake, opts)
   if type(D) ~= "table" and type(D) ~= "function" and type(D) ~= "userdata" then
     fail("gradient_penalty: argument 1 (D) expected a module or a function, got %s", type(D))
   end
   check_tensor("gradient_penalty", 2, "real", real)
   check_tensor("gradient_penalty", 3, "fake", fake)
-  if opts ~= nil and type(opts) ~= "table" then
+  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) == TensorMT) then
     fail("gradient_penalty: argument 4 (opts) expected a table, got %s", type(opts))
   end
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "lambda" and k ~= "eps" then
-      fail("gradient_penalty: unknown option '%s' (expected eps, lambda)", tostring(k))
+    if k ~= "lambda" and k ~= "eps" and k ~= "center" then
+      fail("gradient_penalty: unknown option '%s' (expected center, eps, lambda)", tostring(k))
     end
   end
   local rs, fs = real:shape(), fake:shape()
@@ -90,6 +94,10 @@ function gan.gradient_penalty(D, real, fake, opts)
   local lambda = opts.lambda == nil and 10 or opts.lambda
   if type(lambda) ~= "number" or lambda ~= lambda or lambda < 0 then
     fail("gradient_penalty: option 'lambda' must be a number >= 0, got %s", tostring(lambda))
+  end
+  local center = opts.center == nil and 1 or opts.center
+  if type(center) ~= "number" or center ~= center or center < 0 or center == math.huge then
+    fail("gradient_penalty: option 'center' must be a finite number >= 0, got %s", tostring(center))
   end
   local n = rs[1]
   local bshape = {n}
@@ -107,28 +115,64 @@ function gan.gradient_penalty(D, real, fake, opts)
   local xhat = (eps * real + (1 - eps) * fake):detach():requires_grad()
   local out = D(xhat)
   local g = core.grad({out:sum()}, {xhat}, {create_graph = true})[1]
+  if center == 0 then
+    local flat = g:reshape(n, -1)
+    local sq = (flat * flat):sum(2)
+    return sq:mean() * lambda, sq:detach():sqrt()
+  end
   local norms = g:reshape(n, -1):norm(2, 2)
-  local penalty = ((norms - 1) ^ 2):mean() * lambda
+  local penalty = ((norms - center) ^ 2):mean() * lambda
   return penalty, norms:detach()
 end
 
--- optimizer_settings(kind) -> a new table {lr, betas, n_critic, gp_lambda}:
--- Adam 2e-4, betas (0.5, 0.999), one D step per G step for "dcgan" and
--- "hinge" (Radford et al.); Adam 1e-4, betas (0, 0.9), 5 critic steps per G
--- step and λ = 10 for "wgan-gp" (Gulrajani et al.). gp_lambda is 0 where
--- there is no penalty. Use: sg.optim.Adam(G:parameters(), {lr = s.lr, betas = s.betas}).
+-- zero_centered_gradient_penalty(D, real, fake, {lambda = 10, eps =}):
+-- gradient_penalty with center = 0 (Self-Sparse GAN, Eq. 13).
+function gan.zero_centered_gradient_penalty(D, real, fake, opts)
+  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) == TensorMT) then
+    fail("zero_centered_gradient_penalty: argument 4 (opts) expected a table, got %s", type(opts))
+  end
+  local o = {center = 0}
+  for k, v in pairs(opts or {}) do
+    if k == "center" then fail("zero_centered_gradient_penalty: option 'center' is fixed at 0") end
+    o[k] = v
+  end
+  return gan.gradient_penalty(D, real, fake, o)
+end
+
+-- optimizer_settings(kind) -> a new table {lr, lr_g, lr_d, betas, n_critic,
+-- gp_lambda, gp_center}; lr is nil where G and D differ:
+--   "dcgan", "hinge"  Adam 2e-4, betas (0.5, 0.999), one D step per G step
+--                     (Radford et al.), no penalty (gp_lambda 0)
+--   "wgan-gp"         Adam 1e-4, betas (0, 0.9), 5 critic steps per G step,
+--                     penalty centred at 1 with λ = 10 (Gulrajani et al.)
+--   "spgan"           WGAN-GP's settings (SPGAN trains an Improved WGAN and
+--                     gives no values)
+--   "self-sparse"     Adam, G 1e-4 and D 3e-4, betas (0.5, 0.999) (§4.2), 2 D
+--                     steps per G step, zero-centred penalty with λ = 10 (the
+--                     paper gives no λ: docs/decisions.md)
+-- Use: sg.optim.Adam(G:parameters(), {lr = s.lr_g, betas = s.betas}).
+local SETTINGS_KINDS = {dcgan = true, ["wgan-gp"] = true, hinge = true, spgan = true, ["self-sparse"] = true}
+
 function gan.optimizer_settings(kind)
-  check_kind("optimizer_settings", kind)
-  if kind == "wgan-gp" then return {lr = 1e-4, betas = {0, 0.9}, n_critic = 5, gp_lambda = 10} end
-  return {lr = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0}
+  if not SETTINGS_KINDS[kind] then
+    fail("optimizer_settings: argument 1 (kind) must be \"dcgan\", \"wgan-gp\", \"hinge\", \"spgan\" or "
+      .. "\"self-sparse\", got %s", type(kind) == "string" and ('"' .. kind .. '"') or tostring(kind))
+  end
+  if kind == "self-sparse" then
+    return {lr_g = 1e-4, lr_d = 3e-4, betas = {0.5, 0.999}, n_critic = 2, gp_lambda = 10, gp_center = 0}
+  end
+  if kind == "wgan-gp" or kind == "spgan" then
+    return {lr = 1e-4, lr_g = 1e-4, lr_d = 1e-4, betas = {0, 0.9}, n_critic = 5, gp_lambda = 10, gp_center = 1}
+  end
+  return {lr = 2e-4, lr_g = 2e-4, lr_d = 2e-4, betas = {0.5, 0.999}, n_critic = 1, gp_lambda = 0, gp_center = 1}
 end
 
 -- optimizers(kind, G, D) -> optG, optD: Adam with optimizer_settings(kind).
 function gan.optimizers(kind, G, D)
   local s = gan.optimizer_settings(kind)
   local optim = require("sgen").optim
-  return optim.Adam(G:parameters(), {lr = s.lr, betas = s.betas}),
-    optim.Adam(D:parameters(), {lr = s.lr, betas = s.betas})
+  return optim.Adam(G:parameters(), {lr = s.lr_g, betas = s.betas}),
+    optim.Adam(D:parameters(), {lr = s.lr_d, betas = s.betas})
 end
 
 return gan
