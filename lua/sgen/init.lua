@@ -22,6 +22,7 @@ local lazy = {
   metrics = "sgen.metrics",
   train = "sgen.train",
   gan = "sgen.gan",
+  ctrl = "sgen.ctrl",
 }
 
 return setmetatable(sg, {
