@@ -33,7 +33,8 @@
 -- included), recon/iter_NNNNNN.png (a fixed batch of test images, each row
 -- of originals followed by a row of their reconstructions, every
 -- --sample-every iterations), recon_final.png, atoms.png (the first layer's
--- dictionary; for the baseline its first conv's filters), objective.svg,
+-- dictionary, 4x4 atoms shown 6x enlarged; for the baseline its first
+-- conv's filters), objective.svg,
 -- terms.svg, quality.svg, fid.svg, summary.json, model_final.safetensors
 -- (net:state_dict(), for csc_ctrl_denoise.lua) and checkpoints/ (every
 -- --checkpoint-every iterations, at the end and on Ctrl-C; the model with its
@@ -332,8 +333,10 @@ log:close()
 sg.save(out .. "/model_final.safetensors", net:state_dict())
 
 local W1 = (opts.model == "csc" and net:dictionaries()[1] or net.f.main[1].weight):detach():cpu()
--- atoms x nc x 4 x 4 -> one 4x4 tile per atom (RGB for CIFAR-10), each scaled on its own
-sg.image.write(out .. "/atoms.png", W1, {nrow = 16, padding = 1, normalize = true, scale_each = true})
+-- atoms x nc x 4 x 4 -> one tile per atom (RGB for CIFAR-10), each scaled on its
+-- own, enlarged 6x (nearest) to be visible
+sg.image.write(out .. "/atoms.png", sg.F.interpolate(W1, {scale_factor = 6, mode = "nearest"}),
+  {nrow = 16, padding = 2, normalize = true, scale_each = true})
 
 local title = string.format("%s, strategy %d, seed %d", opts.model == "csc" and "CSC-CTRL" or "CTRL", opts.strategy, opts.seed)
 sg.plot.from_csv(out .. "/objective.svg", out .. "/metrics.csv", {x = "iter", y = {"max_total", "min_total"},
