@@ -154,7 +154,10 @@ if sparse_g then
   end
   if not resume_dir then
     sg.save(out .. "/omega.safetensors", {omega = omega})
-    sg.image.write(out .. "/omega.png", sg.sparse.dictionary_atoms_image(omega, {patch = {nc, opts.patch, opts.patch}}))
+    -- each atom scaled to [0, 1] on its own, the grid enlarged 8x (nearest) to be visible
+    local atoms_img = sg.sparse.dictionary_atoms_image(omega, {patch = {nc, opts.patch, opts.patch}})
+    atoms_img = sg.F.interpolate(atoms_img:unsqueeze(1), {scale_factor = 8})[1]
+    sg.image.write(out .. "/omega.png", atoms_img)
   end
 end
 
