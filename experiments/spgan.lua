@@ -326,20 +326,8 @@ local train_seconds = clock() - t0
 write_samples(out .. "/samples_final.png")
 local final = log_eval(opts.iters)
 log:close()
-local classes, maxp = run.class_table(final.classes)
-local labels, counts = {}, {}
-for i, c in ipairs(classes) do labels[i], counts[i] = c.class, c.count end
-run.bar_chart(out .. "/classes.svg", labels, counts, {title = string.format(
-  "generated classes (%d samples, Fashion-MNIST classifier), %s", opts.fid_samples, opts.variant)})
-
-local best = {fid = final.fid, iter = opts.iters}
-for _, row in ipairs(util.log.read_csv(out .. "/metrics.csv").rows) do
-  if row.fid and row.fid < best.fid then best = {fid = row.fid, iter = row.iter} end
-end
-sg.plot.from_csv(out .. "/losses.svg", out .. "/metrics.csv", {x = "iter", y = {"loss_d", "loss_g"},
-  title = string.format("SPGAN %s, seed %d", opts.variant, opts.seed)})
-sg.plot.from_csv(out .. "/fid.svg", out .. "/metrics.csv", {x = "iter", y = {"fid"},
-  title = "Fréchet distance (Fashion-MNIST classifier features)"})
+local classes, maxp, best = run.finish(out, final, {iters = opts.iters, fid_samples = opts.fid_samples,
+  variant = opts.variant, title = string.format("SPGAN %s, seed %d", opts.variant, opts.seed)})
 
 local summary = {
   experiment = "spgan", variant = opts.variant, data = opts.data, iters = opts.iters, batch_size = opts.batch_size,

@@ -225,4 +225,28 @@ function M.open_log(out, fields, start_iter, iters)
     fields = fields})
 end
 
+-- finish(out, final, opts) -> classes, max_class_percent, best: the outputs
+-- every GAN experiment writes at its end from the final evaluation `final`
+-- (run.evaluate's table) and its metrics.csv: classes.svg (the generated
+-- classes by the Fashion-MNIST classifier), the best FID over the whole
+-- metrics.csv ({fid =, iter =}, so it survives a resume), losses.svg and
+-- fid.svg. opts: iters, fid_samples, variant (for the chart's title), title
+-- (of losses.svg), fid_title.
+function M.finish(out, final, opts)
+  local classes, maxp = M.class_table(final.classes)
+  local labels, counts = {}, {}
+  for i, c in ipairs(classes) do labels[i], counts[i] = c.class, c.count end
+  M.bar_chart(out .. "/classes.svg", labels, counts, {title = string.format(
+    "generated classes (%d samples, Fashion-MNIST classifier), %s", opts.fid_samples, opts.variant)})
+  local best = {fid = final.fid, iter = opts.iters}
+  for _, row in ipairs(util.log.read_csv(out .. "/metrics.csv").rows) do
+    if row.fid and row.fid < best.fid then best = {fid = row.fid, iter = row.iter} end
+  end
+  sg.plot.from_csv(out .. "/losses.svg", out .. "/metrics.csv", {x = "iter", y = {"loss_d", "loss_g"},
+    title = opts.title})
+  sg.plot.from_csv(out .. "/fid.svg", out .. "/metrics.csv", {x = "iter", y = {"fid"},
+    title = opts.fid_title or "Fréchet distance (Fashion-MNIST classifier features)"})
+  return classes, maxp, best
+end
+
 return M
