@@ -182,25 +182,60 @@ sg.plot.lines(opts.dir .. "/fid_vs_nonzeros.svg", {series = series, markers = tr
   title = "FID (Fashion-MNIST classifier features) against % non-zeros in Γ, one point per run",
   xlabel = "% non-zeros in Γ (Γ1 for ML-CSC)", ylabel = "FID"})
 
--- Fig. 4b: needle-density maps of seed 1 (or the lowest seed present), per loss.
-for _, g in ipairs(groups) do
+-- One image per cell of a group, side by side in the table's order, from the
+-- run of the lowest seed: the first of `files` that exists in it.
+local function side_by_side(g, files, out)
   local imgs = {}
   for _, c in ipairs(g.cells) do
     local seeds = seeds_of(c)
     if #seeds > 0 then
       local dir = opts.dir .. "/" .. c .. "/seed" .. seeds[1]
-      local file = dir .. "/needle_density.png"
-      local fh = io.open(file, "r")
-      if not fh then file = dir .. "/needle_density_gamma1.png"; fh = io.open(file, "r") end
-      if fh then
-        fh:close()
-        imgs[#imgs + 1] = sg.image.read(file)
+      for _, name in ipairs(files) do
+        local fh = io.open(dir .. "/" .. name, "r")
+        if fh then
+          fh:close()
+          imgs[#imgs + 1] = sg.image.read(dir .. "/" .. name)
+          break
+        end
       end
     end
   end
-  if #imgs > 0 then
-    sg.image.write(opts.dir .. "/needle_density_" .. g.loss .. ".png",
-      sg.image.grid(imgs, {nrow = #imgs, padding = 4, pad_value = 1}))
+  if #imgs > 0 then sg.image.write(out, sg.image.grid(imgs, {nrow = #imgs, padding = 4, pad_value = 1})) end
+end
+
+for _, g in ipairs(groups) do
+  -- Fig. 4b: needle-density maps of Γ (Γ1 for ML-CSC)
+  side_by_side(g, {"needle_density.png", "needle_density_gamma1.png"},
+    opts.dir .. "/needle_density_" .. g.loss .. ".png")
+  -- the final samples of the fixed z
+  side_by_side(g, {"samples_final.png"}, opts.dir .. "/samples_" .. g.loss .. ".png")
+end
+
+-- Appendix A: the atoms of D1 and of D_eff = D1 D2 of the DCGAN-loss ML-CSC run
+-- (lowest seed), from its final checkpoint.
+do
+  local cell = groups[1].cells[5]
+  local seeds = seeds_of(cell)
+  local s = seeds[1] and runs[cell][seeds[1]]
+  if s then
+    local dir = opts.dir .. "/" .. cell .. "/seed" .. seeds[1]
+    local file = sg.train.find_checkpoint(dir)
+    if file then
+      local dcgan = require "models.dcgan"
+      local G = dcgan.MLCSCGenerator({nz = s.nz, ngf = s.ngf, nc = s.data == "cifar10" and 3 or 1,
+        sparsity = s.variant, k = s.k})
+      sg.train.load_checkpoint(file, {models = {G = G}})
+      local d1 = G:atoms() -- D1 first
+      local eff = G:effective_atoms()
+      -- each atom scaled to [0, 1] on its own, the grid enlarged 6x (nearest)
+      local function write_atoms(path, w)
+        local grid = sg.image.grid(w:detach(), {nrow = 16, padding = 1, pad_value = 1, normalize = true,
+          scale_each = true})
+        sg.image.write(path, sg.F.interpolate(grid:unsqueeze(1), {scale_factor = 6})[1])
+      end
+      write_atoms(opts.dir .. "/atoms_d1.png", d1)
+      write_atoms(opts.dir .. "/atoms_deff.png", eff)
+    end
   end
 end
-print("wrote " .. opts.dir .. "/table.md, fid_vs_nonzeros.svg, needle_density_*.png")
+print("wrote " .. opts.dir .. "/table.md, fid_vs_nonzeros.svg, needle_density_*.png, samples_*.png, atoms_*.png")
