@@ -230,6 +230,42 @@ if opts.family == "csc_ctrl" then
   end
 end
 
+-- Denoising with λ changed at inference (paper Tables 7 and 8): the
+-- results.json of experiments/csc_ctrl_denoise.lua in <csc-s2 run>/denoise_sigma<σ>/.
+if opts.family == "csc_ctrl" then
+  local results = {}
+  for _, seed in ipairs(seeds_of["csc-s2"]) do
+    local p = io.popen("ls -d '" .. runs["csc-s2"][seed].dir .. "'/denoise_sigma*/results.json 2>/dev/null")
+    for file in p:lines() do results[#results + 1] = util.json.read(file) end
+    p:close()
+  end
+  if #results > 0 then
+    local r1 = results[1]
+    add("")
+    add(string.format("Denoising (paper Tables 7 and 8): X̂ = g(f(X + σN)), σ = %g on the [−1, 1] scale (σ/2 on [0, 1]), "
+      .. "the first %d test images, λ of every CSC layer set at inference (trained with λ %g), scored against the "
+      .. "clean images on [0, 1]; the CTRL row is the baseline run of the same seed; %d seeds (noise seed %d).",
+      r1.sigma, r1.n, r1.training_lambda, #results, r1.seed))
+    add("")
+    add("| | PSNR (dB) | MSE | SSIM |")
+    add("|---|--:|--:|--:|")
+    local function row(name, get)
+      local p, m, s = {}, {}, {}
+      for _, r in ipairs(results) do
+        local v = get(r)
+        if v then p[#p + 1], m[#m + 1], s[#s + 1] = v.psnr, v.mse, v.ssim end
+      end
+      if #p > 0 then add(string.format("| %s | %s | %s | %s |", name, fmt(p, 2), fmt(m, 4), fmt(s, 3))) end
+    end
+    row("noisy input", function(r) return r.noisy end)
+    row("CTRL (conv baseline)", function(r) return r.baseline_result end)
+    row("CSC-CTRL, clean input, training λ", function(r) return r.clean_reconstruction end)
+    for i, l in ipairs(r1.lambdas) do
+      row(string.format("CSC-CTRL, λ = %g", l.lambda), function(r) return r.lambdas[i] end)
+    end
+  end
+end
+
 -- Mean curves over seeds, at the iterations every seed of the cell logged.
 for ci, c in ipairs(fam.curves) do
   local series = {}
