@@ -181,6 +181,15 @@ static int compute_needed(graph *g, sg_node *root, const targets *tg) {
   return 0;
 }
 
+/* Whether the gradient flowing into edge e can reach a leaf to fill
+ * (backward) or a target of grad(). */
+static bool input_wanted(graph *g, const targets *tg, const struct sg_node_edge *e) {
+  if (!tg) return e->fn || e->leaf;
+  if (e->leaf) return target_of_leaf(tg, e->leaf) >= 0;
+  if (!e->fn) return false;
+  return target_of_output(tg, e->fn, e->index) >= 0 || graph_find(g, e->fn)->needed == 1;
+}
+
 /* *slot += g (new tensor; differentiable when grad mode is on). */
 static int accumulate(sg_tensor **slot, sg_tensor *g) {
   if (!*slot) {
@@ -360,6 +369,9 @@ static int run_graph(sg_tensor **outputs, sg_tensor **grad_outputs, int n_out, c
                       n->name);
         goto done;
       }
+      n->input_needed = 0;
+      for (int k = 0; k < n->n_inputs; k++)
+        if (input_wanted(&g, tg, &n->inputs[k])) n->input_needed |= 1u << k;
       sg_status st = n->backward(n, ni->grads, gin);
       if (st != SG_OK) {
         sg_error_context("backward of %s", n->name);

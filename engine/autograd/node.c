@@ -89,6 +89,7 @@ sg_node *sg_node_new(const char *name, sg_backward_fn fn, sg_tensor *const *inpu
     } else {
       n->inputs[k].leaf = sg_retain(t);
     }
+    n->input_needed |= 1u << k; /* until the engine narrows it for a grad() */
   }
   return n;
 }

@@ -76,7 +76,6 @@ static int parse_opts(const char *op, const sg_conv_opts *o, conv_p *p) {
   return 0;
 }
 
-static bool wants(const sg_node *n, int k) { return n->inputs[k].fn || n->inputs[k].leaf; }
 
 /* The one float dtype of the tensors (NULL entries skipped), or -1 with an
  * error: like PyTorch, and like matmul, operands must agree (a float64
@@ -197,7 +196,7 @@ static int check_kernel_bias(const char *op, const sg_tensor *w, const sg_tensor
 /* End of the conv2d and conv_transpose2d backwards: bias gradient, release. */
 static sg_status backward_end(sg_node *node, sg_tensor *g, sg_tensor **gi, sg_tensor *x,
                               sg_tensor *w, bool ok) {
-  if (ok && wants(node, 2)) ok = (gi[2] = bias_grad(g)) != NULL;
+  if (ok && sg_node_wants(node, 2)) ok = (gi[2] = bias_grad(g)) != NULL;
   sg_release(x);
   sg_release(w);
   return finish_backward(gi, 3, ok);
@@ -244,12 +243,12 @@ static sg_status conv2d_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_tensor *g = go[0];
   sg_tensor *x = sg_node_saved(node, 0), *w = sg_node_saved(node, 1);
   bool ok = x && w;
-  if (ok && wants(node, 0)) {
+  if (ok && sg_node_wants(node, 0)) {
     sg_conv_opts o = p_opts(&p, out_pad(x->shape[2], g->shape[2], w->shape[2], p.sh, p.ph, p.dh),
                             out_pad(x->shape[3], g->shape[3], w->shape[3], p.sw, p.pw, p.dw));
     ok = (gi[0] = sg_conv_transpose2d(g, w, NULL, &o)) != NULL;
   }
-  if (ok && wants(node, 1)) {
+  if (ok && sg_node_wants(node, 1)) {
     sg_conv_opts o = p_opts(&p, 0, 0);
     ok = (gi[1] = sg_conv2d_weight(x, g, w->shape, &o)) != NULL;
   }
@@ -310,8 +309,8 @@ static sg_status convt_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_tensor *x = sg_node_saved(node, 0), *w = sg_node_saved(node, 1);
   bool ok = x && w;
   sg_conv_opts o = p_opts(&p, 0, 0);
-  if (ok && wants(node, 0)) ok = (gi[0] = sg_conv2d(g, w, NULL, &o)) != NULL;
-  if (ok && wants(node, 1)) ok = (gi[1] = sg_conv2d_weight(g, x, w->shape, &o)) != NULL;
+  if (ok && sg_node_wants(node, 0)) ok = (gi[0] = sg_conv2d(g, w, NULL, &o)) != NULL;
+  if (ok && sg_node_wants(node, 1)) ok = (gi[1] = sg_conv2d_weight(g, x, w->shape, &o)) != NULL;
   return backward_end(node, g, gi, x, w, ok);
 }
 
@@ -372,13 +371,13 @@ static sg_status convw_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_tensor *G = go[0]; /* shaped like the weight */
   sg_tensor *x = sg_node_saved(node, 0), *gout = sg_node_saved(node, 1);
   bool ok = x && gout;
-  if (ok && wants(node, 0)) {
+  if (ok && sg_node_wants(node, 0)) {
     sg_conv_opts o =
         p_opts(&p, out_pad(x->shape[2], gout->shape[2], G->shape[2], p.sh, p.ph, p.dh),
                out_pad(x->shape[3], gout->shape[3], G->shape[3], p.sw, p.pw, p.dw));
     ok = (gi[0] = sg_conv_transpose2d(gout, G, NULL, &o)) != NULL;
   }
-  if (ok && wants(node, 1)) {
+  if (ok && sg_node_wants(node, 1)) {
     sg_conv_opts o = p_opts(&p, 0, 0);
     ok = (gi[1] = sg_conv2d(x, G, NULL, &o)) != NULL;
   }

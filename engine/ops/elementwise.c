@@ -198,8 +198,8 @@ static sg_status binary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_tensor *g = go[0];
   sg_tensor *a = sg_node_saved(node, 0), *b = sg_node_saved(node, 1);
   sg_tensor *ga = NULL, *gb = NULL;
-  bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
-  bool want_b = node->inputs[1].fn || node->inputs[1].leaf;
+  bool want_a = sg_node_wants(node, 0);
+  bool want_b = sg_node_wants(node, 1);
   if (!a || !b) goto fail;
   switch (op) {
     case SG_ADD:
@@ -496,11 +496,11 @@ static sg_status where_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
     st = sg_last_status();
     goto out;
   }
-  if (node->inputs[1].fn || node->inputs[1].leaf) {
+  if (sg_node_wants(node, 1)) {
     gi[1] = sg_grad_reduce_to(sg_where(c, go[0], zero), a);
     if (!gi[1]) st = sg_last_status();
   }
-  if (st == SG_OK && (node->inputs[2].fn || node->inputs[2].leaf)) {
+  if (st == SG_OK && sg_node_wants(node, 2)) {
     gi[2] = sg_grad_reduce_to(sg_where(c, zero, go[0]), b);
     if (!gi[2]) st = sg_last_status();
   }

@@ -174,7 +174,7 @@ static sg_status scatter_backward(sg_node *node, sg_tensor **go, sg_tensor **gi)
   sg_tensor *index = sg_node_saved(node, 0);
   if (!index) return sg_last_status();
   sg_status st = SG_OK;
-  if (node->inputs[0].fn || node->inputs[0].leaf) {
+  if (sg_node_wants(node, 0)) {
     if (accumulate) {
       gi[0] = sg_retain(g);
     } else {
@@ -184,7 +184,7 @@ static sg_status scatter_backward(sg_node *node, sg_tensor **go, sg_tensor **gi)
     }
     if (!gi[0]) st = sg_last_status();
   }
-  if (st == SG_OK && (node->inputs[1].fn || node->inputs[1].leaf)) {
+  if (st == SG_OK && sg_node_wants(node, 1)) {
     gi[1] = pad_to(sg_gather(g, d, index), node->i + 3, (int)node->i[2]);
     if (!gi[1]) st = sg_last_status();
   }

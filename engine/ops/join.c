@@ -14,7 +14,7 @@ static sg_status cat_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   int64_t off = 0;
   for (int k = 0; k < node->n_inputs; k++) {
     int64_t len = node->i[1 + k];
-    if (node->inputs[k].fn || node->inputs[k].leaf) {
+    if (sg_node_wants(node, k)) {
       gi[k] = sg_narrow(go[0], dim, off, len);
       if (!gi[k]) return sg_last_status();
     }

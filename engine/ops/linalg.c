@@ -278,8 +278,8 @@ static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b);
  * batch dims its input was broadcast along. Shapes of a and b are in i[]:
  * i[0] = a ndim, i[1..8] a shape, i[9] = b ndim, i[10..17] b shape. */
 static sg_status solve_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
-  bool want_b = node->inputs[1].fn || node->inputs[1].leaf;
+  bool want_a = sg_node_wants(node, 0);
+  bool want_b = sg_node_wants(node, 1);
   sg_tensor *a = sg_node_saved(node, 0);
   sg_tensor *x = a && want_a ? sg_node_saved(node, 1) : NULL;
   sg_tensor *gb = NULL, *ga = NULL;

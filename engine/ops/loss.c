@@ -60,8 +60,8 @@ static sg_tensor *reduce_take(sg_tensor *l, sg_reduction r) {
 static sg_status pointwise_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_pointwise_loss kind = (sg_pointwise_loss)node->i[0];
   double scale = node->f[0];
-  bool want_x = node->inputs[0].fn || node->inputs[0].leaf;
-  bool want_t = node->inputs[1].fn || node->inputs[1].leaf;
+  bool want_x = sg_node_wants(node, 0);
+  bool want_t = sg_node_wants(node, 1);
   sg_tensor *x = sg_node_saved(node, 0), *t = sg_node_saved(node, 1);
   sg_tensor *gx = NULL;
   sg_status st = SG_OK;

@@ -15,8 +15,8 @@
 
 static sg_status matmul_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_tensor *g = go[0];
-  bool want_a = node->inputs[0].fn || node->inputs[0].leaf;
-  bool want_b = node->inputs[1].fn || node->inputs[1].leaf;
+  bool want_a = sg_node_wants(node, 0);
+  bool want_b = sg_node_wants(node, 1);
   sg_tensor *a = sg_node_saved(node, 0), *b = sg_node_saved(node, 1);
   if (!a || !b) goto fail;
   if (want_a) {

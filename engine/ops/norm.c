@@ -25,7 +25,6 @@
 
 /* ---------------- helpers ---------------- */
 
-static bool wants(const sg_node *n, int k) { return n->inputs[k].fn || n->inputs[k].leaf; }
 
 /* Temporaries of a composite formula: released together; the first failure
  * sticks (later steps are skipped so the first error message survives). */
@@ -144,7 +143,7 @@ static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_
   sg_tensor *xhat = K(p, sg_mul(xc, invstd));
   sg_tensor *s1 = K(p, sg_sum(dyv, red, 2, true));
   sg_tensor *s2 = K(p, sg_sum(K(p, sg_mul(dyv, xhat)), red, 2, true));
-  if (wants(node, 0)) {
+  if (sg_node_wants(node, 0)) {
     sg_tensor *t = K(p, sg_sub(dyv, K(p, sg_div_scalar(s1, M))));
     t = K(p, sg_sub(t, K(p, sg_mul(xhat, K(p, sg_div_scalar(s2, M))))));
     t = K(p, sg_mul(t, invstd));
@@ -156,8 +155,8 @@ static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_
     }
     gi[0] = RES(p, sg_reshape(t, x->shape, x->ndim));
   }
-  if (wants(node, 1)) gi[1] = RES(p, groups_to_channels(s2, G, C));
-  if (wants(node, 2)) gi[2] = RES(p, groups_to_channels(s1, G, C));
+  if (sg_node_wants(node, 1)) gi[1] = RES(p, groups_to_channels(s2, G, C));
+  if (sg_node_wants(node, 2)) gi[2] = RES(p, groups_to_channels(s1, G, C));
   return tmps_end(p, gi, 3);
 }
 
@@ -178,7 +177,7 @@ static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **
   dyc = xc ? sg_as_contiguous_dtype(go[0], x->dtype) : NULL;
   wc = (dyc && w) ? sg_as_contiguous_dtype(w, x->dtype) : NULL;
   if (!dyc || (w && !wc)) goto fail;
-  if (wants(node, 0) && !(dx = sg_empty_like(xc))) goto fail;
+  if (sg_node_wants(node, 0) && !(dx = sg_empty_like(xc))) goto fail;
   s1 = sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device);
   s2 = s1 ? sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device) : NULL;
   if (!s2) goto fail;
@@ -186,8 +185,8 @@ static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **
   if (st != SG_OK) goto fail;
   gi[0] = dx;
   dx = NULL;
-  if (wants(node, 1) && !(gi[1] = groups_to_channels(s2, G, C))) goto fail;
-  if (wants(node, 2) && !(gi[2] = groups_to_channels(s1, G, C))) goto fail;
+  if (sg_node_wants(node, 1) && !(gi[1] = groups_to_channels(s2, G, C))) goto fail;
+  if (sg_node_wants(node, 2) && !(gi[2] = groups_to_channels(s1, G, C))) goto fail;
   goto done;
 fail:
   st = sg_last_status() != SG_OK ? sg_last_status() : SG_ERR_STATE;
@@ -292,18 +291,18 @@ static sg_status norm_eval_backward(sg_node *node, sg_tensor **go, sg_tensor **g
   sg_tensor *is = K(p, sg_reshape(K(p, sg_node_saved(node, 2)), c3, 3));
   sg_tensor *w = has_w ? K(p, sg_reshape(K(p, sg_node_saved(node, 3)), c3, 3)) : NULL;
   sg_tensor *dyv = K(p, sg_reshape(go[0], s3, 3));
-  if (wants(node, 0)) {
+  if (sg_node_wants(node, 0)) {
     sg_tensor *scale = has_w ? K(p, sg_mul(is, w)) : is;
     sg_tensor *g = K(p, sg_mul(dyv, scale));
     gi[0] = RES(p, sg_reshape(g, x->shape, x->ndim));
   }
-  if (wants(node, 1)) {
+  if (sg_node_wants(node, 1)) {
     sg_tensor *xv = K(p, sg_reshape(x, s3, 3));
     sg_tensor *xhat = K(p, sg_mul(K(p, sg_sub(xv, rm)), is));
     sg_tensor *s = K(p, sg_sum(K(p, sg_mul(dyv, xhat)), red, 2, false));
     gi[1] = RES(p, sg_retain(s));
   }
-  if (wants(node, 2)) gi[2] = RES(p, sg_sum(dyv, red, 2, false));
+  if (sg_node_wants(node, 2)) gi[2] = RES(p, sg_sum(dyv, red, 2, false));
   return tmps_end(p, gi, 3);
 }
 
@@ -494,7 +493,7 @@ static sg_status layer_norm_backward_composite(sg_node *node, sg_tensor *dy, sg_
   sg_tensor *var = K(p, sg_div_scalar(K(p, sg_sum(K(p, sg_mul(xc, xc)), last, 1, true)), Dd));
   sg_tensor *invstd = K(p, sg_rsqrt(K(p, sg_add_scalar(var, eps))));
   sg_tensor *xhat = K(p, sg_mul(xc, invstd));
-  if (wants(node, 0)) {
+  if (sg_node_wants(node, 0)) {
     sg_tensor *g = has_w ? K(p, sg_mul(dyv, K(p, sg_reshape(w, (const int64_t[]){1, D}, 2))))
                          : dyv;
     sg_tensor *c1 = K(p, sg_div_scalar(K(p, sg_sum(g, last, 1, true)), Dd));
@@ -503,11 +502,11 @@ static sg_status layer_norm_backward_composite(sg_node *node, sg_tensor *dy, sg_
     t = K(p, sg_mul(t, invstd));
     gi[0] = RES(p, sg_reshape(t, x->shape, x->ndim));
   }
-  if (wants(node, 1)) {
+  if (sg_node_wants(node, 1)) {
     sg_tensor *s = K(p, sg_sum(K(p, sg_mul(dyv, xhat)), first, 1, false));
     gi[1] = RES(p, sg_reshape(s, w->shape, w->ndim));
   }
-  if (wants(node, 2)) {
+  if (sg_node_wants(node, 2)) {
     sg_tensor *s = K(p, sg_sum(dyv, first, 1, false));
     int nn = (int)node->i[3];
     gi[2] = RES(p, sg_reshape(s, x->shape + x->ndim - nn, nn));
@@ -533,9 +532,9 @@ static sg_status layer_norm_backward(sg_node *node, sg_tensor **go, sg_tensor **
   wc = (dyc && w) ? sg_as_contiguous_dtype(w, x->dtype) : NULL;
   if (!dyc || (w && !wc)) goto fail;
   const int64_t *nshape = x->shape + x->ndim - nn;
-  if (wants(node, 0) && !(dx = sg_empty_like(xc))) goto fail;
-  if (wants(node, 1) && !(dw = sg_empty(nshape, nn, x->dtype, x->storage->device))) goto fail;
-  if (wants(node, 2) && !(db = sg_empty(nshape, nn, x->dtype, x->storage->device))) goto fail;
+  if (sg_node_wants(node, 0) && !(dx = sg_empty_like(xc))) goto fail;
+  if (sg_node_wants(node, 1) && !(dw = sg_empty(nshape, nn, x->dtype, x->storage->device))) goto fail;
+  if (sg_node_wants(node, 2) && !(db = sg_empty(nshape, nn, x->dtype, x->storage->device))) goto fail;
   if (R > 0 || (!dw && !db)) {
     st = be->norm->layer_norm_backward(dx, dw, db, dyc, xc, mean, invstd, wc, R, D);
     if (st != SG_OK) goto fail;

@@ -218,13 +218,13 @@ static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   sg_tensor *s = sg_node_saved(node, 0);
   if (!s) return sg_last_status();
   sg_status st = SG_OK;
-  if (node->inputs[0].fn || node->inputs[0].leaf) {
+  if (sg_node_wants(node, 0)) {
     sg_tensor *m = sg_abs(s);
     gi[0] = m ? sg_mul(go[0], m) : NULL;
     sg_release(m);
     if (!gi[0]) st = sg_last_status();
   }
-  if (st == SG_OK && (node->inputs[1].fn || node->inputs[1].leaf)) {
+  if (st == SG_OK && sg_node_wants(node, 1)) {
     sg_tensor *gs = sg_mul(go[0], s);
     sg_tensor *ng = gs ? sg_neg(gs) : NULL;
     gi[1] = ng ? sg_sum_to_shape(ng, node->i + 1, (int)node->i[0]) : NULL;

@@ -1,5 +1,7 @@
 /* The autograd engine: accumulation, grad(), retain_graph, no_grad,
  * non-leaf inputs, deep graphs, and error reporting. */
+#include <math.h>
+
 #include "harness.h"
 
 static void backward_accumulates(void) {
@@ -165,6 +167,53 @@ static void first_order_only_ops_refuse_create_graph(void) {
   sg_release(x);
 }
 
+
+/* A two-input op that records which input gradients the engine asked for. */
+static unsigned seen_mask;
+static sg_status mask_recording_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  seen_mask = node->input_needed;
+  for (int k = 0; k < 2; k++)
+    if (sg_node_wants(node, k) && !(gi[k] = sg_mul_scalar(go[0], 1.0))) return sg_last_status();
+  return SG_OK;
+}
+
+static sg_tensor *mask_recording_op(sg_tensor *a, sg_tensor *b) {
+  bool prev = sg_set_grad_enabled(false);
+  sg_tensor *out = sg_add(a, b);
+  sg_set_grad_enabled(prev);
+  sg_tensor *in[2] = {a, b};
+  sg_record("mask_recording_op", mask_recording_backward, in, 2, out);
+  return out;
+}
+
+/* grad() asks a backward formula only for the gradients that reach one of
+ * its inputs (a gradient penalty wants d/dx, not the weights' gradients). */
+static void grad_asks_only_for_needed_inputs(void) {
+  sg_tensor *x = tt_param(10, -1, 1, 1, SHAPE(3));
+  sg_tensor *w = tt_param(11, -1, 1, 1, SHAPE(3));
+  sg_tensor *h = sg_exp(w); /* a non-leaf between w and the op */
+  sg_tensor *y = mask_recording_op(x, h);
+  sg_tensor *s = sg_sum(y, NULL, 0, false);
+  sg_tensor *g[2] = {NULL, NULL};
+  CHECK_OK(sg_grad(&s, NULL, 1, &x, 1, g, true, false, false));
+  CHECK(seen_mask == 1u);
+  CHECK(g[0] && sg_get_flat(g[0], 0) == 1.0);
+  sg_release(g[0]);
+  CHECK_OK(sg_grad(&s, NULL, 1, &w, 1, g, true, false, false));
+  CHECK(seen_mask == 2u);
+  CHECK(g[0] && fabs(sg_get_flat(g[0], 1) - exp(sg_get_flat(w, 1))) < 1e-12);
+  sg_release(g[0]);
+  sg_tensor *both[2] = {x, h};
+  CHECK_OK(sg_grad(&s, NULL, 1, both, 2, g, true, false, false));
+  CHECK(seen_mask == 3u);
+  sg_release_all(g, 2);
+  CHECK_OK(sg_backward(&s, NULL, 1, false, false));
+  CHECK(seen_mask == 3u);
+  CHECK(x->grad && w->grad);
+  sg_tensor *all[] = {x, w, h, y, s};
+  sg_release_all(all, 5);
+}
+
 int main(void) {
   RUN(backward_accumulates);
   RUN(grad_does_not_touch_dot_grad);
@@ -175,5 +224,6 @@ int main(void) {
   RUN(deep_chain);
   RUN(double_backward_create_graph);
   RUN(first_order_only_ops_refuse_create_graph);
+  RUN(grad_asks_only_for_needed_inputs);
   return sg_test_finish();
 }

@@ -51,12 +51,21 @@ struct sg_node {
   int n_saved;
   struct sg_saved saved[SG_NODE_MAX_SAVED];
   bool released; /* saved tensors freed after backward */
+  /* Bit k set: the gradient of input k is wanted by the running backward or
+   * grad(). Set by the engine before each call of `backward` (grad() asks
+   * for some inputs only: a gradient penalty needs d/dx, not the weights'
+   * gradients, which are then not computed, as PyTorch's
+   * needs_input_grad); test it with sg_node_wants. */
+  unsigned input_needed;
   /* op parameters */
   double f[8];
   int64_t i[24];
   void *extra;
   void (*free_extra)(void *);
 };
+
+/* Whether a backward formula should compute the gradient of input k. */
+static inline bool sg_node_wants(const sg_node *n, int k) { return (n->input_needed >> k) & 1u; }
 
 /* ---- grad mode (thread-local, like PyTorch) ---- */
 bool sg_grad_enabled(void);
