@@ -43,7 +43,10 @@ demo: deps build
 	@echo "PSNR curves: $(DEMO_OUT)/<variant>/psnr.svg, table: $(DEMO_OUT)/table.md"
 
 bench: deps build
-	bash bench/run_bench.sh
+	@bash bench/peer_venv.sh || echo "make bench: warning: no PyPI torch peer (bench/peer_venv.sh failed): Debian's torch only" >&2
+	BUILD=$(BUILD) bash bench/run_bench.sh
+	BUILD=$(BUILD) bash bench/dip_step.sh
+	BUILD=$(BUILD) bash bench/gan_step.sh
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Times the sparse-GAN training steps of the same networks in sgen
 # (bench/gpu_dcgan_step.lua, models/dcgan.lua) and in PyTorch
-# (bench/gpu_dcgan_step.py, Debian's /usr/bin/python3), on the CPU, with the
-# same thread count; PyTorch once more with OPENBLAS_NUM_THREADS=1 (Debian's
-# torch calls the pthread build of OpenBLAS, whose threads can fight torch's
-# OpenMP threads). Prints ms per step and the ratio sgen / torch (<= 1.0: sgen
-# is as fast or faster).
+# (bench/gpu_dcgan_step.py), on the CPU, with the same thread count, for every
+# PyTorch build of bench/peers.sh (Debian's python3-torch; the newest PyPI
+# wheel once bench/peer_venv.sh has made .venv-bench/), each twice: as is and
+# with OPENBLAS_NUM_THREADS=1 (Debian's torch calls the pthread build of
+# OpenBLAS, whose threads can fight torch's OpenMP threads). Prints ms per
+# step, the ratio sgen / torch (<= 1.0: sgen is as fast or faster) per torch
+# run, and the best torch run.
 #
 #   bash bench/gan_step.sh [--threads N] [--iters N] [--warmup N] [--sparsities "none l0inf"]
 #                          [--k 16] [--batch 64] [--full-iters N] [--save]
@@ -25,14 +27,15 @@
 # (5 critic steps + 1 G step): rows "wgan-gp-full".
 # Both sides do identical work: the same shapes, losses, number of forward and
 # backward passes and optimizer steps (see the headers of the two drivers);
-# the parameter counts they print are compared (a mismatch is reported and
-# makes the script exit 1). Different RNGs: the losses are not comparable
-# bitwise, only in magnitude.
+# the parameter counts they print are compared, for every torch run (a
+# mismatch is reported and makes the script exit 1). Different RNGs: the
+# losses are not comparable bitwise, only in magnitude.
 #
 # BUILD (default: build) is the CMake build dir holding bin/sgen; it is built
 # there (target sgen_exe) when missing. --save also writes the whole output,
-# with the machine description, the date and the command, to
-# bench/results/<date>-gan_step.txt.
+# with the machine description, every peer's torch version, the date and the
+# command, to bench/results/<date>-gan_step.txt. BENCH_PEERS=deb: Debian's
+# torch only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,11 +77,9 @@ for s in $sparsities; do
 done
 [ -n "$sparsities" ] || { echo "gan_step: --sparsities is empty" >&2; exit 2; }
 
-python=/usr/bin/python3
-if ! "$python" -c "import torch" 2>/dev/null; then
-  echo "gan_step: $python cannot import torch (apt-get install python3-torch)" >&2
-  exit 1
-fi
+# shellcheck source=bench/peers.sh
+. "$here/peers.sh"
+bench_peers_init "$root" || exit 1
 if [ ! -x "$build/bin/sgen" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j "$(nproc)" --target sgen_exe
@@ -95,7 +96,7 @@ net_lua="$(echo "$net" | sed 's/--\([a-z_]*\) \([0-9]*\)/--\1=\2/g')"
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" | tail -1; }
 
 run() {
-  local step s name extra extra_lua
+  local step s name extra extra_lua i
   for step in dcgan wgan-gp; do
     for s in $sparsities; do
       name="$step-$s"
@@ -107,39 +108,47 @@ run() {
       echo "\$ OMP_NUM_THREADS=$threads $build_arg/bin/sgen run bench/gpu_dcgan_step.lua --device=cpu $net_lua $extra_lua --iters=$iters --warmup=$warmup --threads=$threads"
       (cd "$root" && OMP_NUM_THREADS=$threads "$build/bin/sgen" run bench/gpu_dcgan_step.lua --device=cpu \
         $net_lua $extra_lua --iters="$iters" --warmup="$warmup" --threads="$threads") | tee "$tmp/sgen-$name.txt"
-      echo "\$ OMP_NUM_THREADS=$threads $python bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads"
-      OMP_NUM_THREADS=$threads "$python" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
-        --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch-$name.txt"
-      echo "\$ OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads $python bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads"
-      OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "$python" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
-        --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch1-$name.txt"
-      local p
-      for p in params_G params_D; do
-        if [ "$(field "$tmp/sgen-$name.txt" $p)" != "$(field "$tmp/torch-$name.txt" $p)" ]; then
-          echo "gan_step: $name: $p differs: sgen $(field "$tmp/sgen-$name.txt" $p), torch $(field "$tmp/torch-$name.txt" $p)" >&2
-          touch "$tmp/mismatch"
-        fi
+      local py p f
+      for i in "${!PEER_PYTHONS[@]}"; do
+        py="${PEER_PYTHONS[$i]}"
+        echo "\$ OMP_NUM_THREADS=$threads $py bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads    # ${PEER_LABELS[$i]}"
+        OMP_NUM_THREADS=$threads "$py" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
+          --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch$i-$name.txt"
+        echo "\$ OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads $py bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads    # ${PEER_LABELS[$i]}"
+        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "$py" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
+          --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch$i-ob1-$name.txt"
+        for f in "$tmp/torch$i-$name.txt" "$tmp/torch$i-ob1-$name.txt"; do
+          for p in params_G params_D; do
+            if [ "$(field "$tmp/sgen-$name.txt" $p)" != "$(field "$f" $p)" ]; then
+              echo "gan_step: $name: $p differs: sgen $(field "$tmp/sgen-$name.txt" $p), ${PEER_LABELS[$i]} $(field "$f" $p)" >&2
+              touch "$tmp/mismatch"
+            fi
+          done
+        done
       done
       echo
     done
   done
   echo "== summary ($threads threads, batch $batch, ngf 128, ndf 64, k $k; mean of $iters steps after $warmup warm-up;"
-  echo "   ratio = sgen / torch, <= 1.0 means sgen is as fast or faster; wgan-gp: one critic step)"
-  printf "%-20s %12s %12s %8s   %18s %8s\n" "step" "sgen ms" "torch ms" "ratio" "torch(OB=1) ms" "ratio"
-  local key
-  for step in dcgan wgan-gp wgan-gp-full; do
-    [ "$step" = wgan-gp-full ] && [ "$full_iters" = 0 ] && continue
-    for s in $sparsities; do
-      name="${step%-full}-$s"
-      key=ms_per_iter
-      [ "$step" = wgan-gp-full ] && key=ms_full_iter
-      awk -v name="$step-$s" -v a="$(field "$tmp/sgen-$name.txt" $key)" -v b="$(field "$tmp/torch-$name.txt" $key)" \
-        -v c="$(field "$tmp/torch1-$name.txt" $key)" '
-        function ratio(x, y) { return (x == "" || y == "" || y + 0 == 0) ? "n/a" : sprintf("%.2f", x / y) }
-        function ms(x) { return x == "" ? "n/a" : sprintf("%.1f", x) }
-        BEGIN { printf "%-20s %12s %12s %8s   %18s %8s\n", name, ms(a), ms(b), ratio(a, b), ms(c), ratio(a, c) }'
+  echo "   ratio = sgen / torch, <= 1.0 means sgen is as fast or faster; wgan-gp: one critic step;"
+  echo "   OB=1: OPENBLAS_NUM_THREADS=1; best: the fastest torch run)"
+  local key vals
+  {
+    bench_summary_header step ms
+    for step in dcgan wgan-gp wgan-gp-full; do
+      [ "$step" = wgan-gp-full ] && [ "$full_iters" = 0 ] && continue
+      for s in $sparsities; do
+        name="${step%-full}-$s"
+        key=ms_per_iter
+        [ "$step" = wgan-gp-full ] && key=ms_full_iter
+        vals=()
+        for i in "${!PEER_PYTHONS[@]}"; do
+          vals+=("$(field "$tmp/torch$i-$name.txt" $key)" "$(field "$tmp/torch$i-ob1-$name.txt" $key)")
+        done
+        bench_summary_row "$step-$s" "%.1f" "$(field "$tmp/sgen-$name.txt" $key)" "${vals[@]}"
+      done
     done
-  done
+  } | bench_table
   [ "$full_iters" = 0 ] || echo "(wgan-gp-full: one whole WGAN-GP iteration, 5 critic steps + 1 G step, mean of $full_iters)"
   if [ -f "$tmp/mismatch" ]; then
     echo "gan_step: the parameter counts of sgen and torch differ (see above): the networks are not the same" >&2
@@ -159,8 +168,8 @@ if [ "$save" = 1 ]; then
     echo "#   nproc: $(nproc)"
     echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
     echo "#   sgen: $("$build/bin/sgen" info 2>/dev/null | grep -E 'BLAS|build type' | sed 's/^ *//; s/  */ /g' | paste -sd ';' -)"
-    echo "#   torch: $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
-    echo "#   environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|SGEN_NUM_THREADS)' | sort | paste -sd ' ' - || true)"
+    bench_peers_describe
+    echo "#   environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|MKL_|SGEN_NUM_THREADS|BENCH_PEERS)' | sort | paste -sd ' ' - || true)"
     echo "#   load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     run

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Runs the op benchmark in sgen (bench/bench_ops.c) and in PyTorch
-# (bench/bench_ops.py, Debian's /usr/bin/python3) with the same thread count,
-# once more in PyTorch with OPENBLAS_NUM_THREADS=1, and prints a table:
-# op, sgen ms, torch ms, sgen/torch (<= 1.0: sgen is as fast or faster).
+# (bench/bench_ops.py) with the same thread count, for every PyTorch build of
+# bench/peers.sh (Debian's python3-torch; the newest PyPI wheel once
+# bench/peer_venv.sh has made .venv-bench/), each twice: as is and with
+# OPENBLAS_NUM_THREADS=1. Prints a table: op, sgen ms, per torch run its ms
+# and sgen/torch (<= 1.0: sgen is as fast or faster), then the best torch run
+# and sgen/best.
 #
 #   bash bench/run_bench.sh [--threads N] [--reps N] [--save]
 #
 # BUILD (default: build) is the CMake build dir holding bench_ops; it is
 # built there when missing. --save also writes the whole output, with the
-# machine description and the command, to bench/results/<date>.txt.
+# machine description, every peer's torch version and the command, to
+# bench/results/<date>-bench_ops.txt. BENCH_PEERS=deb: Debian's torch only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,11 +32,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-python=/usr/bin/python3
-if ! "$python" -c "import torch" 2>/dev/null; then
-  echo "run_bench: $python cannot import torch (apt-get install python3-torch)" >&2
-  exit 1
-fi
+# shellcheck source=bench/peers.sh
+. "$here/peers.sh"
+bench_peers_init "$root" || exit 1
 if [ ! -x "$build/bench_ops" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j "$(nproc)" --target bench_ops
@@ -41,34 +43,40 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
+# the median ms of op $2 in the bench_ops output $1
+result() { awk -v k="$2" '$1 == "RESULT" && $2 == k { v = $3 } END { print v }' "$1"; }
+
 run() {
+  local i py
   echo "== sgen: OMP_NUM_THREADS=$threads $build_arg/bench_ops --threads $threads ${reps[*]}"
   OMP_NUM_THREADS=$threads "$build/bench_ops" --threads "$threads" "${reps[@]}" | tee "$tmp/sgen.txt"
   echo
-  echo "== torch: OMP_NUM_THREADS=$threads $python bench/bench_ops.py --threads $threads ${reps[*]}"
-  OMP_NUM_THREADS=$threads "$python" "$here/bench_ops.py" --threads "$threads" "${reps[@]}" \
-    | tee "$tmp/torch.txt"
-  echo
-  echo "== torch: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads $python bench/bench_ops.py --threads $threads ${reps[*]}"
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "$python" "$here/bench_ops.py" \
-    --threads "$threads" "${reps[@]}" | tee "$tmp/torch1.txt"
-  echo
-  echo "== summary ($threads threads; median ms; ratio = sgen / torch, <= 1.0 means sgen is as fast or faster)"
-  awk '
-    FNR == 1 { f++ }
-    $1 == "RESULT" { v[f, $2] = $3; if (f == 1 && !($2 in seen)) { seen[$2] = 1; order[n++] = $2 } }
-    $1 == "INFO" && $2 == "add_bandwidth_ratio" { bw = $3 }
-    function ratio(a, b) { return (a == "" || b == "" || a == "nan" || b == "nan" || b + 0 == 0) ? "n/a" : sprintf("%.2f", a / b) }
-    function ms(a) { return (a == "" || a == "nan") ? "n/a" : sprintf("%.2f", a) }
-    END {
-      printf "%-28s %10s %10s %8s   %14s %8s\n", "op", "sgen ms", "torch ms", "ratio", "torch(OB=1) ms", "ratio"
-      for (i = 0; i < n; i++) {
-        k = order[i]
-        if (k == "memcpy_16M") continue
-        printf "%-28s %10s %10s %8s   %14s %8s\n", k, ms(v[1, k]), ms(v[2, k]), ratio(v[1, k], v[2, k]), ms(v[3, k]), ratio(v[1, k], v[3, k])
-      }
-      if (bw != "") printf "add_16M bandwidth: sgen achieves %s of the memcpy bandwidth measured by bench_ops\n", bw
-    }' "$tmp/sgen.txt" "$tmp/torch.txt" "$tmp/torch1.txt"
+  for i in "${!PEER_PYTHONS[@]}"; do
+    py="${PEER_PYTHONS[$i]}"
+    echo "== ${PEER_LABELS[$i]}: OMP_NUM_THREADS=$threads $py bench/bench_ops.py --threads $threads ${reps[*]}"
+    OMP_NUM_THREADS=$threads "$py" "$here/bench_ops.py" --threads "$threads" "${reps[@]}" | tee "$tmp/torch$i.txt"
+    echo
+    echo "== ${PEER_LABELS[$i]}: OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads $py bench/bench_ops.py --threads $threads ${reps[*]}"
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "$py" "$here/bench_ops.py" --threads "$threads" "${reps[@]}" \
+      | tee "$tmp/torch$i-ob1.txt"
+    echo
+  done
+  echo "== summary ($threads threads; median ms; ratio = sgen / torch, <= 1.0 means sgen is as fast or faster;"
+  echo "   OB=1: OPENBLAS_NUM_THREADS=1; best: the fastest torch run)"
+  local k vals
+  {
+    bench_summary_header op ms
+    for k in $(awk '$1 == "RESULT" && $2 != "memcpy_16M" && !seen[$2]++ { print $2 }' "$tmp/sgen.txt"); do
+      vals=()
+      for i in "${!PEER_PYTHONS[@]}"; do
+        vals+=("$(result "$tmp/torch$i.txt" "$k")" "$(result "$tmp/torch$i-ob1.txt" "$k")")
+      done
+      bench_summary_row "$k" "%.2f" "$(result "$tmp/sgen.txt" "$k")" "${vals[@]}"
+    done
+  } | bench_table
+  awk '$1 == "INFO" && $2 == "add_bandwidth_ratio" { bw = $3 }
+    END { if (bw != "") printf "add_16M bandwidth: sgen achieves %s of the memcpy bandwidth measured by bench_ops\n", bw }' \
+    "$tmp/sgen.txt"
 }
 
 if [ "$save" = 1 ]; then
@@ -81,6 +89,7 @@ if [ "$save" = 1 ]; then
     lscpu | head -20 | sed 's/^/#   /'
     echo "#   nproc: $(nproc)"
     echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
+    bench_peers_describe
     echo "#   load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     run
