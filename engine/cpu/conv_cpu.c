@@ -10,7 +10,8 @@
  *    uses all threads, and im2col is split over threads (conv_transpose2d
  *    splits the image's channels over the threads instead).
  * 1x1 stride-1 unpadded convolutions skip im2col: the image is the column
- * matrix. */
+ * matrix. Small output maps (a few positions per image) take the batched
+ * schedule of conv_cpu_batch.c instead: one GEMM over many images. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <omp.h>
 #endif
 
+#include "cpu/conv_cols.h"
 #include "internal/kernels_conv.h"
 #include "sgen/error.h"
 
@@ -131,7 +133,7 @@ static void valid_range(const sg_conv_geom *g, int64_t kj, int64_t *lo, int64_t 
 DEFINE_COLS(float, s)
 DEFINE_COLS(double, d)
 
-static void im2col(sg_dtype dt, const sg_conv_geom *g, const void *img, void *col, int64_t ld,
+void sg_cpu_conv_im2col(sg_dtype dt, const sg_conv_geom *g, const void *img, void *col, int64_t ld,
                    int64_t oh0, int64_t oh1, int64_t r0, int64_t r1) {
   if (dt == SG_FLOAT32)
     im2col_s(g, img, col, ld, oh0, oh1, r0, r1);
@@ -139,7 +141,7 @@ static void im2col(sg_dtype dt, const sg_conv_geom *g, const void *img, void *co
     im2col_d(g, img, col, ld, oh0, oh1, r0, r1);
 }
 
-static void col2im(sg_dtype dt, const sg_conv_geom *g, const void *col, int64_t ld, void *img,
+void sg_cpu_conv_col2im(sg_dtype dt, const sg_conv_geom *g, const void *col, int64_t ld, void *img,
                    int64_t oh0, int64_t oh1, int64_t c0, int64_t c1) {
   if (dt == SG_FLOAT32)
     col2im_s(g, col, ld, img, oh0, oh1, c0, c1);
@@ -147,7 +149,7 @@ static void col2im(sg_dtype dt, const sg_conv_geom *g, const void *col, int64_t 
     col2im_d(g, col, ld, img, oh0, oh1, c0, c1);
 }
 
-static void add_bias(sg_dtype dt, void *out, int64_t ld, int64_t rows, int64_t cols,
+void sg_cpu_conv_add_bias(sg_dtype dt, void *out, int64_t ld, int64_t rows, int64_t cols,
                      const void *b) {
   if (dt == SG_FLOAT32)
     add_bias_s(out, ld, rows, cols, b);
@@ -156,7 +158,7 @@ static void add_bias(sg_dtype dt, void *out, int64_t ld, int64_t rows, int64_t c
 }
 
 /* C = alpha op(A) op(B) + beta C, row-major. */
-static void gemm(sg_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double beta,
+void sg_cpu_conv_gemm(sg_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double beta,
                  const void *A, int64_t lda, const void *B, int64_t ldb, void *C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (dt == SG_FLOAT32)
@@ -253,7 +255,7 @@ static conv_tile load_tile(const conv_plan *c, const char *X, int64_t it, char *
     {
       int64_t r0 = 0, r1 = ckk;
       if (split) my_share(ckk, &r0, &r1);
-      im2col(c->dt, g, xi, buf, t.T, t.oh0, oh1, r0, r1);
+      sg_cpu_conv_im2col(c->dt, g, xi, buf, t.T, t.oh0, oh1, r0, r1);
     }
     t.cols = buf;
     t.ldb = t.T;
@@ -279,9 +281,9 @@ static sg_status conv2d_raw(sg_dtype dt, char *O, const char *X, const char *Wt,
         if (c.buf_bytes && !buf) continue;
         conv_tile t = load_tile(&c, X, it, buf, false);
         char *oi = O + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
-        gemm(dt, false, false, Kg, t.T, ckk, 0.0, Wt + (size_t)(t.gi * Kg * ckk) * es, ckk, t.cols,
+        sg_cpu_conv_gemm(dt, false, false, Kg, t.T, ckk, 0.0, Wt + (size_t)(t.gi * Kg * ckk) * es, ckk, t.cols,
              t.ldb, oi, P);
-        if (B) add_bias(dt, oi, P, Kg, t.T, B + (size_t)(t.gi * Kg) * es);
+        if (B) sg_cpu_conv_add_bias(dt, oi, P, Kg, t.T, B + (size_t)(t.gi * Kg) * es);
       }
       free(buf);
     }
@@ -292,14 +294,14 @@ static sg_status conv2d_raw(sg_dtype dt, char *O, const char *X, const char *Wt,
   for (int64_t it = 0; it < c.items; it++) {
     conv_tile t = load_tile(&c, X, it, buf, true);
     char *oi = O + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
-    gemm(dt, false, false, Kg, t.T, ckk, 0.0, Wt + (size_t)(t.gi * Kg * ckk) * es, ckk, t.cols,
+    sg_cpu_conv_gemm(dt, false, false, Kg, t.T, ckk, 0.0, Wt + (size_t)(t.gi * Kg * ckk) * es, ckk, t.cols,
          t.ldb, oi, P);
     if (B) {
 #pragma omp parallel if (Kg * t.T > 32768)
       {
         int64_t r0, r1;
         my_share(Kg, &r0, &r1);
-        add_bias(dt, oi + (size_t)(r0 * P) * es, P, r1 - r0, t.T,
+        sg_cpu_conv_add_bias(dt, oi + (size_t)(r0 * P) * es, P, r1 - r0, t.T,
                  B + (size_t)(t.gi * Kg + r0) * es);
       }
     }
@@ -310,6 +312,9 @@ static sg_status conv2d_raw(sg_dtype dt, char *O, const char *X, const char *Wt,
 
 static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                             const sg_tensor *b, const sg_conv_geom *g) {
+  if (sg_cpu_conv_use_batched(g))
+    return sg_cpu_conv2d_batched(x->dtype, data_of(out), data_of(x), data_of(w),
+                                 b ? data_of(b) : NULL, g, "conv2d");
   return conv2d_raw(x->dtype, data_of(out), data_of(x), data_of(w), b ? data_of(b) : NULL, g,
                     "conv2d");
 }
@@ -331,22 +336,25 @@ static void convt_item(const conv_plan *c, char *O, const char *X, const char *W
   const char *xi = X + (size_t)((n * g->K + gi * Kg) * P) * es;
   const char *wc = Wt + (size_t)(gi * Kg * ckk + c0 * kk) * es;
   if (c->direct) {
-    gemm(dt, true, false, cn, P, Kg, 0.0, wc, ckk, xi, P, oc, HW);
+    sg_cpu_conv_gemm(dt, true, false, cn, P, Kg, 0.0, wc, ckk, xi, P, oc, HW);
   } else {
     memset(oc, 0, (size_t)(cn * HW) * es);
     for (int64_t tile = 0; tile < c->ntiles; tile++) {
       int64_t oh0 = tile * c->rows, oh1 = oh0 + c->rows < g->Ho ? oh0 + c->rows : g->Ho;
       int64_t T = (oh1 - oh0) * g->Wo;
-      gemm(dt, true, false, cn * kk, T, Kg, 0.0, wc, ckk, xi + (size_t)(oh0 * g->Wo) * es, P, buf,
+      sg_cpu_conv_gemm(dt, true, false, cn * kk, T, Kg, 0.0, wc, ckk, xi + (size_t)(oh0 * g->Wo) * es, P, buf,
            T);
-      col2im(dt, g, buf, T, oc, oh0, oh1, 0, cn);
+      sg_cpu_conv_col2im(dt, g, buf, T, oc, oh0, oh1, 0, cn);
     }
   }
-  if (B) add_bias(dt, oc, HW, cn, HW, B + (size_t)(gi * Cg + c0) * es);
+  if (B) sg_cpu_conv_add_bias(dt, oc, HW, cn, HW, B + (size_t)(gi * Cg + c0) * es);
 }
 
 static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                                       const sg_tensor *b, const sg_conv_geom *g) {
+  if (sg_cpu_conv_use_batched(g))
+    return sg_cpu_conv_transpose2d_batched(x->dtype, data_of(out), data_of(x), data_of(w),
+                                           b ? data_of(b) : NULL, g);
   const conv_plan c = make_plan(g, x->dtype);
   const int64_t nimg = g->N * c.G, Cg = c.Cg;
   const char *X = data_of(x), *Wt = data_of(w), *B = b ? data_of(b) : NULL;
@@ -392,6 +400,8 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
 static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_tensor *go,
                                    const sg_conv_geom *g) {
   const sg_dtype dt = x->dtype;
+  if (sg_cpu_conv_use_batched(g))
+    return sg_cpu_conv2d_weight_batched(dt, data_of(gw), data_of(x), data_of(go), g);
   const conv_plan c = make_plan(g, dt);
   const size_t es = c.es;
   const int64_t P = c.P, Kg = c.Kg, ckk = c.ckk;
@@ -419,7 +429,7 @@ static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_t
         if (c.buf_bytes && !buf) continue;
         conv_tile t = load_tile(&c, X, it, buf, false);
         const char *goi = GO + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
-        gemm(dt, false, true, Kg, ckk, t.T, 1.0, goi, P, t.cols, t.ldb,
+        sg_cpu_conv_gemm(dt, false, true, Kg, ckk, t.T, 1.0, goi, P, t.cols, t.ldb,
              mine + (size_t)(t.gi * Kg * ckk) * es, ckk);
       }
       free(buf);
@@ -449,7 +459,7 @@ static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_t
   for (int64_t it = 0; it < c.items; it++) {
     conv_tile t = load_tile(&c, X, it, buf, true);
     const char *goi = GO + (size_t)((t.n * g->K + t.gi * Kg) * P + t.oh0 * g->Wo) * es;
-    gemm(dt, false, true, Kg, ckk, t.T, 1.0, goi, P, t.cols, t.ldb,
+    sg_cpu_conv_gemm(dt, false, true, Kg, ckk, t.T, 1.0, goi, P, t.cols, t.ldb,
          GW + (size_t)(t.gi * Kg * ckk) * es, ckk);
   }
   free(buf);
@@ -468,7 +478,7 @@ static sg_status cpu_unfold(sg_tensor *cols, const sg_tensor *x, const sg_conv_g
 #pragma omp parallel for schedule(static) if (nrows * L > 32768)
   for (int64_t nr = 0; nr < nrows; nr++) {
     int64_t n = nr / ckk, r = nr % ckk;
-    im2col(dt, g, X + (size_t)(n * g->C * HW) * es, O + (size_t)(n * ckk * L) * es, L, 0, g->Ho,
+    sg_cpu_conv_im2col(dt, g, X + (size_t)(n * g->C * HW) * es, O + (size_t)(n * ckk * L) * es, L, 0, g->Ho,
            r, r + 1);
   }
   return SG_OK;
@@ -486,7 +496,7 @@ static sg_status cpu_fold(sg_tensor *out, const sg_tensor *cols, const sg_conv_g
     int64_t n = nc / g->C, c = nc % g->C;
     char *oi = O + (size_t)(n * g->C * HW) * es;
     memset(oi + (size_t)(c * HW) * es, 0, (size_t)HW * es);
-    col2im(dt, g, CL + (size_t)(n * ckk * L) * es, L, oi, 0, g->Ho, c, c + 1);
+    sg_cpu_conv_col2im(dt, g, CL + (size_t)(n * ckk * L) * es, L, oi, 0, g->Ho, c, c + 1);
   }
   return SG_OK;
 }

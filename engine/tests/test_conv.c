@@ -269,6 +269,13 @@ static void reference_cases(void) {
       {1, 41, 16, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1},
       {3, 12, 40, 40, 10, 3, 3, 1, 1, 1, 1, 1, 1, 2},
       {1, 40, 16, 16, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},
+      /* small output maps, several images: the batched schedule (one GEMM
+       * over images); strides and padding, dilation, a 4x4 -> 1x1 layer
+       * (CSC-CTRL's last), and chunks of fewer images than the batch */
+      {5, 7, 6, 6, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1},
+      {3, 5, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1},
+      {6, 32, 4, 4, 16, 4, 4, 1, 1, 0, 0, 1, 1, 1},
+      {3, 256, 19, 19, 8, 4, 4, 1, 1, 0, 0, 1, 1, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     check_against_reference(SG_FLOAT32, &cases[i], 100 + i);
@@ -544,6 +551,10 @@ int main(void) {
   RUN(hand_values);
   RUN(torch_values);
   RUN(reference_cases);
+  /* the same cases with the batched schedule for small maps turned off */
+  setenv("SGEN_CONV_BATCH", "0", 1);
+  RUN(reference_cases);
+  unsetenv("SGEN_CONV_BATCH");
   RUN(layouts_and_dtypes);
   RUN(conv2d_gradients);
   RUN(conv_transpose2d_gradients);
