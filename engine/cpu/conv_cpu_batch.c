@@ -21,7 +21,7 @@
 /* Output maps of at most this many positions use the batched schedule. */
 #define SG_CONV_BATCH_MAX_P 256
 /* Bytes of the column buffer plus the GEMM result buffer of one chunk. */
-#define SG_CONV_BATCH_BYTES ((int64_t)16 << 20)
+#define SG_CONV_BATCH_BYTES ((int64_t)2 << 20)
 
 bool sg_cpu_conv_use_batched(const sg_conv_geom *g) {
   if (g->groups != 1 || g->N < 2 || g->Ho * g->Wo > SG_CONV_BATCH_MAX_P || g->Ho * g->Wo == 0)
