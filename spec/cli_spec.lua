@@ -506,6 +506,38 @@ describe("the REPL on a terminal", function()
     assert.matches("x\\040%*\\0403", h)
     assert.matches("for\\040i\\040=\\0401,\\0401\\040do\\012end", h)
   end)
+  it("cancels the line or the block on Ctrl-C and goes on; Ctrl-D exits and saves the history",
+     function()
+    -- regression: Ctrl-C at the prompt killed the REPL (status 130) and lost the history
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      pending("util-linux `script` is not installed: no pseudo-terminal to test with")
+      return
+    end
+    local _, dir = script("")
+    local hist, log = dir .. "/history", dir .. "/tty.out"
+    -- keys are typed once the banner is shown (start-up time varies with the
+    -- load); \003 is Ctrl-C, which the terminal turns into SIGINT
+    local cmd = "(for i in $(seq 300); do grep -q 'Ctrl-D exits' " .. shell_quote(log)
+                .. " 2>/dev/null && break; sleep 0.1; done; sleep 0.3; "
+                .. "printf 'x = 41\\r'; sleep 0.5; printf 'oops(1, '; sleep 0.3; printf '\\003'; "
+                .. "sleep 0.5; printf 'for i = 1, 2 do\\r'; sleep 0.3; printf 'x = 0\\r'; "
+                .. "sleep 0.3; printf '\\003'; sleep 0.5; printf 'x + 1\\r'; "
+                .. "sleep 0.5; printf '\\004'; sleep 1) | SGEN_HISTORY=" .. shell_quote(hist)
+                .. " timeout 60 script -qec " .. shell_quote("exec " .. shell_quote(BIN))
+                .. " /dev/null > " .. shell_quote(log)
+    local _, _, code = sh(cmd)
+    local out = read_file(log) or ""
+    assert.equal(0, code, out)
+    -- the cancelled line and block did not run: x is still 41
+    assert.matches("\n42\r?\n", out)
+    assert.not_matches("global 'oops'", out)
+    local h = read_file(hist)
+    assert.is_not_nil(h, "no history file")
+    assert.matches("x\\040=\\04041", h)
+    assert.matches("x\\040%+\\0401", h)
+    assert.not_matches("oops", h)
+    assert.not_matches("for\\040i", h)
+  end)
 end)
 
 -- ---------------------------------------------------------------------------
