@@ -370,6 +370,16 @@ describe("sgen run", function()
     assert.matches("script%.lua:3: in main chunk", err)
     assert.equal(130, code)
   end)
+  it("dies by SIGINT after Ctrl-C, so that a shell loop over sgen run stops", function()
+    -- exit(130) would look the same to `$?` but let `for ...; do sgen run; done` go on
+    local path, dir = script("")
+    local starts = dir .. "/starts"
+    write_file(path, H.CTRL_C_LUA .. "io.open(" .. string.format("%q", starts)
+                     .. ", 'a'):write('run\\n'):close()\nctrl_c()\nwhile true do end\n")
+    local runs, err = H.sgen_loop({"run", path}, starts)
+    assert.equal(1, runs, err)
+    assert.matches("^sgen: .*interrupted!\nstack traceback:\n", err)
+  end)
   it("keeps memory flat in a loop that allocates tensors", function()
     -- the executable keeps Lua's incremental collector, which the bindings
     -- pace with the tensors' bytes
