@@ -380,6 +380,19 @@ describe("sgen run", function()
     assert.equal(1, runs, err)
     assert.matches("^sgen: .*interrupted!\nstack traceback:\n", err)
   end)
+  it("dies by SIGINT also when the script polled sg.interrupted() and returned", function()
+    local path, dir = script("")
+    local starts, done = dir .. "/starts", dir .. "/cleaned"
+    write_file(path, H.CTRL_C_LUA .. "io.open(" .. string.format("%q", starts)
+                     .. ", 'a'):write('run\\n'):close()\n"
+                     .. "sgen.defer_interrupt(true)\nctrl_c()\n"
+                     .. "while not sgen.interrupted() do end\n"
+                     .. "io.open(" .. string.format("%q", done) .. ", 'a'):write('ok\\n'):close()\n")
+    local runs, err = H.sgen_loop({"run", path}, starts)
+    assert.equal(1, runs, err)
+    assert.equal("", err)
+    assert.equal("ok\n", read_file(done))
+  end)
   it("keeps memory flat in a loop that allocates tensors", function()
     -- the executable keeps Lua's incremental collector, which the bindings
     -- pace with the tensors' bytes
