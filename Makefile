@@ -43,6 +43,7 @@ demo: deps build
 	@echo "PSNR curves: $(DEMO_OUT)/<variant>/psnr.svg, table: $(DEMO_OUT)/table.md"
 
 bench: deps build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/peer_venv.sh || echo "make bench: warning: no PyPI torch peer (bench/peer_venv.sh failed): Debian's torch only" >&2
 	BUILD=$(BUILD) bash bench/run_bench.sh
 	BUILD=$(BUILD) bash bench/dip_step.sh

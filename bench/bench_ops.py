@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of bench/bench_ops.c: the same ops, shapes and timing method
-(warm-up, then the median of N runs). Run with Debian's interpreter:
+(warm-up, then the median of N runs). Run with Debian's interpreter (its
+python3-torch: `bash scripts/install-deps.sh --bench`):
 
     /usr/bin/python3 bench/bench_ops.py [--threads N] [--reps N] [--only NAME]
 

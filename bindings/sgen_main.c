@@ -154,9 +154,20 @@ int sgen_docall(lua_State *L, int narg, int nres) {
   lua_insert(L, base);
   interrupted_state = L;
   lsg_interrupt_reset();
-  signal(SIGINT, on_sigint);
+  /* the handler in place before (default for `sgen run`, the prompt's for
+   * the REPL, which must survive a Ctrl-C after the chunk) comes back after */
+  struct sigaction sa, prev;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  int saved = sigaction(SIGINT, &sa, &prev) == 0;
   int status = lua_pcall(L, narg, nres, base);
-  signal(SIGINT, SIG_DFL);
+  if (saved) {
+    sigaction(SIGINT, &prev, NULL);
+  } else {
+    signal(SIGINT, SIG_DFL);
+  }
   interrupted_state = NULL;
   lua_remove(L, base);
   return status;

@@ -4,14 +4,21 @@
  * through a pipe, without prompts). Like lua.c: a line is first tried as
  * `return <line>` so expressions print their values; a chunk whose syntax
  * error ends at <eof> is incomplete and continues on a ">>" line; errors are
- * shown and the session goes on. */
+ * shown and the session goes on. On a terminal, Ctrl-C at a prompt cancels
+ * the line or the unfinished block (as Python's REPL does) and Ctrl-D exits;
+ * the history is written after every chunk, so that no way of ending the
+ * session loses it. */
 #include <editline/readline.h>
+#include <errno.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "sgen/sgen.h"
 #include "sgen_cli.h"
@@ -19,36 +26,100 @@
 #define EOFMARK "<eof>"
 #define HISTORY_SIZE 1000
 
+/* pushline's results */
+#define LINE_READ 1
+#define LINE_EOF 0
+#define LINE_CANCELLED (-1)
+/* loadline's results besides a Lua status */
+#define CHUNK_EOF (-1)
+#define CHUNK_CANCELLED (-2)
+
 static int interactive;
 static char history_path[4096];
 
 /* ---- reading lines ---- */
 
-/* Pushes the next line (without its newline) or returns 0 at end of input. */
+/* Ctrl-C while the REPL waits at a prompt: noted here (one between chunks
+ * is dropped when the next prompt clears the flag). While a chunk runs,
+ * sgen_docall's handler replaces this one. */
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_sigint(int sig) {
+  (void)sig;
+  prompt_interrupted = 1;
+}
+
+/* libedit's key reader (rl_getc_function). Its built-in reader retries a
+ * read that a signal interrupted, so Ctrl-C could not end readline(); this
+ * one reports end of input once on_prompt_sigint has run, readline() returns
+ * and pushline tells the two apart by the flag. Bytes are decoded as libedit
+ * does (mbrtowc in the current locale, invalid bytes dropped). */
+static int read_key(FILE *stream) {
+  (void)stream;
+  char buf[MB_LEN_MAX];
+  size_t n = 0;
+  for (;;) {
+    if (prompt_interrupted) return -1;
+    unsigned char c;
+    ssize_t got = read(STDIN_FILENO, &c, 1);
+    if (got < 0 && errno == EINTR) continue; /* the flag decides */
+    if (got <= 0) return -1;                 /* end of input or a dead terminal */
+    buf[n++] = (char)c;
+    wchar_t wc;
+    mbstate_t state;
+    memset(&state, 0, sizeof state);
+    size_t k = mbrtowc(&wc, buf, n, &state);
+    if (k == (size_t)-2 && n < sizeof buf) continue; /* more bytes to come */
+    if (k == (size_t)-1 || k == (size_t)-2) {
+      n = 0;
+      continue;
+    }
+    return (int)wc;
+  }
+}
+
+/* Pushes the next line (without its newline) and returns LINE_READ, or
+ * returns LINE_EOF at end of input or LINE_CANCELLED after Ctrl-C. */
 static int pushline(lua_State *L, int firstline) {
   if (interactive) {
+    prompt_interrupted = 0;
     char *line = readline(firstline ? "> " : ">> ");
-    if (line == NULL) return 0;
+    if (prompt_interrupted) {
+      free(line);
+      fputs("^C\n", stdout); /* the terminal does not echo it in libedit's raw mode */
+      fflush(stdout);
+      return LINE_CANCELLED;
+    }
+    if (line == NULL) return LINE_EOF;
     lua_pushstring(L, line);
     free(line);
-    return 1;
+    return LINE_READ;
   }
   char *line = NULL;
   size_t cap = 0;
   ssize_t n = getline(&line, &cap, stdin);
   if (n < 0) {
     free(line);
-    return 0;
+    return LINE_EOF;
   }
   if (n > 0 && line[n - 1] == '\n') n--;
   if (n > 0 && line[n - 1] == '\r') n--;
   lua_pushlstring(L, line, (size_t)n);
   free(line);
-  return 1;
+  return LINE_READ;
 }
 
+static void save_history(void) {
+  if (history_path[0] != '\0') write_history(history_path); /* errors ignored */
+}
+
+/* Written at once (1000 lines at most): a session killed by a signal (a
+ * second Ctrl-C in a long computation, a closed terminal) keeps it too. */
 static void remember(const char *chunk) {
-  if (interactive && chunk[0] != '\0') add_history(chunk);
+  if (interactive && chunk[0] != '\0') {
+    add_history(chunk);
+    save_history();
+  }
 }
 
 /* True if the syntax error on top of the stack ends at <eof>: the chunk is
@@ -77,6 +148,8 @@ static int addreturn(lua_State *L) {
   return status;
 }
 
+/* Returns a Lua status with the function or the message on top, or
+ * CHUNK_CANCELLED (Ctrl-C on a ">>" line: the block is dropped). */
 static int multiline(lua_State *L) {
   for (;;) {
     size_t len;
@@ -84,7 +157,9 @@ static int multiline(lua_State *L) {
     int status = luaL_loadbuffer(L, line, len, "=stdin");
     /* complete (or a real error), or the input ended inside the chunk: the
      * function or the error message is on top */
-    if (!incomplete(L, status) || !pushline(L, 0)) {
+    int got = incomplete(L, status) ? pushline(L, 0) : LINE_EOF;
+    if (got == LINE_CANCELLED) return CHUNK_CANCELLED;
+    if (got == LINE_EOF) {
       remember(line);
       return status;
     }
@@ -96,12 +171,17 @@ static int multiline(lua_State *L) {
 }
 
 /* Reads a chunk: LUA_OK with the compiled function on the stack, an error
- * status with the message, or -1 at end of input. */
+ * status with the message, CHUNK_CANCELLED (Ctrl-C) or CHUNK_EOF. */
 static int loadline(lua_State *L) {
   lua_settop(L, 0);
-  if (!pushline(L, 1)) return -1;
+  int got = pushline(L, 1);
+  if (got != LINE_READ) return got == LINE_CANCELLED ? CHUNK_CANCELLED : CHUNK_EOF;
   int status = addreturn(L);
   if (status != LUA_OK) status = multiline(L);
+  if (status == CHUNK_CANCELLED) {
+    lua_settop(L, 0);
+    return status;
+  }
   lua_remove(L, 1); /* the line */
   return status;
 }
@@ -288,13 +368,17 @@ static char **complete(const char *text, int start, int end) {
   return out;
 }
 
-/* ---- history ---- */
-
-static void save_history(void) {
-  if (history_path[0] != '\0') write_history(history_path); /* errors ignored */
-}
+/* ---- terminal set-up ---- */
 
 static void setup_terminal(lua_State *L) {
+  /* before using_history(), which initializes libedit */
+  rl_getc_function = read_key;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_prompt_sigint;
+  sa.sa_flags = 0; /* no SA_RESTART: the read in read_key must return */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
   rl_readline_name = "sgen";
   completion_state = L;
   rl_attempted_completion_function = complete;
@@ -328,14 +412,16 @@ int sgen_cmd_repl(void) {
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
 
   if (interactive) {
-    printf("sgen %s (%s): `sgen` is loaded; expressions print their value; Ctrl-D exits\n",
+    printf("sgen %s (%s): `sgen` is loaded; expressions print their value; Ctrl-C cancels "
+           "a line, Ctrl-D exits\n",
            SGEN_VERSION, LUA_RELEASE);
     fflush(stdout);
     setup_terminal(L);
   }
   int failures = 0;
   int status;
-  while ((status = loadline(L)) != -1) {
+  while ((status = loadline(L)) != CHUNK_EOF) {
+    if (status == CHUNK_CANCELLED) continue;
     if (status == LUA_OK) status = sgen_docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK) {
       print_results(L);

@@ -3,7 +3,10 @@
  * and `...` (parsed by sgen.cli). A Lua error prints its traceback and exits
  * with status 1; an option error (sgen.cli.options) prints its message
  * alone and exits with status 2; a script stopped by Ctrl-C prints its error
- * and then ends by SIGINT (status 130 in the shell). */
+ * and then ends by SIGINT (status 130 in the shell). So does a script that
+ * Ctrl-C reached and that returned anyway (it polled sg.interrupted() and
+ * cleaned up, or a pcall caught "interrupted!"): the shell must learn that
+ * the run was interrupted, or a loop over runs goes on. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -93,6 +96,8 @@ int sgen_cmd_run(int argc, char **argv) {
     if (interrupted) sgen_exit_interrupted(); /* killed by SIGINT: 130 in the shell */
     return code;
   }
+  int interrupted = sgen_interrupted();
   lua_close(L);
+  if (interrupted) sgen_exit_interrupted();
   return 0;
 }

@@ -1,16 +1,51 @@
 #!/usr/bin/env bash
 # Installs the Debian packages sgen needs, only those missing. Idempotent:
 # when everything is present it prints one line and changes nothing.
+#
+#   bash scripts/install-deps.sh           building, `make demo` and `make test`
+#   bash scripts/install-deps.sh --bench   also PyTorch, numpy and python3-venv (the PyPI torch peer), for `make bench`
+#                                          and the fixture scripts tools/make_*.py
+#   ... --list                             print the packages, install nothing
+#
+# PyTorch (python3-torch and its dependencies, several hundred MB) is kept out
+# of the default set: the tests read committed fixtures and need no Python.
 set -euo pipefail
 
+usage() {
+  echo "usage: bash scripts/install-deps.sh [--bench] [--list]"
+  echo "  --bench  also PyTorch and numpy (make bench, tools/make_*.py fixture scripts)"
+  echo "  --list   print the packages, one a line, and install nothing"
+}
+
+# building, the demo and the tests
 packages=(
   build-essential cmake pkg-config
   liblua5.4-dev lua5.4 lua-busted lua-dkjson
   libpng-dev zlib1g-dev libcjson-dev libedit-dev
   libopenblas-openmp-dev
-  python3 python3-torch python3-numpy
   dataset-fashion-mnist
 )
+# the benchmarks' PyTorch side and the scripts that make the fixtures
+bench_packages=(
+  python3 python3-torch python3-numpy python3-pil python3-venv
+)
+
+bench=0
+list=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    --list) list=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [ "$bench" -eq 1 ]; then packages+=("${bench_packages[@]}"); fi
+
+if [ "$list" -eq 1 ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

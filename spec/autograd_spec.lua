@@ -281,6 +281,22 @@ describe("sg.gradcheck / sg.gradgradcheck", function()
       err_of(sg.gradgradcheck, f, {a}))
   end)
 
+  it("evaluate f with grad enabled, so a gradient penalty (sg.grad inside f) is checked", function()
+    -- regression: the finite differences ran f under no_grad, where its inner
+    -- sg.grad failed ("does not require grad"); PyTorch keeps grad enabled
+    local penalty = function(x)
+      local y = (x * x * x):sin():sum()
+      local g = sg.grad({y}, {x}, {create_graph = true})[1]
+      return (g * g):sum()
+    end
+    local a = f64({0.3, -0.8, 1.1})
+    assert.is_true(sg.gradcheck(penalty, {a}))
+    -- also from inside no_grad: the check turns grad mode on and restores it
+    sg.no_grad(function() assert.is_true(sg.gradcheck(penalty, {a})) end)
+    assert.is_true(sg.is_grad_enabled())
+    assert.same({0.3, -0.8, 1.1}, a:totable())
+  end)
+
   it("turn an error inside f into a Lua error after the check, restoring grad mode", function()
     local a = f64({1})
     local e = err_of(sg.gradcheck, function() error("inside f", 0) end, {a})

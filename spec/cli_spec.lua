@@ -370,6 +370,29 @@ describe("sgen run", function()
     assert.matches("script%.lua:3: in main chunk", err)
     assert.equal(130, code)
   end)
+  it("dies by SIGINT after Ctrl-C, so that a shell loop over sgen run stops", function()
+    -- exit(130) would look the same to `$?` but let `for ...; do sgen run; done` go on
+    local path, dir = script("")
+    local starts = dir .. "/starts"
+    write_file(path, H.CTRL_C_LUA .. "io.open(" .. string.format("%q", starts)
+                     .. ", 'a'):write('run\\n'):close()\nctrl_c()\nwhile true do end\n")
+    local runs, err = H.sgen_loop({"run", path}, starts)
+    assert.equal(1, runs, err)
+    assert.matches("^sgen: .*interrupted!\nstack traceback:\n", err)
+  end)
+  it("dies by SIGINT also when the script polled sg.interrupted() and returned", function()
+    local path, dir = script("")
+    local starts, done = dir .. "/starts", dir .. "/cleaned"
+    write_file(path, H.CTRL_C_LUA .. "io.open(" .. string.format("%q", starts)
+                     .. ", 'a'):write('run\\n'):close()\n"
+                     .. "sgen.defer_interrupt(true)\nctrl_c()\n"
+                     .. "while not sgen.interrupted() do end\n"
+                     .. "io.open(" .. string.format("%q", done) .. ", 'a'):write('ok\\n'):close()\n")
+    local runs, err = H.sgen_loop({"run", path}, starts)
+    assert.equal(1, runs, err)
+    assert.equal("", err)
+    assert.equal("ok\n", read_file(done))
+  end)
   it("keeps memory flat in a loop that allocates tensors", function()
     -- the executable keeps Lua's incremental collector, which the bindings
     -- pace with the tensors' bytes
@@ -505,6 +528,38 @@ describe("the REPL on a terminal", function()
     assert.is_not_nil(h)
     assert.matches("x\\040%*\\0403", h)
     assert.matches("for\\040i\\040=\\0401,\\0401\\040do\\012end", h)
+  end)
+  it("cancels the line or the block on Ctrl-C and goes on; Ctrl-D exits and saves the history",
+     function()
+    -- regression: Ctrl-C at the prompt killed the REPL (status 130) and lost the history
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      pending("util-linux `script` is not installed: no pseudo-terminal to test with")
+      return
+    end
+    local _, dir = script("")
+    local hist, log = dir .. "/history", dir .. "/tty.out"
+    -- keys are typed once the banner is shown (start-up time varies with the
+    -- load); \003 is Ctrl-C, which the terminal turns into SIGINT
+    local cmd = "(for i in $(seq 300); do grep -q 'Ctrl-D exits' " .. shell_quote(log)
+                .. " 2>/dev/null && break; sleep 0.1; done; sleep 0.3; "
+                .. "printf 'x = 41\\r'; sleep 0.5; printf 'oops(1, '; sleep 0.3; printf '\\003'; "
+                .. "sleep 0.5; printf 'for i = 1, 2 do\\r'; sleep 0.3; printf 'x = 0\\r'; "
+                .. "sleep 0.3; printf '\\003'; sleep 0.5; printf 'x + 1\\r'; "
+                .. "sleep 0.5; printf '\\004'; sleep 1) | SGEN_HISTORY=" .. shell_quote(hist)
+                .. " timeout 60 script -qec " .. shell_quote("exec " .. shell_quote(BIN))
+                .. " /dev/null > " .. shell_quote(log)
+    local _, _, code = sh(cmd)
+    local out = read_file(log) or ""
+    assert.equal(0, code, out)
+    -- the cancelled line and block did not run: x is still 41
+    assert.matches("\n42\r?\n", out)
+    assert.not_matches("global 'oops'", out)
+    local h = read_file(hist)
+    assert.is_not_nil(h, "no history file")
+    assert.matches("x\\040=\\04041", h)
+    assert.matches("x\\040%+\\0401", h)
+    assert.not_matches("oops", h)
+    assert.not_matches("for\\040i", h)
   end)
 end)
 

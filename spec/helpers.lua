@@ -185,4 +185,35 @@ function H.sgen(args, stdin)
   return H.sh(H.sgen_cmdline(args), stdin)
 end
 
+-- ------------------------------------------------------------ Ctrl-C, for real
+
+-- Lua code for a script run by H.sgen_loop: Ctrl-C as a terminal sends it,
+-- SIGINT to every process of the foreground group (the shell loop too).
+H.CTRL_C_LUA = [[
+local function ctrl_c()
+  local f = assert(io.open("/proc/self/stat"))
+  local pgrp = f:read("a"):match("^%d+ %b() %S+ %d+ (%d+)")
+  f:close()
+  io.popen("kill -s INT -- -" .. pgrp):close()
+end
+]]
+
+-- Runs `for i in 1 2 3; do sgen ARGS; done` in bash, in a new session (its
+-- own process group, as a terminal's foreground job), where the script
+-- calls ctrl_c() (H.CTRL_C_LUA) and appends a line to `starts` each run.
+-- bash stops the loop only when sgen died by SIGINT; a process that exits
+-- with status 130 instead makes it go on (bash's "wait and cooperative
+-- exit"). Returns the number of runs started and sgen's stderr.
+function H.sgen_loop(args, starts)
+  local errfile = H.tmpname()
+  local loop = "for i in 1 2 3; do " .. H.sgen_cmdline(args) .. " 2>>" .. H.shell_quote(errfile)
+               .. "; done"
+  os.execute("timeout 120 setsid -w bash -c " .. H.shell_quote(loop) .. " </dev/null >/dev/null 2>&1")
+  local err = H.read_file(errfile) or ""
+  os.remove(errfile)
+  local n = 0
+  for _ in (H.read_file(starts) or ""):gmatch("[^\n]+") do n = n + 1 end
+  return n, err
+end
+
 return H

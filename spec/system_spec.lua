@@ -84,6 +84,18 @@ describe("sg.cuda", function()
     for _, k in ipairs(stat_keys) do assert.equal(0, m[k], k) end
   end)
 
+  it("says 'no CUDA driver / no GPU found' in a CUDA build on a machine without a driver", function()
+    -- regression: the runtime's "CUDA driver version is insufficient for CUDA
+    -- runtime version" sent people to update a driver they did not have
+    if not sg.cuda.built or sg.cuda.is_available() or sg.cuda.versions().driver ~= 0 then
+      pending("needs a CUDA build on a machine without a CUDA driver")
+      return
+    end
+    assert.equal("no CUDA driver / no GPU found", sg.cuda.unavailable_reason())
+    assert.has_error(function() sg.zeros(2, {device = "cuda"}) end,
+      "sgen.zeros: device 'cuda' is not available: no CUDA driver / no GPU found")
+  end)
+
   it("rejects device names that are not cpu, cuda or cuda:N", function()
     for _, name in ipairs({"gpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "CUDA"}) do
       assert.has_error(function() sg.zeros(2, {device = name}) end,

@@ -4,6 +4,8 @@ bench/gpu_dcgan_step.py (the PyTorch side of the GPU benchmark), so the spec
 checks that sgen's DCGAN and the benchmark's PyTorch DCGAN are the same
 networks.
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter, which has torch (CPU):
 
     /usr/bin/python3 tools/make_dcgan_fixture.py [OUT_DIR]

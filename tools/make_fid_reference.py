@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Reference values for sg.metrics.fid / kid / inception_score (spec/gan_metrics_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
+
 Writes spec/fixtures/fid_ref.safetensors:
   a, b        two fixed 200 x 16 float64 feature sets (rows are samples) from a
               seeded numpy RNG: a is a correlated Gaussian, b a shifted, rescaled

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """PyTorch fixtures for sgen's functional ops (spec/functional_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter, which has torch (CPU):
 
     /usr/bin/python3 tools/make_functional_fixtures.py [OUT]

@@ -3,6 +3,8 @@
 (Generator with sparsity, MLCSCGenerator, Critic) and for sg.gan's losses
 and gradient penalty (spec/gan_models_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter, which has torch (CPU):
 
     /usr/bin/python3 tools/make_gan_fixture.py [OUT_DIR]

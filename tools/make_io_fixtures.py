@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Writes spec/fixtures/io_torch.safetensors for spec/io_spec.lua.
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter (it has torch):
 
     /usr/bin/python3 tools/make_io_fixtures.py [OUT_DIR]

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Writes the small I/O samples committed under engine/tests/data/.
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's python (it has torch and PIL):  /usr/bin/python3 tools/make_io_samples.py
 
 * torch_sample.safetensors: tensors made by PyTorch, written by

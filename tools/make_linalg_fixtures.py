@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Reference values for sg.linalg.eigh, slogdet and trace (spec/linalg_eigh_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter (numpy only):
 
     /usr/bin/python3 tools/make_linalg_fixtures.py [OUT_FILE]

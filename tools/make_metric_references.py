@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Reference values for sg.metrics.psnr and sg.metrics.ssim (spec/metrics_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter (numpy only; scikit-image and scipy are not
 installed here, so both metrics are re-implemented below in numpy):
 

@@ -2,6 +2,8 @@
 """PyTorch fixtures for sgen's optimizers and learning-rate schedulers
 (spec/optim_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter, which has torch 1.13 (CPU):
 
     /usr/bin/python3 tools/make_optim_fixtures.py [OUT_DIR]

@@ -2,6 +2,8 @@
 """PyTorch fixture for sg.F.coding_rate and sg.F.rate_reduction
 (lua/sgen/F_rate.lua, spec/rate_reduction_spec.lua).
 
+Set-up: `bash scripts/install-deps.sh --bench` installs what this needs (Debian's
+python3-torch, python3-numpy, python3-pil; building and testing sgen do not need them).
 Run with Debian's interpreter, which has torch (CPU):
 
     /usr/bin/python3 tools/make_rate_fixture.py [OUT_DIR]

@@ -64,8 +64,11 @@ static sg_tensor *project(projected *p, sg_tensor **inputs, int n) {
   return s;
 }
 
+/* The finite differences evaluate f with grad enabled, as PyTorch does: a
+ * function that differentiates inside (a gradient penalty calling sg_grad)
+ * fails under no_grad. The graph it builds is freed with the result. */
 static int scalar_of(sg_fn f, void *ctx, sg_tensor **inputs, int n, double *out) {
-  bool prev = sg_set_grad_enabled(false);
+  bool prev = sg_set_grad_enabled(true);
   sg_tensor *s = f(inputs, n, ctx);
   sg_set_grad_enabled(prev);
   if (!s) return -1;
@@ -77,7 +80,11 @@ static int scalar_of(sg_fn f, void *ctx, sg_tensor **inputs, int n, double *out)
 /* Core check of a scalar-valued function g. */
 static sg_status check_scalar(sg_fn g, void *gctx, sg_tensor **inputs, int n,
                               const sg_gradcheck_opts *o, const char *what, bool create_graph) {
+  /* grad enabled even when the caller is inside no_grad: else the analytic
+   * gradient would silently be zero */
+  bool prev = sg_set_grad_enabled(true);
   sg_tensor *s = g(inputs, n, gctx);
+  sg_set_grad_enabled(prev);
   if (!s) return sg_last_status();
   sg_tensor *req[16];
   int idx[16], nr = 0;

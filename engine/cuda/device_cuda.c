@@ -49,13 +49,39 @@ static struct {
   char init_error[512];
 } dev = {.once = PTHREAD_ONCE_INIT};
 
+/* Why cudaGetDeviceCount failed, in words. Without any driver (no libcuda:
+ * a machine with the toolkit but no GPU) the runtime says "CUDA driver
+ * version is insufficient for CUDA runtime version", which sends people
+ * to update a driver they do not have: say what `sgen info` says. */
+static void explain_no_device(cudaError_t e) {
+  int drv = 0;
+  if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+  (void)cudaGetLastError();
+  int rt = 0;
+  if (cudaRuntimeGetVersion(&rt) != cudaSuccess) rt = 0;
+  (void)cudaGetLastError();
+  if (e == cudaErrorInsufficientDriver && drv == 0) {
+    snprintf(dev.reason, sizeof dev.reason, "no CUDA driver / no GPU found");
+  } else if (e == cudaErrorInsufficientDriver) {
+    snprintf(dev.reason, sizeof dev.reason,
+             "the CUDA driver (%d.%d) is older than the CUDA runtime sgen was built with "
+             "(%d.%d): update the driver",
+             drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
+  } else if (e == cudaErrorNoDevice) {
+    snprintf(dev.reason, sizeof dev.reason, "no GPU found (cudaGetDeviceCount: %s)",
+             cudaGetErrorString(e));
+  } else {
+    snprintf(dev.reason, sizeof dev.reason, "no CUDA device (cudaGetDeviceCount: %s)",
+             cudaGetErrorString(e));
+  }
+}
+
 static void discover(void) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
-    snprintf(dev.reason, sizeof dev.reason, "no CUDA device (cudaGetDeviceCount: %s)",
-             cudaGetErrorString(e));
     (void)cudaGetLastError(); /* clear the sticky-free error state */
+    explain_no_device(e);
     dev.count = 0;
   } else if (n == 0) {
     snprintf(dev.reason, sizeof dev.reason, "no CUDA device found");

@@ -128,7 +128,9 @@ typedef struct sg_gradcheck_opts {
   uint64_t seed; /* for the random output weights */
 } sg_gradcheck_opts;
 /* Compares autograd with central differences for every input that requires
- * grad. Returns SG_OK, or SG_ERR_ARG with a message naming the worst entry. */
+ * grad. f always runs with grad enabled (it may call sg_grad itself, as a
+ * gradient penalty does). Returns SG_OK, or SG_ERR_ARG with a message naming
+ * the worst entry. */
 sg_status sg_gradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
                        const sg_gradcheck_opts *opts);
 /* Same for the gradient of f (checks double backward). */
