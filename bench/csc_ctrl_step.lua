@@ -34,35 +34,19 @@
 local sg = require "sgen"
 local cli = require "sgen.cli"
 local core = require "sgen.core"
-local csc_ctrl = require "models.csc_ctrl"
-local ctrl = require "sgen.ctrl"
+local common = require "bench.csc_ctrl_common"
 
-local opts = cli.options({
+local opts = cli.options(common.options({
   model = {type = "string", default = "csc", help = "csc (CSC-CTRL) | ctrl (the conv baseline)"},
-  strategy = {type = "integer", default = 2, help = "2: total derivative in the min step; 1: through g only"},
-  batch = {type = "integer", default = 128, help = "batch size"},
-  width = {type = "number", default = 1, help = "channel multiplier (c = round(64·width))"},
   iters = {type = "integer", default = 5, help = "timed steps"},
   warmup = {type = "integer", default = 2, help = "untimed steps first"},
-  threads = {type = "integer", default = 0, help = "CPU threads (0: sgen's default)"},
-  seed = {type = "integer", default = 1, help = "sg.manual_seed"},
-}, {help = "Times one CSC-CTRL (or CTRL) max+min step of models/csc_ctrl.lua with sgen.ctrl."})
+}, {batch = 128, width = 1, seed = 1}),
+  {help = "Times one CSC-CTRL (or CTRL) max+min step of models/csc_ctrl.lua with sgen.ctrl."})
 
-local function usage(fmt, ...) error(string.format("sgen: " .. fmt, ...), 0) end
-if opts.model ~= "csc" and opts.model ~= "ctrl" then usage("--model must be csc or ctrl, got '%s'", opts.model) end
-if opts.strategy ~= 1 and opts.strategy ~= 2 then usage("--strategy must be 1 or 2, got %d", opts.strategy) end
-if opts.iters < 1 then usage("--iters must be >= 1") end
-if opts.warmup < 0 then usage("--warmup must be >= 0") end
-if opts.batch < 2 then usage("--batch must be >= 2") end
-if not (opts.width > 0) or math.floor(64 * opts.width + 0.5) < 1 then usage("--width must be positive") end
-if opts.threads > 0 then sg.set_num_threads(opts.threads) end
-
-sg.manual_seed(opts.seed)
-local model_opts = {nc = 1, width = opts.width}
-if opts.model == "csc" then model_opts.lambda = 0.01 end
-local net = (opts.model == "csc" and csc_ctrl.CSCCTRL or csc_ctrl.CTRL)(model_opts)
-local game = ctrl.Game(net.f, net.g, {strategy = opts.strategy, lr = 2e-4, n_max = 1})
-local x = sg.rand(opts.batch, 1, 32, 32) * 2 - 1
+if opts.model ~= "csc" and opts.model ~= "ctrl" then common.usage("--model must be csc or ctrl, got '%s'", opts.model) end
+if opts.iters < 1 then common.usage("--iters must be >= 1") end
+if opts.warmup < 0 then common.usage("--warmup must be >= 0") end
+local net, game, x = common.setup(opts, opts.model)
 
 local function finite(name, v)
   if v ~= v or v == math.huge or v == -math.huge then
@@ -79,22 +63,17 @@ local ms = (core.monotonic() - t0) * 1000 / opts.iters
 
 -- The power iteration of nn.CSC (lua/sgen/nn/csc.lua: CSC:power_iteration),
 -- recounted on a layer's current dictionary: how many steps it takes.
-local POWER_SEED = 20240607
 -- size: the layer's input spatial size.
 local function power_steps(layer, size)
   local W = layer.weight
-  local shape, op = layer:code_shape(sg.zeros(1, layer.in_channels, size, size))
+  local v0, shape, op = common.power_start(layer, size)
   local s, p = layer.stride, layer.padding
   local function AtA(v)
     local y = core.conv_transpose2d(v, W, nil, {stride = s, padding = p, output_padding = op})
     return core.conv2d(y, W, nil, {stride = s, padding = p})
   end
   return sg.no_grad(function()
-    local st = sg.get_rng_state()
-    sg.manual_seed(POWER_SEED)
-    local v = sg.rand({1, shape[1], shape[2], shape[3]}, {dtype = W:dtype()})
-    sg.set_rng_state(st)
-    v = v / v:norm()
+    local v = v0 / v0:norm()
     for i = 1, layer.power_iters do
       local u = AtA(v)
       local vn = u / u:norm():item()

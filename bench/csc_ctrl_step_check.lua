@@ -11,28 +11,15 @@
 -- dictionaries after both Adam steps.
 --
 --   sgen run bench/csc_ctrl_step_check.lua --out=FILE.json [--strategy=2 --width=0.25 --batch=6 --seed=3 --threads=0]
-local sg = require "sgen"
 local cli = require "sgen.cli"
 local util = require "sgen.util"
-local csc_ctrl = require "models.csc_ctrl"
-local ctrl = require "sgen.ctrl"
+local common = require "bench.csc_ctrl_common"
 
-local opts = cli.options({
+local opts = cli.options(common.options({
   out = {type = "string", default = "", help = "JSON file to write"},
-  strategy = {type = "integer", default = 2, help = "1 | 2"},
-  width = {type = "number", default = 0.25, help = "channel multiplier"},
-  batch = {type = "integer", default = 6, help = "batch size"},
-  seed = {type = "integer", default = 3, help = "sg.manual_seed"},
-  threads = {type = "integer", default = 0, help = "CPU threads (0: sgen's default)"},
-}, {help = "Dumps one CSC-CTRL game step for bench/csc_ctrl_step_check.py."})
-if opts.out == "" then error("sgen: --out=FILE.json is required", 0) end
-if opts.strategy ~= 1 and opts.strategy ~= 2 then error("sgen: --strategy must be 1 or 2", 0) end
-if opts.threads > 0 then sg.set_num_threads(opts.threads) end
-
-sg.manual_seed(opts.seed)
-local net = csc_ctrl.CSCCTRL({nc = 1, width = opts.width, lambda = 0.01})
-local game = ctrl.Game(net.f, net.g, {strategy = opts.strategy, lr = 2e-4})
-local x = sg.rand(opts.batch, 1, 32, 32) * 2 - 1
+}, {batch = 6, width = 0.25, seed = 3}), {help = "Dumps one CSC-CTRL game step for bench/csc_ctrl_step_check.py."})
+if opts.out == "" then common.usage("--out=FILE.json is required") end
+local net, game, x = common.setup(opts, "csc")
 
 local function t(v) return v:detach():contiguous():totable() end
 local out = {strategy = opts.strategy, width = opts.width, x = t(x), W = {}, V = {}, L = {}, since = {},
@@ -40,12 +27,9 @@ local out = {strategy = opts.strategy, width = opts.width, x = t(x), W = {}, V =
 local size = 32
 for i, l in ipairs(net.csc_layers) do
   out.W[i] = t(l.weight)
-  local shape = l:code_shape(sg.zeros(1, l.in_channels, size, size))
+  local v, shape = common.power_start(l, size)
+  out.V[i] = t(v)
   size = shape[2]
-  local st = sg.get_rng_state()
-  sg.manual_seed(20240607) -- nn.CSC's POWER_SEED
-  out.V[i] = t(sg.rand({1, shape[1], shape[2], shape[3]}))
-  sg.set_rng_state(st)
 end
 
 local r = game:step(x)

@@ -38,65 +38,28 @@
 # torch only.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-build_arg="${BUILD:-build}"
-build="$build_arg"
-case "$build" in /*) ;; *) build="$root/$build" ;; esac
-threads=2
-iters=5
-warmup=2
-sparsities="none l0inf"
-k=16
-batch=64
-full_iters=0
-save=0
-args=("$@")
+# shellcheck source=bench/peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
+bench_paths
+threads=2 iters=5 warmup=2 sparsities="none l0inf" k=16 batch=64 full_iters=0 save=0
 usage() {
   echo "usage: $0 [--threads N] [--iters N] [--warmup N] [--sparsities \"none l0inf\"] [--k N] [--batch N] [--full-iters N] [--save]" >&2
   exit 2
 }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --threads) [ $# -ge 2 ] || usage; threads="$2"; shift 2 ;;
-    --iters) [ $# -ge 2 ] || usage; iters="$2"; shift 2 ;;
-    --warmup) [ $# -ge 2 ] || usage; warmup="$2"; shift 2 ;;
-    --sparsities) [ $# -ge 2 ] || usage; sparsities="$2"; shift 2 ;;
-    --k) [ $# -ge 2 ] || usage; k="$2"; shift 2 ;;
-    --batch) [ $# -ge 2 ] || usage; batch="$2"; shift 2 ;;
-    --full-iters) [ $# -ge 2 ] || usage; full_iters="$2"; shift 2 ;;
-    --save) save=1; shift ;;
-    *) usage ;;
-  esac
-done
-for v in "$threads" "$iters" "$warmup" "$k" "$batch" "$full_iters"; do
-  case "$v" in ''|*[!0-9]*) echo "gan_step: '$v' is not a non-negative integer" >&2; exit 2 ;; esac
-done
+bench_parse_args "threads iters warmup sparsities k batch full-iters save!" "$@"
+bench_need_uints "$threads" "$iters" "$warmup" "$k" "$batch" "$full_iters"
 for s in $sparsities; do
   case "$s" in none|l0inf) ;; *) echo "gan_step: sparsity '$s' is not none or l0inf" >&2; exit 2 ;; esac
 done
 [ -n "$sparsities" ] || { echo "gan_step: --sparsities is empty" >&2; exit 2; }
-
-# shellcheck source=bench/peers.sh
-. "$here/peers.sh"
-bench_peers_init "$root" || exit 1
-if [ ! -x "$build/bin/sgen" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target sgen_exe
-fi
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+bench_prepare sgen_exe bin/sgen
 
 # The networks, identical on both sides (Appendix A widths).
 net="--batch $batch --nz 100 --ngf 128 --ndf 64 --nc 3"
 net_lua="$(echo "$net" | sed 's/--\([a-z_]*\) \([0-9]*\)/--\1=\2/g')"
 
-# key=... of a result line
-field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" | tail -1; }
-
 run() {
-  local step s name extra extra_lua i
+  local step s name extra extra_lua key
   for step in dcgan wgan-gp; do
     for s in $sparsities; do
       name="$step-$s"
@@ -105,48 +68,26 @@ run() {
       [ "$step" = wgan-gp ] && [ "$full_iters" -gt 0 ] && extra="$extra --full_iters $full_iters"
       extra_lua="$(echo "$extra" | sed 's/--\([a-z_]*\) \([0-9a-z-]*\)/--\1=\2/g')"
       echo "== $name"
-      echo "\$ OMP_NUM_THREADS=$threads $build_arg/bin/sgen run bench/gpu_dcgan_step.lua --device=cpu $net_lua $extra_lua --iters=$iters --warmup=$warmup --threads=$threads"
-      (cd "$root" && OMP_NUM_THREADS=$threads "$build/bin/sgen" run bench/gpu_dcgan_step.lua --device=cpu \
-        $net_lua $extra_lua --iters="$iters" --warmup="$warmup" --threads="$threads") | tee "$tmp/sgen-$name.txt"
-      local py p f
-      for i in "${!PEER_PYTHONS[@]}"; do
-        py="${PEER_PYTHONS[$i]}"
-        echo "\$ OMP_NUM_THREADS=$threads $py bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads    # ${PEER_LABELS[$i]}"
-        OMP_NUM_THREADS=$threads "$py" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
-          --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch$i-$name.txt"
-        echo "\$ OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads $py bench/gpu_dcgan_step.py --device cpu $net $extra --iters $iters --warmup $warmup --threads $threads    # ${PEER_LABELS[$i]}"
-        OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "$py" "$here/gpu_dcgan_step.py" --device cpu $net $extra \
-          --iters "$iters" --warmup "$warmup" --threads "$threads" | tee "$tmp/torch$i-ob1-$name.txt"
-        for f in "$tmp/torch$i-$name.txt" "$tmp/torch$i-ob1-$name.txt"; do
-          for p in params_G params_D; do
-            if [ "$(field "$tmp/sgen-$name.txt" $p)" != "$(field "$f" $p)" ]; then
-              echo "gan_step: $name: $p differs: sgen $(field "$tmp/sgen-$name.txt" $p), ${PEER_LABELS[$i]} $(field "$f" $p)" >&2
-              touch "$tmp/mismatch"
-            fi
-          done
-        done
-      done
+      # shellcheck disable=SC2086
+      bench_sgen_run "$name" gpu_dcgan_step.lua --device=cpu $net_lua $extra_lua --iters="$iters" --warmup="$warmup" \
+        --threads="$threads"
+      # shellcheck disable=SC2086
+      bench_torch_runs "$name" gpu_dcgan_step.py --device cpu $net $extra --iters "$iters" --warmup "$warmup" \
+        --threads "$threads"
+      bench_check_params "$name" "$name" params_G params_D
       echo
     done
   done
   echo "== summary ($threads threads, batch $batch, ngf 128, ndf 64, k $k; mean of $iters steps after $warmup warm-up;"
   echo "   ratio = sgen / torch, <= 1.0 means sgen is as fast or faster; wgan-gp: one critic step;"
   echo "   OB=1: OPENBLAS_NUM_THREADS=1; best: the fastest torch run)"
-  local key vals
   {
     bench_summary_header step ms
     for step in dcgan wgan-gp wgan-gp-full; do
       [ "$step" = wgan-gp-full ] && [ "$full_iters" = 0 ] && continue
-      for s in $sparsities; do
-        name="${step%-full}-$s"
-        key=ms_per_iter
-        [ "$step" = wgan-gp-full ] && key=ms_full_iter
-        vals=()
-        for i in "${!PEER_PYTHONS[@]}"; do
-          vals+=("$(field "$tmp/torch$i-$name.txt" $key)" "$(field "$tmp/torch$i-ob1-$name.txt" $key)")
-        done
-        bench_summary_row "$step-$s" "%.1f" "$(field "$tmp/sgen-$name.txt" $key)" "${vals[@]}"
-      done
+      key=ms_per_iter
+      [ "$step" = wgan-gp-full ] && key=ms_full_iter
+      for s in $sparsities; do bench_summary_of "$step-$s" "%.1f" "${step%-full}-$s" "$key"; done
     done
   } | bench_table
   [ "$full_iters" = 0 ] || echo "(wgan-gp-full: one whole WGAN-GP iteration, 5 critic steps + 1 G step, mean of $full_iters)"
@@ -155,29 +96,5 @@ run() {
   fi
 }
 
-if [ "$save" = 1 ]; then
-  mkdir -p "$here/results"
-  out="$here/results/$(date +%F)-gan_step.txt"
-  {
-    echo "# gan_step, $(date -u '+%F %T UTC'), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    echo "# command: BUILD=$build_arg bash bench/gan_step.sh ${args[*]:-}"
-    echo "# machine:"
-    echo "#   model: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    lscpu | grep -E '^(Architecture|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|L2 cache|L3 cache)' \
-      | sed 's/^/#   /'
-    echo "#   nproc: $(nproc)"
-    echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
-    echo "#   sgen: $("$build/bin/sgen" info 2>/dev/null | grep -E 'BLAS|build type' | sed 's/^ *//; s/  */ /g' | paste -sd ';' -)"
-    bench_peers_describe
-    echo "#   environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|MKL_|SGEN_NUM_THREADS|BENCH_PEERS)' | sort | paste -sd ' ' - || true)"
-    echo "#   load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo
-    run
-    echo
-    echo "# load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-  } 2>&1 | tee "$out"
-  echo "gan_step: wrote $out"
-else
-  run
-fi
+bench_main gan_step "$save" run "$@"
 [ ! -f "$tmp/mismatch" ] || exit 1

@@ -45,47 +45,17 @@
 # bench/results/<date>-paper_gan_step.txt.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-build_arg="${BUILD:-build}"
-build="$build_arg"
-case "$build" in /*) ;; *) build="$root/$build" ;; esac
 # shellcheck source=bench/peers.sh
-. "$here/peers.sh"
-model=both
-variant=
-threads=2
-iters=5
-warmup=2
-batch=64
-ngf=64
-ndf=64
-size=32
-save=0
-args=("$@")
+. "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
+bench_paths
+model=both variant='' threads=2 iters=5 warmup=2 batch=64 ngf=64 ndf=64 size=32 save=0
 usage() {
   echo "usage: $0 [--model spgan|self-sparse|both] [--variant V|all] [--threads N] [--iters N] [--warmup N]" \
     "[--batch N] [--ngf N] [--ndf N] [--size 32|64|128] [--save]" >&2
   exit 2
 }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --model) [ $# -ge 2 ] || usage; model="$2"; shift 2 ;;
-    --variant) [ $# -ge 2 ] || usage; variant="$2"; shift 2 ;;
-    --threads) [ $# -ge 2 ] || usage; threads="$2"; shift 2 ;;
-    --iters) [ $# -ge 2 ] || usage; iters="$2"; shift 2 ;;
-    --warmup) [ $# -ge 2 ] || usage; warmup="$2"; shift 2 ;;
-    --batch) [ $# -ge 2 ] || usage; batch="$2"; shift 2 ;;
-    --ngf) [ $# -ge 2 ] || usage; ngf="$2"; shift 2 ;;
-    --ndf) [ $# -ge 2 ] || usage; ndf="$2"; shift 2 ;;
-    --size) [ $# -ge 2 ] || usage; size="$2"; shift 2 ;;
-    --save) save=1; shift ;;
-    *) usage ;;
-  esac
-done
-for v in "$threads" "$iters" "$warmup" "$batch" "$ngf" "$ndf" "$size"; do
-  case "$v" in ''|*[!0-9]*) echo "paper_gan_step: '$v' is not a non-negative integer" >&2; exit 2 ;; esac
-done
+bench_parse_args "model variant threads iters warmup batch ngf ndf size save!" "$@"
+bench_need_uints "$threads" "$iters" "$warmup" "$batch" "$ngf" "$ndf" "$size"
 for v in "$threads" "$iters" "$batch" "$ngf" "$ndf"; do
   [ "$v" -ge 1 ] || { echo "paper_gan_step: --threads, --iters, --batch, --ngf, --ndf must be >= 1" >&2; exit 2; }
 done
@@ -111,147 +81,69 @@ for m in $models; do
   esac
 done
 
-bench_peers_init "$root" || exit 1
-npeers=${#PEER_PYTHONS[@]}
-if [ ! -x "$build/bin/sgen" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target sgen_exe
-fi
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+bench_prepare sgen_exe bin/sgen
 
 common="--batch $batch --ngf $ngf --ndf $ndf --iters $iters --warmup $warmup --threads $threads"
 
-# key=... of a result line
-field() { sed -n "s/.* $2=\([0-9.-]*\).*/\1/p" "$1" | tail -1; }
-
 run() {
-  local row m v name opts opts_lua i k f p
+  local row m v opts opts_lua i f x best bestf who
   for row in "${rows[@]}"; do
     m="${row%%:*}"
     v="${row#*:}"
-    name="$m/$v"
     opts="--model $m --variant $v $common"
     [ "$m" = self-sparse ] && opts="$opts --size $size"
     opts_lua="$(echo "$opts" | sed 's/--\([a-z_]*\) \([0-9a-z-]*\)/--\1=\2/g')"
-    echo "== $name"
-    echo "\$ OMP_NUM_THREADS=$threads $build_arg/bin/sgen run bench/paper_gan_step.lua $opts_lua"
-    (cd "$root" && OMP_NUM_THREADS=$threads "$build/bin/sgen" run bench/paper_gan_step.lua $opts_lua) \
-      | tee "$tmp/sgen-$m-$v.txt"
-    for ((i = 0; i < npeers; i++)); do
-      echo "\$ OMP_NUM_THREADS=$threads ${PEER_PYTHONS[$i]} bench/paper_gan_step.py $opts    # ${PEER_LABELS[$i]}"
-      OMP_NUM_THREADS=$threads "${PEER_PYTHONS[$i]}" "$here/paper_gan_step.py" $opts | tee "$tmp/t$i-$m-$v.txt"
-      echo "\$ OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads ${PEER_PYTHONS[$i]} bench/paper_gan_step.py $opts    # ${PEER_LABELS[$i]}"
-      OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=$threads "${PEER_PYTHONS[$i]}" "$here/paper_gan_step.py" $opts \
-        | tee "$tmp/t${i}ob1-$m-$v.txt"
-      for k in "t$i" "t${i}ob1"; do
-        f="$tmp/$k-$m-$v.txt"
-        for p in params_G params_D; do
-          if [ "$(field "$tmp/sgen-$m-$v.txt" $p)" != "$(field "$f" $p)" ]; then
-            echo "paper_gan_step: $name: $p differs: sgen $(field "$tmp/sgen-$m-$v.txt" $p), ${PEER_LABELS[$i]} $(field "$f" $p)" >&2
-            touch "$tmp/mismatch"
-          fi
-        done
-      done
-    done
+    echo "== $m/$v"
+    # shellcheck disable=SC2086
+    bench_sgen_run "$m-$v" paper_gan_step.lua $opts_lua
+    # shellcheck disable=SC2086
+    bench_torch_runs "$m-$v" paper_gan_step.py $opts
+    bench_check_params "$m-$v" "$m/$v" params_G params_D
     echo
   done
 
   echo "== summary ($threads threads, batch $batch, ngf $ngf, ndf $ndf, self-sparse size $size; ms per whole"
   echo "   iteration (spgan: 5 critic steps + 1 G step; self-sparse: 2 + 1), mean of $iters after $warmup warm-up;"
-  echo "   ratio = sgen / torch, <= 1.0 means sgen is as fast or faster; OB1: OPENBLAS_NUM_THREADS=1)"
-  for ((i = 0; i < npeers; i++)); do
-    echo "   t$((i + 1)) = ${PEER_LABELS[$i]} (${PEER_PYTHONS[$i]})"
-  done
-  local fmt="%-24s %10s"
-  local cols=("model/variant" "sgen ms")
-  for ((i = 0; i < npeers; i++)); do
-    cols+=("t$((i + 1)) ms" "ratio" "t$((i + 1))/OB1 ms" "ratio")
-    fmt="$fmt %10s %6s %12s %6s"
-  done
-  cols+=("best torch" "ms" "ratio")
-  fmt="$fmt   %-10s %10s %6s\n"
-  # shellcheck disable=SC2059
-  printf "$fmt" "${cols[@]}"
-  for row in "${rows[@]}"; do
-    m="${row%%:*}"
-    v="${row#*:}"
-    local vals=""
-    for ((i = 0; i < npeers; i++)); do
-      vals="$vals t$((i + 1))=$(field "$tmp/t$i-$m-$v.txt" ms_per_iter) t$((i + 1))/OB1=$(field "$tmp/t${i}ob1-$m-$v.txt" ms_per_iter)"
-    done
-    awk -v name="$m/$v" -v a="$(field "$tmp/sgen-$m-$v.txt" ms_per_iter)" -v vals="$vals" -v fmt="$fmt" '
-      function ratio(x, y) { return (x == "" || y == "" || y + 0 == 0) ? "n/a" : sprintf("%.2f", x / y) }
-      function ms(x) { return x == "" ? "n/a" : sprintf("%.1f", x) }
-      BEGIN {
-        n = split(vals, kv, " ")
-        line = sprintf("%-24s %10s", name, ms(a))
-        best = ""; who = "n/a"
-        for (j = 1; j <= n; j++) {
-          split(kv[j], p, "=")
-          w = (p[1] ~ /OB1$/) ? " %12s %6s" : " %10s %6s"
-          line = line sprintf(w, ms(p[2]), ratio(a, p[2]))
-          if (p[2] != "" && (best == "" || p[2] + 0 < best + 0)) { best = p[2]; who = p[1] }
-        }
-        printf "%s   %-10s %10s %6s\n", line, who, ms(best), ratio(a, best)
-      }'
-  done
+  echo "   ratio = sgen / torch, <= 1.0 means sgen is as fast or faster; OB=1: OPENBLAS_NUM_THREADS=1;"
+  echo "   best: the fastest torch run)"
+  {
+    bench_summary_header model/variant ms
+    for row in "${rows[@]}"; do bench_summary_of "${row/:/\/}" "%.1f" "${row/:/-}" ms_per_iter; done
+  } | bench_table
   echo
   echo "   breakdown: ms per critic step and per G step (with its projection), sgen and the best torch run above"
-  printf "%-24s %10s %10s   %-10s %10s %6s %10s %6s\n" "model/variant" "sgen D" "sgen G" "torch run" "D" "ratio" "G" "ratio"
-  for row in "${rows[@]}"; do
-    m="${row%%:*}"
-    v="${row#*:}"
-    local sg="$tmp/sgen-$m-$v.txt" bestf="" bestms="" who="n/a" x
-    for ((i = 0; i < npeers; i++)); do
-      for k in "t$i" "t${i}ob1"; do
-        x="$(field "$tmp/$k-$m-$v.txt" ms_per_iter)"
-        if [ -n "$x" ] && { [ -z "$bestms" ] || awk -v a="$x" -v b="$bestms" 'BEGIN { exit !(a + 0 < b + 0) }'; }; then
-          bestms="$x"
-          bestf="$tmp/$k-$m-$v.txt"
-          who="t$((i + 1))"
-          [ "$k" = "t$i" ] || who="$who/OB1"
-        fi
+  {
+    echo "model/variant|sgen D|sgen G|torch run|D|ratio|G|ratio"
+    for row in "${rows[@]}"; do
+      m="${row%%:*}"
+      v="${row#*:}"
+      best=""
+      bestf=""
+      who="n/a"
+      for i in "${!PEER_PYTHONS[@]}"; do
+        for f in "$tmp/torch$i-$m-$v.txt" "$tmp/torch$i-ob1-$m-$v.txt"; do
+          x="$(bench_field "$f" ms_per_iter)"
+          if [ -n "$x" ] && { [ -z "$best" ] || awk -v a="$x" -v b="$best" 'BEGIN { exit !(a + 0 < b + 0) }'; }; then
+            best="$x"
+            bestf="$f"
+            who="${PEER_LABELS[$i]%% *}"
+            case "$f" in *-ob1-*) who="$who OB=1" ;; esac
+          fi
+        done
       done
+      awk -v name="$m/$v" -v who="$who" \
+        -v sd="$(bench_field "$tmp/sgen-$m-$v.txt" ms_critic_step)" -v sgg="$(bench_field "$tmp/sgen-$m-$v.txt" ms_g_step)" \
+        -v td="$([ -n "$bestf" ] && bench_field "$bestf" ms_critic_step)" \
+        -v tg="$([ -n "$bestf" ] && bench_field "$bestf" ms_g_step)" '
+        function ratio(x, y) { return (x == "" || y == "" || y + 0 == 0) ? "n/a" : sprintf("%.2f", x / y) }
+        function ms(x) { return x == "" ? "n/a" : sprintf("%.1f", x) }
+        BEGIN { print name "|" ms(sd) "|" ms(sgg) "|" who "|" ms(td) "|" ratio(sd, td) "|" ms(tg) "|" ratio(sgg, tg) }'
     done
-    awk -v name="$m/$v" -v who="$who" -v sd="$(field "$sg" ms_critic_step)" -v sgg="$(field "$sg" ms_g_step)" \
-      -v td="$([ -n "$bestf" ] && field "$bestf" ms_critic_step)" -v tg="$([ -n "$bestf" ] && field "$bestf" ms_g_step)" '
-      function ratio(x, y) { return (x == "" || y == "" || y + 0 == 0) ? "n/a" : sprintf("%.2f", x / y) }
-      function ms(x) { return x == "" ? "n/a" : sprintf("%.1f", x) }
-      BEGIN { printf "%-24s %10s %10s   %-10s %10s %6s %10s %6s\n", name, ms(sd), ms(sgg), who, ms(td), ratio(sd, td),
-                ms(tg), ratio(sgg, tg) }'
-  done
+  } | bench_table
   if [ -f "$tmp/mismatch" ]; then
     echo "paper_gan_step: the parameter counts of sgen and torch differ (see above): the networks are not the same" >&2
   fi
 }
 
-if [ "$save" = 1 ]; then
-  mkdir -p "$here/results"
-  out="$here/results/$(date +%F)-paper_gan_step.txt"
-  {
-    echo "# paper_gan_step, $(date -u '+%F %T UTC'), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    echo "# command: BUILD=$build_arg bash bench/paper_gan_step.sh ${args[*]:-}"
-    echo "# machine:"
-    echo "#   model: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    lscpu | grep -E '^(Architecture|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|L2 cache|L3 cache)' \
-      | sed 's/^/#   /'
-    echo "#   nproc: $(nproc)"
-    echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
-    echo "#   sgen: $("$build/bin/sgen" info 2>/dev/null | grep -E 'BLAS|build type' | sed 's/^ *//; s/  */ /g' | paste -sd ';' -)"
-    for ((i = 0; i < npeers; i++)); do
-      echo "#   peer t$((i + 1)): ${PEER_LABELS[$i]}: ${PEER_PYTHONS[$i]}, torch $("${PEER_PYTHONS[$i]}" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
-    done
-    echo "#   environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|SGEN_NUM_THREADS)' | sort | paste -sd ' ' - || true)"
-    echo "#   load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo
-    run
-    echo
-    echo "# load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-  } 2>&1 | tee "$out"
-  echo "paper_gan_step: wrote $out"
-else
-  run
-fi
+bench_main paper_gan_step "$save" run "$@"
 [ ! -f "$tmp/mismatch" ] || exit 1

@@ -15,33 +15,18 @@
 # bench/results/<date>-bench_ops.txt. BENCH_PEERS=deb: Debian's torch only.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
-build_arg="${BUILD:-build}"
-build="$build_arg"
-case "$build" in /*) ;; *) build="$root/$build" ;; esac
-threads=2
-reps=()
-save=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --threads) threads="$2"; shift 2 ;;
-    --reps) reps=(--reps "$2"); shift 2 ;;
-    --save) save=1; shift ;;
-    *) echo "usage: $0 [--threads N] [--reps N] [--save]" >&2; exit 2 ;;
-  esac
-done
-
 # shellcheck source=bench/peers.sh
-. "$here/peers.sh"
-bench_peers_init "$root" || exit 1
-if [ ! -x "$build/bench_ops" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target bench_ops
-fi
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
+bench_paths
+threads=2 reps_n='' save=0
+usage() {
+  echo "usage: $0 [--threads N] [--reps N] [--save]" >&2
+  exit 2
+}
+bench_parse_args "threads reps:reps_n save!" "$@"
+reps=()
+[ -z "$reps_n" ] || reps=(--reps "$reps_n")
+bench_prepare bench_ops bench_ops
 
 # the median ms of op $2 in the bench_ops output $1
 result() { awk -v k="$2" '$1 == "RESULT" && $2 == k { v = $3 } END { print v }' "$1"; }
@@ -79,24 +64,4 @@ run() {
     "$tmp/sgen.txt"
 }
 
-if [ "$save" = 1 ]; then
-  mkdir -p "$here/results"
-  out="$here/results/$(date +%F)-bench_ops.txt"
-  {
-    echo "# bench_ops, $(date -u '+%F %T UTC'), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    echo "# command: BUILD=$build_arg bash bench/run_bench.sh --threads $threads ${reps[*]:+${reps[*]} }--save"
-    echo "# machine:"
-    lscpu | head -20 | sed 's/^/#   /'
-    echo "#   nproc: $(nproc)"
-    echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
-    bench_peers_describe
-    echo "#   load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo
-    run
-    echo
-    echo "# load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-  } 2>&1 | tee "$out"
-  echo "run_bench: wrote $out"
-else
-  run
-fi
+bench_main bench_ops "$save" run "$@"
