@@ -20,9 +20,10 @@ shape (a fixed-seed uniform start from its own generator, at most 50 steps,
 stop when the unit iterate moves less than 1e-5, three host reads per step as
 in sgen, then the Rayleigh quotient), cached and recomputed at the first
 forward and then when 2 training forwards have used it (refresh_every = 2:
-once per player step, at its first f pass). The last FISTA iteration's
-momentum update (coefficient 0 for 2 iterations) is computed and unused, as
-in sgen. Strategy 1 solves f's codes with the detached dictionary.
+once per player step, at its first f pass). As in sgen, the last FISTA
+iteration returns its iterate without computing the next extrapolation point
+(which nothing reads). Strategy 1 solves f's codes with the detached
+dictionary.
 --model ctrl: the CTRL baseline of models/csc_ctrl.lua: Conv2d / unshared
 ConvTranspose2d of the same shapes, bias-free, DCGAN init (weights N(0, 0.02),
 BN weights N(1, 0.02), biases 0).
@@ -137,9 +138,11 @@ class CSC(nn.Module):
         thr = self.lam * step
         z = torch.relu(self.At(x, W) * step - thr)
         y, t = z, 1.0
-        for _ in range(2, self.iters + 1):
+        for k in range(2, self.iters + 1):
             r = x - self.A(y, W, op)
             znew = torch.relu(y + self.At(r, W) * step - thr)
+            if k == self.iters:  # no extrapolation after the last iteration (as sgen)
+                return znew
             tn = (1 + math.sqrt(1 + 4 * t * t)) / 2
             y = znew + (znew - z) * ((t - 1) / tn)
             t = tn

@@ -293,9 +293,12 @@ function CSC:solve(x, W, opts)
   end
   local z = prox(op_At(x, W, s, p) * step)
   local y, t = z, 1
-  for _ = 2, iters do
+  for k = 2, iters do
     local r = x - op_A(y, W, s, p, op)
     local znew = prox(y + op_At(r, W, s, p) * step)
+    -- the next iterate's extrapolation point (not after the last iteration:
+    -- nothing would read it)
+    if k == iters then return znew end
     if fista then
       local tn = (1 + math.sqrt(1 + 4 * t * t)) / 2
       y = znew + (znew - z) * ((t - 1) / tn)
