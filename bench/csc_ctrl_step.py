@@ -31,9 +31,8 @@ BatchNorm2d: eps 1e-5, momentum 0.1; activations not in place (as sgen).
 
 Objective (sgen.F_rate.rate_reduction, no labels: one class, normalize off):
 R(Z) = 1/2 logdet(I + d/(n eps2) Gram), Gram = Z Z^T when n < d else Z^T Z,
-eps2 = 0.5, torch.logdet; the same five logdets as sgen (R(Z), R(Zh), again
-R(Z) and R(Zh) as the class term, R(Z u Zh)); total = dR(Z) + dR(Zh) +
-dR(Z, Zh). The ΔR terms are read back as numbers after each player step.
+eps2 = 0.5, torch.logdet; the same three logdets as sgen (R(Z), R(Zh), used
+for the class term too, and R(Z u Zh)); total = dR(Z) + dR(Zh) + dR(Z, Zh). The ΔR terms are read back as numbers after each player step.
 Step (sgen.ctrl.Game, strategy 2 by default), Adam lr 2e-4, betas (0, 0.9),
 zero_grad(set_to_none=True) (sgen's default):
   max: Z = f(X), Xh = g(Z.detach()) under no_grad, Zh = f(Xh); backward;
@@ -236,7 +235,7 @@ def rate(Z, eps2):
 def rate_reduction(Z, Zh, eps2=0.5):
     """sgen.F_rate.rate_reduction(Z, Zh, nil, eps2, {normalize = false}): one class."""
     R_Z, R_Zh = rate(Z, eps2), rate(Zh, eps2)
-    rj, rhj = rate(Z, eps2), rate(Zh, eps2)
+    rj, rhj = R_Z, R_Zh  # the one class is all of Z (Zh): its rates are R(Z), R(Zh)
     rc, rch = rj * 1.0, rhj * 1.0
     pair = rate(torch.cat([Z, Zh], 0), eps2) - (rj + rhj) * 0.5
     dZ, dZh = R_Z - rc, R_Zh - rch
