@@ -17,13 +17,13 @@ CSC layer (sgen's nn.CSC with the model's options): 4x4 atoms, lambda 0.01,
 no_grad, skipped when every norm is within 1e-6 of 1: one host read);
 L = lambda_max(A^T A) by power iteration on one code map of the layer's code
 shape (a fixed-seed uniform start from its own generator, at most 50 steps,
-stop when the unit iterate moves less than 1e-5, three host reads per step as
-in sgen, then the Rayleigh quotient), cached and recomputed at the first
-forward and then when 2 training forwards have used it (refresh_every = 2:
-once per player step, at its first f pass). As in sgen, the last FISTA
-iteration returns its iterate without computing the next extrapolation point
-(which nothing reads). Strategy 1 solves f's codes with the detached
-dictionary.
+stop when the unit iterate moves less than 1e-5, two host reads per step (the
+norm and the move) as sgen on the CPU, then the Rayleigh quotient), cached
+and recomputed at the first forward and then when 2 training forwards have
+used it (refresh_every = 2: once per player step, at its first f pass). As in
+sgen, the last FISTA iteration returns its iterate without computing the next
+extrapolation point (which nothing reads). Strategy 1 solves f's codes with
+the detached dictionary.
 --model ctrl: the CTRL baseline of models/csc_ctrl.lua: Conv2d / unshared
 ConvTranspose2d of the same shapes, bias-free, DCGAN init (weights N(0, 0.02),
 BN weights N(1, 0.02), biases 0).
@@ -111,7 +111,6 @@ class CSC(nn.Module):
             for _ in range(self.power_iters):
                 steps += 1
                 u = self.At(self.A(v, W, op), W)
-                lam = (u * v).sum().item()  # noqa: F841 (sgen computes it every step too)
                 nu = u.norm().item()
                 if nu == 0:
                     return 0.0
