@@ -10,7 +10,15 @@
 -- gradients of f's and g's parameters (in parameters() order) and the
 -- dictionaries after both Adam steps.
 --
---   sgen run bench/csc_ctrl_step_check.lua --out=FILE.json [--strategy=2 --width=0.25 --batch=6 --seed=3 --threads=0]
+--   sgen run bench/csc_ctrl_step_check.lua --out=FILE.json [--strategy=2 --width=0.25 --batch=6 --seed=1 --threads=0]
+--
+-- The seed: the prox is a ReLU, so the gradients are discontinuous where a
+-- pre-activation is 0, and a state where one lies within rounding of 0 makes
+-- the two sides' gradients differ by far more than rounding (one unit's mask
+-- flips). Seed 3 (the default until the batched CPU conv schedule, cc8c010)
+-- has one at -1e-8 in layer 3 that that schedule's rounding turns positive
+-- (gradients 2.4 % apart; SGEN_CONV_BATCH=0 passes); seeds 1, 2, 4-7 pass
+-- with both torch builds and both strategies, seed 8 not with the PyPI one.
 local sg = require "sgen"
 local cli = require "sgen.cli"
 local util = require "sgen.util"
@@ -22,7 +30,7 @@ local opts = cli.options({
   strategy = {type = "integer", default = 2, help = "1 | 2"},
   width = {type = "number", default = 0.25, help = "channel multiplier"},
   batch = {type = "integer", default = 6, help = "batch size"},
-  seed = {type = "integer", default = 3, help = "sg.manual_seed"},
+  seed = {type = "integer", default = 1, help = "sg.manual_seed (see the header)"},
   threads = {type = "integer", default = 0, help = "CPU threads (0: sgen's default)"},
 }, {help = "Dumps one CSC-CTRL game step for bench/csc_ctrl_step_check.py."})
 if opts.out == "" then error("sgen: --out=FILE.json is required", 0) end
