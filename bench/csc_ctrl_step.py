@@ -17,12 +17,13 @@ CSC layer (sgen's nn.CSC with the model's options): 4x4 atoms, lambda 0.01,
 no_grad, skipped when every norm is within 1e-6 of 1: one host read);
 L = lambda_max(A^T A) by power iteration on one code map of the layer's code
 shape (a fixed-seed uniform start from its own generator, at most 50 steps,
-stop when the unit iterate moves less than 1e-5, three host reads per step as
-in sgen, then the Rayleigh quotient), cached and recomputed at the first
-forward and then when 2 training forwards have used it (refresh_every = 2:
-once per player step, at its first f pass). The last FISTA iteration's
-momentum update (coefficient 0 for 2 iterations) is computed and unused, as
-in sgen. Strategy 1 solves f's codes with the detached dictionary.
+stop when the unit iterate moves less than 1e-5, two host reads per step (the
+norm and the move) as sgen on the CPU, then the Rayleigh quotient), cached
+and recomputed at the first forward and then when 2 training forwards have
+used it (refresh_every = 2: once per player step, at its first f pass). As in
+sgen, the last FISTA iteration returns its iterate without computing the next
+extrapolation point (which nothing reads). Strategy 1 solves f's codes with
+the detached dictionary.
 --model ctrl: the CTRL baseline of models/csc_ctrl.lua: Conv2d / unshared
 ConvTranspose2d of the same shapes, bias-free, DCGAN init (weights N(0, 0.02),
 BN weights N(1, 0.02), biases 0).
@@ -30,9 +31,8 @@ BatchNorm2d: eps 1e-5, momentum 0.1; activations not in place (as sgen).
 
 Objective (sgen.F_rate.rate_reduction, no labels: one class, normalize off):
 R(Z) = 1/2 logdet(I + d/(n eps2) Gram), Gram = Z Z^T when n < d else Z^T Z,
-eps2 = 0.5, torch.logdet; the same five logdets as sgen (R(Z), R(Zh), again
-R(Z) and R(Zh) as the class term, R(Z u Zh)); total = dR(Z) + dR(Zh) +
-dR(Z, Zh). The ΔR terms are read back as numbers after each player step.
+eps2 = 0.5, torch.logdet; the same three logdets as sgen (R(Z), R(Zh), used
+for the class term too, and R(Z u Zh)); total = dR(Z) + dR(Zh) + dR(Z, Zh). The ΔR terms are read back as numbers after each player step.
 Step (sgen.ctrl.Game, strategy 2 by default), Adam lr 2e-4, betas (0, 0.9),
 zero_grad(set_to_none=True) (sgen's default):
   max: Z = f(X), Xh = g(Z.detach()) under no_grad, Zh = f(Xh); backward;
@@ -111,7 +111,6 @@ class CSC(nn.Module):
             for _ in range(self.power_iters):
                 steps += 1
                 u = self.At(self.A(v, W, op), W)
-                lam = (u * v).sum().item()  # noqa: F841 (sgen computes it every step too)
                 nu = u.norm().item()
                 if nu == 0:
                     return 0.0
@@ -137,9 +136,11 @@ class CSC(nn.Module):
         thr = self.lam * step
         z = torch.relu(self.At(x, W) * step - thr)
         y, t = z, 1.0
-        for _ in range(2, self.iters + 1):
+        for k in range(2, self.iters + 1):
             r = x - self.A(y, W, op)
             znew = torch.relu(y + self.At(r, W) * step - thr)
+            if k == self.iters:  # no extrapolation after the last iteration (as sgen)
+                return znew
             tn = (1 + math.sqrt(1 + 4 * t * t)) / 2
             y = znew + (znew - z) * ((t - 1) / tn)
             t = tn
@@ -233,7 +234,7 @@ def rate(Z, eps2):
 def rate_reduction(Z, Zh, eps2=0.5):
     """sgen.F_rate.rate_reduction(Z, Zh, nil, eps2, {normalize = false}): one class."""
     R_Z, R_Zh = rate(Z, eps2), rate(Zh, eps2)
-    rj, rhj = rate(Z, eps2), rate(Zh, eps2)
+    rj, rhj = R_Z, R_Zh  # the one class is all of Z (Zh): its rates are R(Z), R(Zh)
     rc, rch = rj * 1.0, rhj * 1.0
     pair = rate(torch.cat([Z, Zh], 0), eps2) - (rj + rhj) * 0.5
     dZ, dZh = R_Z - rc, R_Zh - rch

@@ -23,7 +23,7 @@
 # Both sides do identical work (see the headers of the two drivers): the same
 # shapes, passes (per step: 4 f passes and 2 g passes, one of them without
 # gradient; 2 backward passes; 2 Adam steps), CSC solver steps, power
-# iterations, logdets (five per objective, as sgen.F_rate computes them) and
+# iterations, logdets (three per objective, as sgen.F_rate computes them) and
 # host reads of the ΔR terms. The parameter counts they print are compared (a
 # mismatch is reported and makes the script exit 1). Differences that remain:
 # different RNGs (the initial weights differ: the losses agree in magnitude

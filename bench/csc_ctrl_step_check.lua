@@ -10,14 +10,22 @@
 -- gradients of f's and g's parameters (in parameters() order) and the
 -- dictionaries after both Adam steps.
 --
---   sgen run bench/csc_ctrl_step_check.lua --out=FILE.json [--strategy=2 --width=0.25 --batch=6 --seed=3 --threads=0]
+--   sgen run bench/csc_ctrl_step_check.lua --out=FILE.json [--strategy=2 --width=0.25 --batch=6 --seed=1 --threads=0]
+--
+-- The seed: the prox is a ReLU, so the gradients are discontinuous where a
+-- pre-activation is 0, and a state where one lies within rounding of 0 makes
+-- the two sides' gradients differ by far more than rounding (one unit's mask
+-- flips). Seed 3 (the default until the batched CPU conv schedule, cc8c010)
+-- has one at -1e-8 in layer 3 that that schedule's rounding turns positive
+-- (gradients 2.4 % apart; SGEN_CONV_BATCH=0 passes); seeds 1, 2, 4-7 pass
+-- with both torch builds and both strategies, seed 8 not with the PyPI one.
 local cli = require "sgen.cli"
 local util = require "sgen.util"
 local common = require "bench.csc_ctrl_common"
 
 local opts = cli.options(common.options({
   out = {type = "string", default = "", help = "JSON file to write"},
-}, {batch = 6, width = 0.25, seed = 3}), {help = "Dumps one CSC-CTRL game step for bench/csc_ctrl_step_check.py."})
+}, {batch = 6, width = 0.25, seed = 1}), {help = "Dumps one CSC-CTRL game step for bench/csc_ctrl_step_check.py."})
 if opts.out == "" then common.usage("--out=FILE.json is required") end
 local net, game, x = common.setup(opts, "csc")
 

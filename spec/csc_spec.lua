@@ -272,6 +272,68 @@ describe("nn.CSC", function()
     assert.equal(L, nn.CSC.power_iteration(l, {3, 6, 6}, {0, 0}))
   end)
 
+  it("power iteration: the host-read interval (power_read_every) changes neither L nor where it stops", function()
+    local core = require "sgen.core"
+    -- the plain loop: read the norm and the move after every step
+    local function plain(l, shape, op)
+      local W, s, p = l.weight, l.stride, l.padding
+      local function AtA(v)
+        local y = core.conv_transpose2d(v, W, nil, {stride = s, padding = p, output_padding = op})
+        return core.conv2d(y, W, nil, {stride = s, padding = p})
+      end
+      return sg.no_grad(function()
+        local st = sg.get_rng_state()
+        sg.manual_seed(20240607)
+        local v = sg.rand({1, shape[1], shape[2], shape[3]}, {dtype = W:dtype()})
+        sg.set_rng_state(st)
+        v = v / v:norm()
+        local steps = l.power_iters
+        for i = 1, l.power_iters do
+          local u = AtA(v)
+          local nu = u:norm():item()
+          if nu == 0 then return 0, i end
+          local vn = u / nu
+          local moved = (vn - v):norm():item()
+          v = vn
+          if moved < l.power_tol then steps = i break end
+        end
+        return (AtA(v) * v):sum():item(), steps
+      end)
+    end
+    local stops = {}
+    for i, c in ipairs({
+      {seed = 31, iters = 50, tol = 1e-5, dtype = "float32"},   -- runs all 50 steps
+      {seed = 33, iters = 5000, tol = 1e-6, dtype = "float32"}, -- stops at 202
+      {seed = 32, iters = 5000, tol = 1e-7, dtype = "float64"}, -- stops at 97
+      {seed = 34, iters = 37, tol = 1e-3, dtype = "float64"},
+    }) do
+      sg.manual_seed(c.seed)
+      local l = nn.CSC(2, 3, 3, {stride = 2, padding = 1, power_iters = c.iters, power_tol = c.tol,
+        dtype = c.dtype})
+      local shape, op = l:code_shape(sg.zeros(1, 2, 8, 8, {dtype = c.dtype}))
+      local L, steps = plain(l, shape, op)
+      stops[i] = steps
+      for _, every in ipairs({1, 3, 8, 1000}) do
+        l.power_read_every = every
+        assert.equal(L, l:power_iteration(shape, op), "case " .. i .. ", reads every " .. every)
+      end
+      l.power_read_every = nil
+      assert.equal(L, l:power_iteration(shape, op), "case " .. i .. ", default")
+    end
+    assert.equal(50, stops[1])
+    -- the early stops fall inside a block of 3 and of 8 reads
+    for i = 2, 3 do
+      assert.is_true(stops[i] < 5000 and stops[i] % 3 ~= 0 and stops[i] % 8 ~= 0, table.concat(stops, ","))
+    end
+    -- all-zero atoms: 0
+    local z = nn.CSC(2, 3, 3, {normalize = false})
+    sg.no_grad(function() z.weight:zero_() end)
+    for _, every in ipairs({1, 4}) do
+      z.power_read_every = every
+      assert.equal(0, z:power_iteration({3, 4, 4}, {0, 0}))
+    end
+  end)
+
   it("exact resume: L and the refresh counter are in the state_dict; a loaded layer continues bitwise", function()
     sg.manual_seed(21)
     local a = nn.CSC(2, 4, 3, {stride = 2, padding = 1, refresh_every = 3, iters = 3})

@@ -164,7 +164,12 @@ function M.rate_reduction(Z, Zhat, labels, eps2, opts)
     local Zj, Zhj = Z, Zhat
     if idx[j] then Zj, Zhj = Z:index_select(1, idx[j]), Zhat:index_select(1, idx[j]) end
     local nj = Zj:size(1)
-    local rj, rhj = rate(Zj, eps2), rate(Zhj, eps2)
+    local rj, rhj
+    if idx[j] then
+      rj, rhj = rate(Zj, eps2), rate(Zhj, eps2)
+    else -- one class (no labels): Z_j = Z, Ẑ_j = Ẑ, whose rates are computed above
+      rj, rhj = R_Z, R_Zh
+    end
     local rc, rch = rj * (nj / n), rhj * (nj / n)
     local pair = rate(sg.cat({Zj, Zhj}, 1), eps2) - (rj + rhj) * 0.5
     pairs_list[j] = pair

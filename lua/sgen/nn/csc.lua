@@ -187,9 +187,19 @@ end
 -- power_iters steps, stopping when the unit iterate moves less than
 -- power_tol; the value is the Rayleigh quotient ⟨v, AᵀA v⟩ of the last unit
 -- iterate. Without gradient; does not cache.
+-- Each step's norm ‖AᵀA v‖ and move ‖v' − v‖ are read back every
+-- `power_read_every` steps (a class field, overridable per layer; default:
+-- every step on the CPU, where a read costs nothing, every 8 steps elsewhere,
+-- where each read waits for the device); the steps taken past a stop are
+-- discarded, so the result and the step count do not depend on it.
+CSC.power_read_every = nil -- nil: 1 on the CPU, 8 on other devices
+
 function CSC:power_iteration(shape, output_padding, W)
   W = W or self.weight
   local s, p, op = self.stride, self.padding, output_padding or {0, 0}
+  local tol, steps = self.power_tol, self.power_iters
+  local every = self.power_read_every or (W:device() == "cpu" and 1 or 8)
+  local function AtA(v) return op_At(op_A(v, W, s, p, op), W, s, p) end
   return sg.no_grad(function()
     local st = sg.get_rng_state()
     sg.manual_seed(POWER_SEED)
@@ -197,18 +207,27 @@ function CSC:power_iteration(shape, output_padding, W)
     sg.set_rng_state(st)
     v = v:to({device = W:device()})
     v = v / v:norm()
-    local lam = 0
-    for _ = 1, self.power_iters do
-      local u = op_At(op_A(v, W, s, p, op), W, s, p)
-      lam = (u * v):sum():item()
-      local nu = u:norm():item()
-      if nu == 0 then return 0 end
-      local vn = u / nu
-      local moved = (vn - v):norm():item()
-      v = vn
-      if moved < self.power_tol then break end
+    local done = 0
+    while done < steps do
+      local m = math.min(every, steps - done)
+      local vs, norms, moves = {}, {}, {}
+      for j = 1, m do
+        local u = AtA(v)
+        local nu = u:norm()
+        local vn = u / nu -- = u / nu:item(): the same float32 division
+        moves[j], norms[j], vs[j] = (vn - v):norm(), nu, vn
+        v = vn
+      end
+      done = done + m
+      for j = 1, m do
+        if norms[j]:item() == 0 then return 0 end
+        if moves[j]:item() < tol then
+          v, done = vs[j], steps
+          break
+        end
+      end
     end
-    return (op_At(op_A(v, W, s, p, op), W, s, p) * v):sum():item()
+    return (AtA(v) * v):sum():item()
   end)
 end
 
@@ -293,9 +312,12 @@ function CSC:solve(x, W, opts)
   end
   local z = prox(op_At(x, W, s, p) * step)
   local y, t = z, 1
-  for _ = 2, iters do
+  for k = 2, iters do
     local r = x - op_A(y, W, s, p, op)
     local znew = prox(y + op_At(r, W, s, p) * step)
+    -- the next iterate's extrapolation point (not after the last iteration:
+    -- nothing would read it)
+    if k == iters then return znew end
     if fista then
       local tn = (1 + math.sqrt(1 + 4 * t * t)) / 2
       y = znew + (znew - z) * ((t - 1) / tn)
