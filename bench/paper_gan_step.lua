@@ -31,7 +31,7 @@
 --     (an nn.SASTM after every transposed convolution; the SASTMs also count
 --     the zeros of their outputs, a diagnostic the module always computes).
 --   --variant=wgan: the same generator without SASTMs (the experiment's
---     PlainGenerator, copied here).
+--     PlainGenerator, models/self_sparse.lua).
 --   D = models/self_sparse.lua's Critic.
 --   One iteration: 2 x d_step (as above, penalty 10 mean ||∇x̂ D(x̂)||₂²),
 --     then g_step (loss -mean D(G(z)), zero_grad, backward, Adam step).
@@ -98,29 +98,7 @@ if device == "cuda" and not sg.cuda.is_available() then
 end
 if opts.threads > 0 then sg.set_num_threads(opts.threads) end
 
--- experiments/self_sparse.lua's baseline: self_sparse.Generator's layers
--- without the SASTMs (models/dcgan.lua's generator at size 32).
-local PlainGenerator = nn.Module:extend("PlainDCGANGenerator")
-function PlainGenerator:init(o)
-  local T = ({[32] = 4, [64] = 5, [128] = 6})[o.size]
-  local layers, cin = {}, o.nz
-  for t = 1, T do
-    local last = t == T
-    local cout = last and o.nc or math.tointeger(o.ngf * 2 ^ (T - 1 - t))
-    layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = t == 1 and 1 or 2, padding = t == 1 and 0 or 1,
-      bias = false})
-    if last then
-      layers[#layers + 1] = nn.Tanh()
-    else
-      layers[#layers + 1] = nn.BatchNorm2d(cout)
-      layers[#layers + 1] = nn.ReLU()
-    end
-    cin = cout
-  end
-  self.main = nn.Sequential(table.unpack(layers))
-  self:apply(dcgan.init_weights)
-end
-function PlainGenerator:forward(z) return self.main(z) end
+local PlainGenerator = self_sparse.PlainGenerator -- experiments/self_sparse.lua's baseline
 
 sg.manual_seed(opts.seed)
 local B, nc = opts.batch, opts.nc

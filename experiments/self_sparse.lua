@@ -108,30 +108,7 @@ local function to32(x)
 end
 
 -- ---------------------------------------------------------------- models
--- The baseline: self_sparse.Generator's layers without the SASTMs
--- (ConvT -> BN -> ReLU per stage, ConvT -> Tanh last); models/dcgan.lua's
--- generator at size 32.
-local PlainGenerator = nn.Module:extend("PlainDCGANGenerator")
-function PlainGenerator:init(o)
-  local T = ({[32] = 4, [64] = 5, [128] = 6})[o.size]
-  local layers, cin = {}, o.nz
-  for t = 1, T do
-    local last = t == T
-    local cout = last and o.nc or math.tointeger(o.ngf * 2 ^ (T - 1 - t))
-    layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = t == 1 and 1 or 2, padding = t == 1 and 0 or 1,
-      bias = false})
-    if last then
-      layers[#layers + 1] = nn.Tanh()
-    else
-      layers[#layers + 1] = nn.BatchNorm2d(cout)
-      layers[#layers + 1] = nn.ReLU()
-    end
-    cin = cout
-  end
-  self.main = nn.Sequential(table.unpack(layers))
-  self:apply(dcgan.init_weights)
-end
-function PlainGenerator:forward(z) return self.main(z) end
+local PlainGenerator = self_sparse.PlainGenerator
 
 sg.manual_seed(opts.seed)
 local sastm = opts.variant ~= "wgan"

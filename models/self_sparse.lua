@@ -7,6 +7,7 @@
 --   local self_sparse = require "models.self_sparse"
 --   local G = self_sparse.Generator({nz = 100, ngf = 64, nc = 1, size = 64})  -- z: N x nz -> N x nc x 64 x 64 in (-1, 1)
 --   local D = self_sparse.Critic({ndf = 64, nc = 1, size = 64})               -- N x nc x 64 x 64 -> N scores
+--   local B = self_sparse.PlainGenerator({nz = 100, ngf = 64, nc = 1, size = 64})  -- the baseline: no SASTMs
 --   local x = G(z)
 --   local r = G:sparse_rates()   -- per stage xi_mean, zeta, ...; r.xi_bar (Eq. 15)
 --
@@ -216,7 +217,38 @@ function Critic:forward(x)
   return self.main(x):view(-1)
 end
 
+-- The paper's baseline (§4.2, "WGAN-GP"): Generator's layers without the
+-- SASTMs, ConvT -> BN -> ReLU per stage and ConvT -> Tanh last, initialized
+-- like the others (models/dcgan.lua's generator at size 32). Options nz,
+-- ngf, nc, size as Generator's.
+local PlainGenerator = nn.Module:extend("PlainDCGANGenerator")
+
+function PlainGenerator:init(opts)
+  local o = options("PlainGenerator", opts, {nz = {kind = "int", default = 100}, ngf = {kind = "int", default = 64},
+    nc = {kind = "int", default = 3}, size = {kind = "size", default = 32}})
+  local T = SIZES[o.size]
+  local layers, cin = {}, o.nz
+  for t = 1, T do
+    local last = t == T
+    local cout = last and o.nc or math.tointeger(o.ngf * 2 ^ (T - 1 - t))
+    layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = t == 1 and 1 or 2, padding = t == 1 and 0 or 1,
+      bias = false})
+    if last then
+      layers[#layers + 1] = nn.Tanh()
+    else
+      layers[#layers + 1] = nn.BatchNorm2d(cout)
+      layers[#layers + 1] = nn.ReLU()
+    end
+    cin = cout
+  end
+  self.main = nn.Sequential(table.unpack(layers))
+  self:apply(dcgan.init_weights)
+end
+
+function PlainGenerator:forward(z) return self.main(z) end
+
 self_sparse.Generator = Generator
+self_sparse.PlainGenerator = PlainGenerator
 self_sparse.Critic = Critic
 
 return self_sparse
