@@ -79,6 +79,34 @@ local function options(name, opts, spec)
   return cfg
 end
 
+-- The generator's layers: T stages of 4x4 ConvT (1 -> 4, then x2 each),
+-- each followed by a SASTM when sastm_opts is given, then BN -> ReLU (Tanh
+-- after the last); also the index in the list of each stage's SASTM.
+local function deconv_stack(c, sastm_opts)
+  local T = SIZES[c.size]
+  local layers, sastm_index = {}, {}
+  local cin, hw = c.nz, 1
+  for t = 1, T do
+    local last = t == T
+    local cout = math.tointeger(last and c.nc or c.ngf * 2 ^ (T - 1 - t))
+    layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = t == 1 and 1 or 2, padding = t == 1 and 0 or 1,
+      bias = false})
+    hw = t == 1 and 4 or hw * 2
+    if sastm_opts then
+      layers[#layers + 1] = nn.SASTM(cout, hw, hw, c.nz, sastm_opts)
+      sastm_index[t] = #layers
+    end
+    if last then
+      layers[#layers + 1] = nn.Tanh()
+    else
+      layers[#layers + 1] = nn.BatchNorm2d(cout)
+      layers[#layers + 1] = nn.ReLU()
+    end
+    cin = cout
+  end
+  return layers, sastm_index
+end
+
 local Generator = nn.Module:extend("SelfSparseGenerator")
 
 function Generator:init(opts)
@@ -94,30 +122,7 @@ function Generator:init(opts)
   local T = SIZES[c.size]
   self.nz, self.ngf, self.nc, self.size, self.stages = c.nz, c.ngf, c.nc, c.size, T
   self.csm, self.psm = c.csm, c.psm
-  local sopts = {hidden = c.hidden, csm = c.csm, psm = c.psm}
-  local layers, sastm_index = {}, {}
-  local cin, hw = c.nz, 1
-  for t = 1, T do
-    local last = t == T
-    local cout = last and c.nc or c.ngf * 2 ^ (T - 1 - t)
-    cout = math.tointeger(cout)
-    if t == 1 then
-      layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = 1, padding = 0, bias = false})
-      hw = 4
-    else
-      layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = 2, padding = 1, bias = false})
-      hw = hw * 2
-    end
-    layers[#layers + 1] = nn.SASTM(cout, hw, hw, c.nz, sopts)
-    sastm_index[t] = #layers
-    if last then
-      layers[#layers + 1] = nn.Tanh()
-    else
-      layers[#layers + 1] = nn.BatchNorm2d(cout)
-      layers[#layers + 1] = nn.ReLU()
-    end
-    cin = cout
-  end
+  local layers, sastm_index = deconv_stack(c, {hidden = c.hidden, csm = c.csm, psm = c.psm})
   self.sastm_index = sastm_index
   self.n_layers = #layers
   self.main = nn.Sequential(table.unpack(layers))
@@ -226,21 +231,7 @@ local PlainGenerator = nn.Module:extend("PlainDCGANGenerator")
 function PlainGenerator:init(opts)
   local o = options("PlainGenerator", opts, {nz = {kind = "int", default = 100}, ngf = {kind = "int", default = 64},
     nc = {kind = "int", default = 3}, size = {kind = "size", default = 32}})
-  local T = SIZES[o.size]
-  local layers, cin = {}, o.nz
-  for t = 1, T do
-    local last = t == T
-    local cout = last and o.nc or math.tointeger(o.ngf * 2 ^ (T - 1 - t))
-    layers[#layers + 1] = nn.ConvTranspose2d(cin, cout, 4, {stride = t == 1 and 1 or 2, padding = t == 1 and 0 or 1,
-      bias = false})
-    if last then
-      layers[#layers + 1] = nn.Tanh()
-    else
-      layers[#layers + 1] = nn.BatchNorm2d(cout)
-      layers[#layers + 1] = nn.ReLU()
-    end
-    cin = cout
-  end
+  local layers = deconv_stack(o, nil)
   self.main = nn.Sequential(table.unpack(layers))
   self:apply(dcgan.init_weights)
 end
