@@ -1,5 +1,6 @@
-/* `sgen info` (version, build, BLAS, threads, CUDA) and `sgen test`. */
+/* `sgen info` (version, build, BLAS, oneDNN, threads, CUDA) and `sgen test`. */
 #include <errno.h>
+#include <stdbool.h>
 #include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,14 @@ static int build_field(const char *key, char *out, size_t n) {
 }
 
 int sgen_cmd_info(void) {
-  char blas[512], openmp[64];
+  char blas[512], openmp[64], onednn[96];
   const char *origin;
   const char *luadir = sgen_lua_dir(&origin);
   if (!build_field("BLAS", blas, sizeof blas)) snprintf(blas, sizeof blas, "unknown");
   if (!build_field("OpenMP", openmp, sizeof openmp)) snprintf(openmp, sizeof openmp, "unknown");
+  if (!build_field("oneDNN", onednn, sizeof onednn)) snprintf(onednn, sizeof onednn, "unknown");
+  const char *conv_env = getenv("SGEN_CONV");
+  bool im2col_forced = conv_env && strcmp(conv_env, "im2col") == 0;
   printf("sgen %s\n", SGEN_VERSION);
   printf("  executable:  %s\n", sgen_exe_path());
   printf("  Lua:         %s, library %s (%s)\n", LUA_RELEASE, luadir, origin);
@@ -54,6 +58,11 @@ int sgen_cmd_info(void) {
   printf("  compiler:    %s\n", SGEN_COMPILER);
   printf("  BLAS:        %s\n", blas);
   printf("  OpenMP:      %s\n", openmp);
+  if (strcmp(onednn, "no") == 0)
+    printf("  oneDNN:      not built (convolutions: im2col + GEMM)\n");
+  else
+    printf("  oneDNN:      %s%s\n", onednn,
+           im2col_forced ? "; off by SGEN_CONV=im2col (convolutions: im2col + GEMM)" : "");
   printf("  threads:     %d\n", sg_get_num_threads());
   /* CUDA: the toolkit's versions and the GPUs (sgen/cuda.h). */
   if (!sg_cuda_built()) {

@@ -22,7 +22,7 @@ packages=(
   build-essential cmake pkg-config
   liblua5.4-dev lua5.4 lua-busted lua-dkjson
   libpng-dev zlib1g-dev libcjson-dev libedit-dev
-  libopenblas-openmp-dev
+  libopenblas-openmp-dev libdnnl-dev
   dataset-fashion-mnist
 )
 # the benchmarks' PyTorch side and the scripts that make the fixtures

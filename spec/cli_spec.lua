@@ -656,6 +656,11 @@ describe("sgen info, --version and help", function()
     assert.matches("\n  options:     SGEN_NATIVE=%S+ SGEN_SANITIZE=%S+ SGEN_CUDA=%S+", out)
     assert.matches("\n  BLAS:        OpenBLAS", out)
     assert.matches("\n  OpenMP:      yes\n", out)
+    if out:find("SGEN_WITH_ONEDNN=ON", 1, true) then
+      assert.matches("\n  oneDNN:      %d+%.%d+%.%d+ %(float32 convolutions%)\n", out)
+    else
+      assert.matches("\n  oneDNN:      not built %(convolutions: im2col %+ GEMM%)\n", out)
+    end
     assert.matches("\n  threads:     %d+\n", out)
     if out:find("SGEN_WITH_CUDA=ON", 1, true) then
       assert.matches("\n  CUDA:        runtime %d+%.%d+, [^\n]*cuBLAS %d+%.%d+%.%d+, TF32 off\n", out)

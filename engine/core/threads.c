@@ -43,15 +43,31 @@ int sg_get_num_threads(void) {
 #endif
 }
 
+#ifdef SGEN_WITH_ONEDNN
+#include <dnnl.h>
+static const char *onednn_version(void) {
+  static char v[48];
+  const dnnl_version_t *d = dnnl_version();
+  snprintf(v, sizeof v, "%d.%d.%d (float32 convolutions)", d->major, d->minor, d->patch);
+  return v;
+}
+#endif
+
 const char *sg_build_info(void) {
   static char info[512];
   const char *blas = "none";
 #ifdef SGEN_HAVE_OPENBLAS
   blas = openblas_get_config();
 #endif
-  snprintf(info, sizeof info, "sgen %s; BLAS: %s; OpenMP: %s; CUDA: %s", SGEN_VERSION, blas,
+  snprintf(info, sizeof info, "sgen %s; BLAS: %s; OpenMP: %s; oneDNN: %s; CUDA: %s", SGEN_VERSION,
+           blas,
 #ifdef _OPENMP
            "yes",
+#else
+           "no",
+#endif
+#ifdef SGEN_WITH_ONEDNN
+           onednn_version(),
 #else
            "no",
 #endif

@@ -21,6 +21,7 @@
 #endif
 
 #include "cpu/conv_cols.h"
+#include "cpu/conv_onednn.h"
 #include "internal/kernels_conv.h"
 #include "sgen/error.h"
 
@@ -312,6 +313,12 @@ static sg_status conv2d_raw(sg_dtype dt, char *O, const char *X, const char *Wt,
 
 static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                             const sg_tensor *b, const sg_conv_geom *g) {
+  if (sg_onednn_conv_wanted(x->dtype, g)) {
+    bool done;
+    sg_status st = sg_onednn_conv2d(data_of(out), data_of(x), data_of(w), b ? data_of(b) : NULL,
+                                    g, &done);
+    if (st != SG_OK || done) return st;
+  }
   if (sg_cpu_conv_use_batched(g))
     return sg_cpu_conv2d_batched(x->dtype, data_of(out), data_of(x), data_of(w),
                                  b ? data_of(b) : NULL, g, "conv2d");
@@ -352,6 +359,12 @@ static void convt_item(const conv_plan *c, char *O, const char *X, const char *W
 
 static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                                       const sg_tensor *b, const sg_conv_geom *g) {
+  if (sg_onednn_conv_wanted(x->dtype, g)) {
+    bool done;
+    sg_status st = sg_onednn_conv_transpose2d(data_of(out), data_of(x), data_of(w),
+                                              b ? data_of(b) : NULL, g, &done);
+    if (st != SG_OK || done) return st;
+  }
   if (sg_cpu_conv_use_batched(g))
     return sg_cpu_conv_transpose2d_batched(x->dtype, data_of(out), data_of(x), data_of(w),
                                            b ? data_of(b) : NULL, g);
@@ -400,6 +413,11 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
 static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_tensor *go,
                                    const sg_conv_geom *g) {
   const sg_dtype dt = x->dtype;
+  if (sg_onednn_conv_wanted(dt, g)) {
+    bool done;
+    sg_status st = sg_onednn_conv2d_weight(data_of(gw), data_of(x), data_of(go), g, &done);
+    if (st != SG_OK || done) return st;
+  }
   if (sg_cpu_conv_use_batched(g))
     return sg_cpu_conv2d_weight_batched(dt, data_of(gw), data_of(x), data_of(go), g);
   const conv_plan c = make_plan(g, dt);

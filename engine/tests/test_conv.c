@@ -283,6 +283,139 @@ static void reference_cases(void) {
   }
 }
 
+/* ---- oneDNN against the im2col reference ----
+ * Where the build has oneDNN it serves float32 convolutions (SGEN_CONV
+ * unset); SGEN_CONV=im2col selects the im2col + GEMM path, the reference
+ * here. Geometries of the papers' networks (DIP, DCGAN critic/generator,
+ * CSC-CTRL's 4x4 -> 1x1) and odd ones (groups, dilation, channel counts
+ * that are not a multiple of oneDNN's 8/16 blocks, strides that do not
+ * divide the padded input). */
+static void set_conv_mode(const char *mode) { /* NULL: the default */
+  if (mode)
+    setenv("SGEN_CONV", mode, 1);
+  else
+    unsetenv("SGEN_CONV");
+}
+
+static void onednn_matches_im2col(void) {
+  const rgeo cases[] = {
+      /* N  C   H   W   K  kh kw sh sw ph pw dh dw G */
+      {1, 20, 34, 34, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1}, /* DIP: reflection-padded 3x3 */
+      {1, 16, 34, 34, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1}, /* DIP: stride-2 down */
+      {1, 16, 32, 32, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},  /* DIP: 1x1 skip */
+      {8, 3, 32, 32, 16, 4, 4, 2, 2, 1, 1, 1, 1, 1},  /* DCGAN critic, first layer */
+      {8, 16, 16, 16, 32, 4, 4, 2, 2, 1, 1, 1, 1, 1}, /* DCGAN critic, inner layer */
+      {8, 32, 4, 4, 1, 4, 4, 1, 1, 0, 0, 1, 1, 1},    /* critic's last / G's 1x1 -> 4x4 */
+      {6, 32, 4, 4, 16, 4, 4, 1, 1, 0, 0, 1, 1, 1},   /* CSC-CTRL 4x4 -> 1x1 */
+      {3, 6, 9, 11, 4, 3, 2, 2, 3, 1, 2, 2, 1, 2},    /* groups, dilation, odd strides */
+      {2, 5, 7, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* channels off the 8/16 blocks */
+      {2, 4, 8, 8, 4, 3, 3, 2, 2, 0, 0, 1, 1, 1},     /* stride leaves a remainder */
+      {2, 64, 12, 12, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* many channels */
+  };
+  const int ncases = (int)(sizeof cases / sizeof cases[0]);
+  sg_onednn_stats before = sg_onednn_conv_stats();
+  for (int i = 0; i < ncases; i++) {
+    const rgeo *g = &cases[i];
+    uint64_t seed = 300 + 10 * (uint64_t)i;
+    sg_tensor *x = tt_uniform(seed, SG_FLOAT32, -1, 1, 4, SHAPE(g->N, g->C, g->H, g->W));
+    sg_tensor *w = tt_uniform(seed + 1, SG_FLOAT32, -1, 1, 4, SHAPE(g->K, g->C / g->G, g->kh, g->kw));
+    sg_tensor *b = tt_uniform(seed + 2, SG_FLOAT32, -1, 1, 1, SHAPE(g->K));
+    sg_tensor *bt = tt_uniform(seed + 3, SG_FLOAT32, -1, 1, 1, SHAPE(g->C));
+    int64_t Ho = (g->H + 2 * g->ph - g->dh * (g->kh - 1) - 1) / g->sh + 1;
+    int64_t Wo = (g->W + 2 * g->pw - g->dw * (g->kw - 1) - 1) / g->sw + 1;
+    sg_tensor *r = tt_uniform(seed + 4, SG_FLOAT32, -1, 1, 4, SHAPE(g->N, g->K, Ho, Wo));
+    sg_conv_opts o = copts(g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, 0, 0, g->G);
+    int oph = (int)((g->H + 2 * g->ph - g->dh * (g->kh - 1) - 1) % g->sh);
+    int opw = (int)((g->W + 2 * g->pw - g->dw * (g->kw - 1) - 1) % g->sw);
+    sg_conv_opts ot = copts(g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, oph, opw, g->G);
+    sg_tensor *out[2][3];
+    const char *modes[2] = {"im2col", NULL};
+    for (int m = 0; m < 2; m++) {
+      set_conv_mode(modes[m]);
+      out[m][0] = sg_conv2d(x, w, b, &o);
+      out[m][1] = sg_conv_transpose2d(r, w, bt, &ot);
+      out[m][2] = sg_conv2d_weight(x, r, w->shape, &o);
+    }
+    unsetenv("SGEN_CONV");
+    /* float32 sums of `terms` products of values in (-1, 1) */
+    const double terms[3] = {(double)(g->C / g->G * g->kh * g->kw),
+                             (double)(g->K / g->G * g->kh * g->kw), (double)(g->N * Ho * Wo)};
+    for (int k = 0; k < 3; k++) {
+      CHECK(out[0][k] && out[1][k]);
+      if (out[0][k] && out[1][k]) CHECK_CLOSE(out[1][k], out[0][k], 2e-6 * terms[k], 1e-5);
+    }
+    for (int m = 0; m < 2; m++) sg_release_all(out[m], 3);
+    sg_release_all((sg_tensor *[]){x, w, b, bt, r}, 5);
+  }
+  sg_onednn_stats after = sg_onednn_conv_stats();
+  if (after.compiled_in) {
+    /* oneDNN served all three kernels of every case, declining none */
+    CHECK(after.calls - before.calls == 3 * ncases);
+    CHECK(after.declined == before.declined);
+    CHECK(after.primitives >= 1);
+  } else {
+    CHECK(after.calls == 0 && after.primitives == 0);
+    printf("  (built without oneDNN: both runs took the im2col path)\n");
+  }
+}
+
+/* A float32 gradient penalty (second-order: backward through the
+ * composite conv backward): the weight gradients through oneDNN are as
+ * close to the float64 result as those through im2col (the penalty's
+ * second derivatives amplify float32 rounding, so the two float32 paths
+ * differ from each other by about as much as each from float64). */
+static void gp_weight_grads(sg_dtype dt, const char *mode, sg_tensor **wg) {
+  set_conv_mode(mode);
+  sg_tensor *x = tt_uniform(141, dt, -1, 1, 4, SHAPE(4, 3, 16, 16));
+  sg_tensor *w = tt_uniform(142, dt, -1, 1, 4, SHAPE(8, 3, 4, 4));
+  sg_tensor *w2 = tt_uniform(143, dt, -1, 1, 4, SHAPE(8, 3, 4, 4));
+  sg_set_requires_grad(x, true);
+  sg_set_requires_grad(w, true);
+  sg_set_requires_grad(w2, true);
+  sg_conv_opts o = copts(2, 2, 1, 1, 1, 1, 0, 0, 1);
+  sg_tensor *h = sg_conv2d(x, w, NULL, &o);
+  sg_tensor *a = h ? sg_tanh(h) : NULL;
+  sg_tensor *y = a ? sg_conv_transpose2d(a, w2, NULL, &o) : NULL;
+  sg_tensor *s = y ? sg_sum(y, NULL, 0, false) : NULL;
+  sg_tensor *gx = NULL;
+  CHECK(s != NULL);
+  if (s) CHECK_OK(sg_grad(&s, NULL, 1, &x, 1, &gx, true, true, false));
+  sg_tensor *pen = gx ? sg_mul(gx, gx) : NULL;
+  sg_tensor *ps = pen ? sg_sum(pen, NULL, 0, false) : NULL;
+  if (ps) CHECK_OK(sg_backward(&ps, NULL, 1, false, false));
+  CHECK(w->grad && w2->grad);
+  wg[0] = w->grad ? sg_detach(w->grad) : NULL;
+  wg[1] = w2->grad ? sg_detach(w2->grad) : NULL;
+  sg_release_all((sg_tensor *[]){x, w, w2, h, a, y, s, gx, pen, ps}, 10);
+  unsetenv("SGEN_CONV");
+}
+
+static double max_abs_diff(const sg_tensor *a, const sg_tensor *b) {
+  double *u = to_doubles(a), *v = to_doubles(b), m = 0;
+  for (int64_t i = 0; i < sg_numel(a); i++) m = fmax(m, fabs(u[i] - v[i]));
+  free(u);
+  free(v);
+  return m;
+}
+
+static void onednn_gradient_penalty(void) {
+  sg_tensor *ref[2] = {0}, *im[2] = {0}, *dn[2] = {0};
+  gp_weight_grads(SG_FLOAT64, NULL, ref);
+  gp_weight_grads(SG_FLOAT32, "im2col", im);
+  gp_weight_grads(SG_FLOAT32, NULL, dn);
+  for (int k = 0; k < 2; k++) {
+    if (!ref[k] || !im[k] || !dn[k]) continue;
+    double e_im = max_abs_diff(im[k], ref[k]), e_dn = max_abs_diff(dn[k], ref[k]);
+    CHECK(e_im < 1e-2);
+    CHECK(e_dn < 1e-2);
+    CHECK(e_dn <= 4 * e_im + 1e-5);
+    printf("  w%d: max |float32 - float64| im2col %.2e, oneDNN %.2e\n", k + 1, e_im, e_dn);
+  }
+  sg_release_all(ref, 2);
+  sg_release_all(im, 2);
+  sg_release_all(dn, 2);
+}
+
 /* A strided (non-contiguous) input; mixed dtypes are refused. */
 static void layouts_and_dtypes(void) {
   sg_tensor *x = tt_uniform(5, SG_FLOAT32, -1, 1, 4, SHAPE(2, 3, 5, 6));
@@ -551,15 +684,25 @@ int main(void) {
   RUN(hand_values);
   RUN(torch_values);
   RUN(reference_cases);
-  /* the same cases with the batched schedule for small maps turned off */
+  /* float32 took oneDNN above where the build has it: the same cases on
+   * the im2col path, with and without the batched schedule for small maps */
+  setenv("SGEN_CONV", "im2col", 1);
+  RUN(torch_values);
+  RUN(reference_cases);
   setenv("SGEN_CONV_BATCH", "0", 1);
   RUN(reference_cases);
   unsetenv("SGEN_CONV_BATCH");
+  unsetenv("SGEN_CONV");
+  RUN(onednn_matches_im2col);
+  RUN(onednn_gradient_penalty);
   RUN(layouts_and_dtypes);
   RUN(conv2d_gradients);
   RUN(conv_transpose2d_gradients);
   RUN(conv2d_weight_gradients);
   RUN(conv2d_weight_deterministic);
+  setenv("SGEN_CONV", "im2col", 1);
+  RUN(conv2d_weight_deterministic);
+  unsetenv("SGEN_CONV");
   RUN(unfold_fold_gradients);
   RUN(gradient_penalty);
   RUN(errors);

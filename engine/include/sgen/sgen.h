@@ -25,7 +25,17 @@ sg_memory_stats sg_cpu_memory_stats(void);
 /* Returns the cached blocks to the system. */
 void sg_cpu_empty_cache(void);
 
-/* Build description: BLAS, OpenMP, CUDA. */
+/* CPU convolutions through oneDNN (float32; SGEN_CONV=im2col turns them
+ * off): calls it computed, calls it declined (no implementation for the
+ * geometry: im2col + GEMM served them), and primitives in its cache. All
+ * zero in a build without oneDNN (compiled_in false). */
+typedef struct sg_onednn_stats {
+  bool compiled_in;
+  int64_t calls, declined, primitives;
+} sg_onednn_stats;
+sg_onednn_stats sg_onednn_conv_stats(void);
+
+/* Build description: BLAS, OpenMP, oneDNN, CUDA. */
 const char *sg_build_info(void);
 
 #endif
