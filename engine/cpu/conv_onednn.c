@@ -31,7 +31,7 @@
 #ifndef SGEN_WITH_ONEDNN
 
 sg_onednn_stats sg_onednn_conv_stats(void) {
-  sg_onednn_stats s = {false, 0, 0, 0};
+  sg_onednn_stats s = {false, 0, 0, 0, 0};
   return s;
 }
 
@@ -101,7 +101,7 @@ static struct {
   conv_entry entries[CACHE_ENTRIES];
   int n;
   unsigned long long clock;
-  int64_t calls, declined;
+  int64_t calls, declined, by_rule;
 } dnn = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 bool sg_onednn_conv_wanted(sg_dtype dt, const sg_conv_geom *g) {
@@ -113,7 +113,7 @@ bool sg_onednn_conv_wanted(sg_dtype dt, const sg_conv_geom *g) {
 
 sg_onednn_stats sg_onednn_conv_stats(void) {
   pthread_mutex_lock(&dnn.lock);
-  sg_onednn_stats s = {true, dnn.calls, dnn.declined, 0};
+  sg_onednn_stats s = {true, dnn.calls, dnn.declined, dnn.by_rule, 0};
   for (int i = 0; i < dnn.n; i++) s.primitives += !dnn.entries[i].declined;
   pthread_mutex_unlock(&dnn.lock);
   return s;
@@ -269,6 +269,26 @@ static bool entry_build(conv_entry *e, const conv_key *k) {
   return true;
 }
 
+/* Geometries where the im2col + GEMM path measured faster (2 cores,
+ * AVX-512, docs/performance.md), because oneDNN's blocked kernels pad the
+ * channels to blocks of 16 and every call pays the reorders:
+ *  - 1x1 unstrided unpadded convolutions: im2col multiplies the NCHW image
+ *    directly, with no column matrix and no reorder (DIP's 128 -> 4 skip
+ *    convolution: 1.9 against 2.8 ms forward + backward at 128x128);
+ *  - backward data onto few image channels (a critic's 1- or 3-channel
+ *    input for the gradient penalty: 0.9 against 2.9 ms);
+ *  - one image with a small output map (DIP's deepest levels, 8x8:
+ *    0.6 against 1.1 ms forward + backward).
+ * A fixed rule, not a timing at run time, so that the path (and so the
+ * rounding) does not change from run to run. */
+static bool im2col_is_faster(conv_kind kind, const sg_conv_geom *g) {
+  if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
+      g->groups == 1)
+    return true;
+  if (kind == K_BWD_DATA && g->C / g->groups < 16) return true;
+  return g->N == 1 && g->Ho * g->Wo <= 256;
+}
+
 /* The cached entry of a key, built on first use; a copy is returned so
  * that execution runs outside the lock (primitives are immutable and may
  * run concurrently; an evicted entry's primitives are destroyed only when
@@ -277,6 +297,11 @@ static bool entry_build(conv_entry *e, const conv_key *k) {
 static bool lookup(const conv_key *k, conv_entry *copy) {
   pthread_mutex_lock(&dnn.lock);
   bool found = false;
+  if (im2col_is_faster(k->kind, &k->g)) {
+    dnn.by_rule++;
+    pthread_mutex_unlock(&dnn.lock);
+    return false;
+  }
   if (!ensure_engine()) {
     pthread_mutex_unlock(&dnn.lock);
     return false;

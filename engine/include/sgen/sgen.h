@@ -27,11 +27,12 @@ void sg_cpu_empty_cache(void);
 
 /* CPU convolutions through oneDNN (float32; SGEN_CONV=im2col turns them
  * off): calls it computed, calls it declined (no implementation for the
- * geometry: im2col + GEMM served them), and primitives in its cache. All
- * zero in a build without oneDNN (compiled_in false). */
+ * geometry), calls left to im2col + GEMM by rule (geometries where that
+ * path is faster, engine/cpu/conv_onednn.c), and primitives in its cache.
+ * All zero in a build without oneDNN (compiled_in false). */
 typedef struct sg_onednn_stats {
   bool compiled_in;
-  int64_t calls, declined, primitives;
+  int64_t calls, declined, by_rule, primitives;
 } sg_onednn_stats;
 sg_onednn_stats sg_onednn_conv_stats(void);
 
