@@ -46,8 +46,7 @@ bench: deps build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/peer_venv.sh || echo "make bench: warning: no PyPI torch peer (bench/peer_venv.sh failed): Debian's torch only" >&2
 	BUILD=$(BUILD) bash bench/run_bench.sh
-	BUILD=$(BUILD) bash bench/dip_step.sh
-	BUILD=$(BUILD) bash bench/gan_step.sh
+	BUILD=$(BUILD) bash bench/step_table.sh
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)

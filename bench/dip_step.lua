@@ -14,7 +14,9 @@
 --   sgen run bench/dip_step.lua --size=128 --iters=5 [--warmup=2 --channels=128 --scales=5 --threads=2]
 --   sgen run bench/dip_step.lua --device=cuda --size=256 --iters=20 --warmup=3 [--tf32]
 -- prints one line: `sgen dip_step size=128 ms_per_iter=... device=... threads=... tf32=...
--- params=... peak_mib=... loss=...` (peak_mib: device memory, 0 on the CPU).
+-- params=... peak_mib=... loss=... conv_gflop=... conv_gflops=...` (peak_mib: device memory,
+-- 0 on the CPU; conv_gflop: the convolutions' GFLOP per iteration, conv_gflops: that
+-- over the measured time, GFLOP/s).
 local sg = require "sgen"
 local cli = require "sgen.cli"
 local core = require "sgen.core"
@@ -65,6 +67,25 @@ local function sync()
   if device == "cuda" then sg.cuda.synchronize() end
 end
 
+-- Convolution FLOPs of one iteration, counted on one forward pass:
+-- 2 * N * K * (C/groups) * kh * kw * Ho * Wo per convolution, three times
+-- (forward, input gradient, weight gradient) less the input gradient of
+-- convolutions whose input needs none (the first, fed by the fixed input).
+local F = sg.F
+local conv_flop = 0
+do
+  local conv2d = F.conv2d
+  F.conv2d = function(x, w, b, o)
+    local y = conv2d(x, w, b, o)
+    local ys, ws = y:shape(), w:shape()
+    local f = 2 * ys[1] * ys[2] * ws[2] * ws[3] * ws[4] * ys[3] * ys[4]
+    conv_flop = conv_flop + (x:needs_grad() and 3 or 2) * f
+    return y
+  end
+  net(input)
+  F.conv2d = conv2d
+end
+
 for _ = 1, opts.warmup do step() end
 sync()
 if device == "cuda" then sg.cuda.reset_peak_memory_stats() end
@@ -77,5 +98,6 @@ local l = loss:item()
 if l ~= l then error("sgen: dip_step: the loss is NaN", 0) end
 local peak = device == "cuda" and sg.cuda.memory_stats().peak_allocated_bytes / 2 ^ 20 or 0
 print(string.format("sgen dip_step size=%d ms_per_iter=%.1f device=%s threads=%d tf32=%s params=%d "
-  .. "peak_mib=%.0f loss=%.5f", s, ms, device, sg.get_num_threads(), tostring(opts.tf32),
-  net:num_parameters(), peak, l))
+  .. "peak_mib=%.0f loss=%.5f conv_gflop=%.2f conv_gflops=%.1f", s, ms, device,
+  sg.get_num_threads(), tostring(opts.tf32), net:num_parameters(), peak, l, conv_flop / 1e9,
+  conv_flop / 1e9 / (ms / 1000)))

@@ -190,7 +190,7 @@ bench_save_header() {  # NAME COMMAND: the header of a saved run (date, git, com
   echo "#   nproc: $(nproc)"
   echo "#   memory: $(free -h | awk '/^Mem:/ {print $2}') total"
   if [ -x "$build/bin/sgen" ]; then
-    echo "#   sgen: $("$build/bin/sgen" info 2>/dev/null | grep -E 'BLAS|build type' | sed 's/^ *//; s/  */ /g' | paste -sd ';' -)"
+    echo "#   sgen: $("$build/bin/sgen" info 2>/dev/null | grep -E 'BLAS|oneDNN|build type' | sed 's/^ *//; s/  */ /g' | paste -sd ';' -)"
   fi
   bench_peers_describe
   echo "#   environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|MKL_|SGEN_NUM_THREADS|BENCH_PEERS)' | sort | paste -sd ' ' - || true)"

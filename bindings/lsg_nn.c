@@ -219,7 +219,8 @@ static int f_fold(lua_State *L) {
 /* ---- normalization ---- */
 
 static int f_batch_norm(lua_State *L) {
-  static const char *const keys[] = {"training", "momentum", "eps", NULL};
+  static const char *const keys[] = {"training", "momentum", "eps", "activation",
+                                     "negative_slope", NULL};
   const char *fn = "batch_norm";
   sg_tensor *x = lsg_check_tensor(L, 1, fn, "input");
   sg_tensor *rm = lsg_opt_tensor(L, 2, fn, "running_mean");
@@ -230,7 +231,19 @@ static int f_batch_norm(lua_State *L) {
   bool training = lsg_opt_boolean(L, 6, "training", false, fn);
   double momentum = lsg_opt_number(L, 6, "momentum", 0.1, fn);
   double eps = opt_nonneg(L, 6, "eps", 1e-5, fn);
-  return lsg_push_result(L, sg_batch_norm(x, rm, rv, w, b, training, momentum, eps));
+  const char *a = lsg_opt_string(L, 6, "activation", "none", fn);
+  double slope = lsg_opt_number(L, 6, "negative_slope", 0.01, fn);
+  sg_activation act;
+  if (strcmp(a, "none") == 0)
+    act = SG_ACT_NONE;
+  else if (strcmp(a, "relu") == 0)
+    act = SG_ACT_RELU;
+  else if (strcmp(a, "leaky_relu") == 0)
+    act = SG_ACT_LEAKY_RELU;
+  else
+    return luaL_error(L, "sgen.%s: option 'activation' expected \"none\", \"relu\" or "
+                      "\"leaky_relu\", got \"%s\"", fn, a);
+  return lsg_push_result(L, sg_batch_norm_act(x, rm, rv, w, b, training, momentum, eps, act, slope));
 }
 
 static int f_instance_norm(lua_State *L) {

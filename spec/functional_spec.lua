@@ -194,9 +194,46 @@ describe("F.batch_norm", function()
       return F.batch_norm(a, nil, nil, c, nil, {training = true})
     end, {xx, w}))
   end)
+  it("fuses an activation: the output of batch_norm then relu / leaky_relu, gradients to "
+    .. "rounding, in training and eval mode", function()
+    sg.manual_seed(11)
+    local z = sg.randn(4, 3, 5, 5)
+    local w, b = sg.rand(3) + 0.5, sg.randn(3)
+    for _, case in ipairs({{"relu", nil, F.relu}, {"leaky_relu", 0.2, function(t)
+        return F.leaky_relu(t, 0.2) end}}) do
+      for _, training in ipairs({true, false}) do
+        local grads = {}
+        for k = 1, 2 do
+          local xx, ww, bb = z:clone():requires_grad(), w:clone():requires_grad(),
+            b:clone():requires_grad()
+          local rm, rv = sg.zeros(3), sg.ones(3)
+          local o = {training = training}
+          local y
+          if k == 1 then
+            o.activation, o.negative_slope = case[1], case[2]
+            y = F.batch_norm(xx, rm, rv, ww, bb, o)
+          else
+            y = case[3](F.batch_norm(xx, rm, rv, ww, bb, o))
+          end
+          y:backward(sg.ones_like(y))
+          grads[k] = {y = y:detach(), x = xx.grad, w = ww.grad, b = bb.grad, rm = rm, rv = rv}
+        end
+        H.assert_equal_tensors(grads[1].y, grads[2].y, case[1])
+        H.assert_equal_tensors(grads[1].rm, grads[2].rm, case[1])
+        H.assert_equal_tensors(grads[1].rv, grads[2].rv, case[1])
+        for _, key in ipairs({"x", "w", "b"}) do
+          H.assert_close(grads[1][key], grads[2][key], 1e-4, case[1] .. " grad " .. key)
+        end
+      end
+    end
+  end)
   it("rejects bad options and missing statistics", function()
     assert.has_error(function() F.batch_norm(x, nil, nil, nil, nil, {train = true}) end,
-      "sgen.batch_norm: unknown option 'train' (expected training, momentum, eps)")
+      "sgen.batch_norm: unknown option 'train' (expected training, momentum, eps, activation, "
+      .. "negative_slope)")
+    assert.has_error(function() F.batch_norm(x, nil, nil, nil, nil, {activation = "gelu"}) end,
+      "sgen.batch_norm: option 'activation' expected \"none\", \"relu\" or \"leaky_relu\", "
+      .. "got \"gelu\"")
     assert.has_error(function() F.batch_norm(x, nil, nil, nil, nil, {training = 1}) end,
       "sgen.batch_norm: option 'training' expected a boolean, got number")
     assert.has_error(function() F.batch_norm(x, nil, nil, nil, nil, {eps = -1}) end,

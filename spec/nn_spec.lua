@@ -422,6 +422,44 @@ Net(
       .. "  (b): Linear(in_features=3, out_features=3, bias=True)\n)", tostring(s))
   end)
 
+  it("fuses a BatchNorm and the plain ReLU / LeakyReLU after it: same output and running "
+    .. "statistics as running them in turn, gradients to rounding", function()
+    for _, make_act in ipairs({function() return nn.ReLU() end,
+                               function() return nn.LeakyReLU(0.2) end}) do
+      -- the fused op made the output: its node is batch_norm's, not the activation's
+      local pair = nn.Sequential(nn.BatchNorm2d(3), make_act())
+      assert.equal("batch_norm", pair(sg.randn(2, 3, 4, 4)).grad_fn)
+      pair:eval()
+      assert.not_equal("batch_norm", pair(sg.randn(2, 3, 4, 4)).grad_fn) -- eval: in turn
+      local function build()
+        sg.manual_seed(5)
+        return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), make_act(), nn.Conv2d(8, 2, 1))
+      end
+      local fused, by_hand = build(), build()
+      local x = sg.randn(4, 3, 6, 6)
+      local y1 = fused(x)
+      local y2 = by_hand[4](by_hand[3](by_hand[2](by_hand[1](x))))
+      H.assert_equal_tensors(y1:detach(), y2:detach(), "output")
+      H.assert_equal_tensors(fused[2].running_mean, by_hand[2].running_mean, "running_mean")
+      H.assert_equal_tensors(fused[2].running_var, by_hand[2].running_var, "running_var")
+      y1:sum():backward()
+      y2:sum():backward()
+      local p2 = by_hand:parameters()
+      for k, p in ipairs(fused:parameters()) do
+        H.assert_close(p.grad, p2[k].grad, 1e-4, "gradient " .. k)
+      end
+    end
+  end)
+
+  it("does not fuse a subclass that overrides forward", function()
+    local Loud = nn.ReLU:extend("LoudReLU")
+    local calls = 0
+    function Loud:forward(x) calls = calls + 1; return x:relu() end
+    local seq = nn.Sequential(nn.BatchNorm2d(2), Loud())
+    seq(sg.randn(2, 2, 3, 3))
+    assert.equal(1, calls)
+  end)
+
   it("switches train and eval recursively", function()
     local net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Sequential(nn.BatchNorm1d(4)))
     for _, m in ipairs(net:modules()) do assert.is_true(m.training) end

@@ -69,6 +69,20 @@ DEFINE_MOMENTS(f64, double)
  * columns of each group. */
 #define NORM_COL_B 16
 
+/* The activation fused after normalize (kernels_norm.h): the same
+ * expressions as the relu / leaky_relu kernels (the output is bit for bit
+ * the unfused one), and for the gradient the same mask values as their
+ * backward (relu: 1 or 0; leaky_relu: slope + (1 - slope) * (z > 0),
+ * computed in T). y > 0 exactly where z > 0 (slope >= 0), so the gradient
+ * reads y. */
+#define ACT_FWD(T, z, act, sl) \
+  ((act) == SG_ACT_RELU ? ((z) < 0 ? (T)0 : (z)) \
+                             : (act) == SG_ACT_LEAKY_RELU ? ((z) > 0 ? (z) : (z) * (sl)) : (z))
+#define ACT_GRAD(g, y, act, pos, neg) ((act) == SG_ACT_NONE ? (g) : (g) * ((y) > 0 ? (pos) : (neg)))
+#define ACT_MASKS(T, act, slope, pos, neg)                              \
+  const T pos = (act) == SG_ACT_LEAKY_RELU ? (T)((T)(1.0 - (slope)) + (T)(slope)) : (T)1; \
+  const T neg = (act) == SG_ACT_LEAKY_RELU ? (T)(slope) : (T)0
+
 #define DEFINE_COLS(SUF, T)                                                                   \
   static void cols_combine_##SUF(double *acc, int nt, int64_t K) {                           \
     for (int t = 1; t < nt; t++)                                                             \
@@ -120,7 +134,8 @@ DEFINE_MOMENTS(f64, double)
   /* y = (x - mc[k]) * sc[k] + sh[k] with per-column tables */                               \
   static int cols_normalize_##SUF(T *y, const T *x, int64_t A, int64_t G, int64_t B,        \
                                   const T *mean, const T *invstd, const T *w, const T *bias, \
-                                  int64_t C) {                                               \
+                                  int64_t C, sg_activation act, double slope) {                \
+    const T sl = (T)slope;                                                                   \
     const int64_t K = G * B;                                                                 \
     T *tab = malloc(sizeof(T) * 3 * (size_t)K);                                              \
     if (!tab) return -1;                                                                     \
@@ -135,14 +150,19 @@ DEFINE_MOMENTS(f64, double)
     for (int64_t a = 0; a < A; a++) {                                                        \
       const T *r = x + a * K;                                                                \
       T *q = y + a * K;                                                                      \
-      for (int64_t k = 0; k < K; k++) q[k] = (r[k] - mc[k]) * sc[k] + sh[k];                 \
+      for (int64_t k = 0; k < K; k++) {                                                      \
+        T z = (r[k] - mc[k]) * sc[k] + sh[k];                                                \
+        q[k] = ACT_FWD(T, z, act, sl);                                                       \
+      }                                                                                      \
     }                                                                                        \
     free(tab);                                                                               \
     return 0;                                                                                \
   }                                                                                          \
   static int cols_bwd_##SUF(T *dx, T *sdy, T *sdyx, const T *dy, const T *x, int64_t A,     \
                             int64_t G, int64_t B, const T *mean, const T *invstd,           \
-                            const T *w, int64_t C) {                                         \
+                            const T *w, int64_t C, const T *y, sg_activation act,             \
+                            double slope) {                                                  \
+    ACT_MASKS(T, act, slope, pos, neg);                                                      \
     const int64_t K = G * B;                                                                 \
     const double inv_m = 1.0 / (double)(A * B);                                              \
     const bool par = A * K > NORM_PAR_GRAIN && A > 1;                                        \
@@ -160,10 +180,11 @@ DEFINE_MOMENTS(f64, double)
     _Pragma("omp parallel if (par)") {                                                       \
       double *s1 = acc + (size_t)thread_num() * 2 * (size_t)K, *s2 = s1 + K;                 \
       _Pragma("omp for schedule(static)") for (int64_t a = 0; a < A; a++) {                  \
-        const T *pg = dy + a * K, *px = x + a * K;                                           \
+        const T *pg = dy + a * K, *px = x + a * K, *py = y ? y + a * K : NULL;               \
         for (int64_t k = 0; k < K; k++) {                                                    \
-          s1[k] += pg[k];                                                                    \
-          s2[k] += (double)pg[k] * (double)(px[k] - mc[k]);                                  \
+          const T gk = ACT_GRAD(pg[k], py[k], act, pos, neg);                                \
+          s1[k] += gk;                                                                       \
+          s2[k] += (double)gk * (double)(px[k] - mc[k]);                                     \
         }                                                                                    \
       }                                                                                      \
     }                                                                                        \
@@ -187,10 +208,12 @@ DEFINE_MOMENTS(f64, double)
     if (dx) {                                                                                \
       _Pragma("omp parallel for schedule(static) if (par)")                                  \
       for (int64_t a = 0; a < A; a++) {                                                      \
-        const T *pg = dy + a * K, *px = x + a * K;                                           \
+        const T *pg = dy + a * K, *px = x + a * K, *py = y ? y + a * K : NULL;               \
         T *q = dx + a * K;                                                                   \
-        for (int64_t k = 0; k < K; k++)                                                      \
-          q[k] = cdy[k] * pg[k] - cx[k] * (px[k] - mc[k]) - c0[k];                           \
+        for (int64_t k = 0; k < K; k++) {                                                    \
+          const T gk = ACT_GRAD(pg[k], py[k], act, pos, neg);                                \
+          q[k] = cdy[k] * gk - cx[k] * (px[k] - mc[k]) - c0[k];                              \
+        }                                                                                    \
       }                                                                                      \
     }                                                                                        \
     free(acc);                                                                               \
@@ -227,7 +250,8 @@ static sg_status cpu_moments(sg_tensor *mean, sg_tensor *var, const sg_tensor *x
 #define DEFINE_NORMALIZE(SUF, T)                                                          \
   static void normalize_##SUF(T *y, const T *x, int64_t A, int64_t G, int64_t B,         \
                               const T *mean, const T *invstd, const T *w, const T *bias, \
-                              int64_t C) {                                                \
+                              int64_t C, sg_activation act, double slope) {                 \
+    const T sl = (T)slope;                                                                \
     _Pragma("omp parallel for collapse(2) schedule(static) if (A * G * B > NORM_PAR_GRAIN)") \
     for (int64_t a = 0; a < A; a++) {                                                     \
       for (int64_t g = 0; g < G; g++) {                                                   \
@@ -236,7 +260,10 @@ static sg_status cpu_moments(sg_tensor *mean, sg_tensor *var, const sg_tensor *x
         const T sh = bias ? bias[g % C] : (T)0;                                           \
         const T *p = x + (a * G + g) * B;                                                 \
         T *q = y + (a * G + g) * B;                                                       \
-        for (int64_t b = 0; b < B; b++) q[b] = (p[b] - m) * s + sh;                       \
+        for (int64_t b = 0; b < B; b++) {                                                 \
+          T z = (p[b] - m) * s + sh;                                                      \
+          q[b] = ACT_FWD(T, z, act, sl);                                                  \
+        }                                                                                 \
       }                                                                                   \
     }                                                                                     \
   }
@@ -245,25 +272,32 @@ DEFINE_NORMALIZE(f64, double)
 
 static const void *opt_ptr(const sg_tensor *t) { return t ? sg_data_ptr(t) : NULL; }
 
-static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G,
-                               int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
-                               const sg_tensor *w, const sg_tensor *b, int64_t C) {
+static sg_status cpu_normalize_act(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G,
+                                   int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
+                                   const sg_tensor *w, const sg_tensor *b, int64_t C,
+                                   sg_activation act, double slope) {
   if (C <= 0) C = G;
   if (use_cols(A, B)) {
     int rc = x->dtype == SG_FLOAT32
                  ? cols_normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C)
+                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope)
                  : cols_normalize_f64(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
+                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope);
     return rc ? cols_oom() : SG_OK;
   }
   if (x->dtype == SG_FLOAT32)
     normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
+                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope);
   else
     normalize_f64(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C);
+                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope);
   return SG_OK;
+}
+
+static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G,
+                               int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
+                               const sg_tensor *w, const sg_tensor *b, int64_t C) {
+  return cpu_normalize_act(y, x, A, G, B, mean, invstd, w, b, C, SG_ACT_NONE, 0.0);
 }
 
 /* ---------------- backward with batch statistics ---------------- */
@@ -271,17 +305,21 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
 #define DEFINE_NORM_BWD(SUF, T)                                                             \
   static void norm_bwd_##SUF(T *dx, T *sdy, T *sdyx, const T *dy, const T *x, int64_t A,   \
                              int64_t G, int64_t B, const T *mean, const T *invstd,         \
-                             const T *w, int64_t C) {                                       \
+                             const T *w, int64_t C, const T *y, sg_activation act,           \
+                             double slope) {                                                \
     const double inv_m = 1.0 / (double)(A * B);                                             \
+    ACT_MASKS(T, act, slope, pos, neg);                                                     \
     _Pragma("omp parallel for schedule(static) if (A * G * B > NORM_PAR_GRAIN && G > 1)")   \
     for (int64_t g = 0; g < G; g++) {                                                       \
       const T m = mean[g];                                                                  \
       double s1 = 0, s2 = 0;                                                                \
       for (int64_t a = 0; a < A; a++) {                                                     \
         const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
+        const T *py = y ? y + (a * G + g) * B : NULL;                                       \
         _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t b = 0; b < B; b++) {        \
-          s1 += pg[b];                                                                      \
-          s2 += (double)pg[b] * (double)(px[b] - m);                                        \
+          const T gb = ACT_GRAD(pg[b], py[b], act, pos, neg);                               \
+          s1 += gb;                                                                         \
+          s2 += (double)gb * (double)(px[b] - m);                                           \
         }                                                                                   \
       }                                                                                     \
       const double is = invstd[g];                                                          \
@@ -295,39 +333,57 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
       const T c_0 = (T)(k * s1 * inv_m);                                                    \
       for (int64_t a = 0; a < A; a++) {                                                     \
         const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
+        const T *py = y ? y + (a * G + g) * B : NULL;                                       \
         T *q = dx + (a * G + g) * B;                                                        \
-        for (int64_t b = 0; b < B; b++) q[b] = c_dy * pg[b] - c_x * (px[b] - m) - c_0;      \
+        for (int64_t b = 0; b < B; b++) {                                                   \
+          const T gb = ACT_GRAD(pg[b], py[b], act, pos, neg);                               \
+          q[b] = c_dy * gb - c_x * (px[b] - m) - c_0;                                       \
+        }                                                                                   \
       }                                                                                     \
     }                                                                                       \
   }
 DEFINE_NORM_BWD(f32, float)
 DEFINE_NORM_BWD(f64, double)
 
+static sg_status cpu_normalize_act_backward(sg_tensor *dx, sg_tensor *sum_dy,
+                                            sg_tensor *sum_dy_xhat, const sg_tensor *dy,
+                                            const sg_tensor *y, const sg_tensor *x, int64_t A,
+                                            int64_t G, int64_t B, const sg_tensor *mean,
+                                            const sg_tensor *invstd, const sg_tensor *w,
+                                            int64_t C, sg_activation act, double slope) {
+  if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm backward: empty groups");
+  if (act != SG_ACT_NONE && !y)
+    return sg_error(SG_ERR_ARG, "norm backward: the activation's output is missing");
+  if (C <= 0) C = G;
+  const bool f32 = x->dtype == SG_FLOAT32;
+  void *pdx = dx ? sg_data_ptr(dx) : NULL;
+  const void *py = act != SG_ACT_NONE ? sg_data_ptr(y) : NULL;
+  if (use_cols(A, B)) {
+    int rc = f32 ? cols_bwd_f32(pdx, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
+                                sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
+                                sg_data_ptr(invstd), opt_ptr(w), C, py, act, slope)
+                 : cols_bwd_f64(pdx, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
+                                sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
+                                sg_data_ptr(invstd), opt_ptr(w), C, py, act, slope);
+    return rc ? cols_oom() : SG_OK;
+  }
+  if (f32)
+    norm_bwd_f32(pdx, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat), sg_data_ptr(dy),
+                 sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), C,
+                 py, act, slope);
+  else
+    norm_bwd_f64(pdx, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat), sg_data_ptr(dy),
+                 sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), C,
+                 py, act, slope);
+  return SG_OK;
+}
+
 static sg_status cpu_normalize_backward(sg_tensor *dx, sg_tensor *sum_dy, sg_tensor *sum_dy_xhat,
                                         const sg_tensor *dy, const sg_tensor *x, int64_t A,
                                         int64_t G, int64_t B, const sg_tensor *mean,
                                         const sg_tensor *invstd, const sg_tensor *w, int64_t C) {
-  if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm backward: empty groups");
-  if (C <= 0) C = G;
-  if (use_cols(A, B)) {
-    int rc = x->dtype == SG_FLOAT32
-                 ? cols_bwd_f32(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy),
-                                sg_data_ptr(sum_dy_xhat), sg_data_ptr(dy), sg_data_ptr(x), A, G, B,
-                                sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), C)
-                 : cols_bwd_f64(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy),
-                                sg_data_ptr(sum_dy_xhat), sg_data_ptr(dy), sg_data_ptr(x), A, G, B,
-                                sg_data_ptr(mean), sg_data_ptr(invstd), opt_ptr(w), C);
-    return rc ? cols_oom() : SG_OK;
-  }
-  if (x->dtype == SG_FLOAT32)
-    norm_bwd_f32(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
-                 sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd),
-                 opt_ptr(w), C);
-  else
-    norm_bwd_f64(dx ? sg_data_ptr(dx) : NULL, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
-                 sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean), sg_data_ptr(invstd),
-                 opt_ptr(w), C);
-  return SG_OK;
+  return cpu_normalize_act_backward(dx, sum_dy, sum_dy_xhat, dy, NULL, x, A, G, B, mean, invstd,
+                                    w, C, SG_ACT_NONE, 0.0);
 }
 
 /* ---------------- layer norm ---------------- */
@@ -462,6 +518,8 @@ const struct sg_norm_kernels sg_cpu_norm_kernels = {
     .moments = cpu_moments,
     .normalize = cpu_normalize,
     .normalize_backward = cpu_normalize_backward,
+    .normalize_act = cpu_normalize_act,
+    .normalize_act_backward = cpu_normalize_act_backward,
     .layer_norm = cpu_layer_norm,
     .layer_norm_backward = cpu_layer_norm_backward,
 };

@@ -122,7 +122,8 @@ static sg_tensor *groups_to_channels(sg_tensor *s, int64_t G, int64_t C) {
 }
 
 /* ---------------- training mode: batch statistics ---------------- */
-/* saved: 0 x, 1 mean, 2 invstd, [3 w]; i: A G B C has_w; f: eps */
+/* saved: 0 x, 1 mean, 2 invstd, [3 w], [then the output y when an
+ * activation is fused]; i: A G B C has_w act y_slot; f: eps slope */
 
 static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_tensor **gi) {
   int64_t A = node->i[0], G = node->i[1], B = node->i[2], C = node->i[3];
@@ -160,28 +161,67 @@ static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_
   return tmps_end(p, gi, 3);
 }
 
+/* The gradient of the fused activation's input from that of its output y,
+ * with differentiable ops (the double-backward path): dy * mask, mask =
+ * (y > 0) for relu and slope + (1 - slope) * (y > 0) for leaky_relu, as
+ * their own backward formulas (y > 0 exactly where the input is). */
+static sg_tensor *act_input_grad(sg_activation act, double slope, sg_tensor *y, sg_tensor *dy) {
+  sg_tensor *gt = sg_cmp_scalar(SG_GT, y, 0.0);
+  sg_tensor *pos = gt ? sg_to_dtype(gt, y->dtype) : NULL;
+  sg_release(gt);
+  if (!pos) return NULL;
+  sg_tensor *mask = pos;
+  if (act == SG_ACT_LEAKY_RELU) {
+    sg_tensor *m = sg_mul_scalar(pos, 1.0 - slope);
+    mask = m ? sg_add_scalar(m, slope) : NULL;
+    sg_release(m);
+    sg_release(pos);
+    if (!mask) return NULL;
+  }
+  sg_tensor *r = sg_mul(dy, mask);
+  sg_release(mask);
+  return r;
+}
+
 static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  if (sg_grad_enabled()) return norm_train_backward_composite(node, go[0], gi);
+  const sg_activation act = (sg_activation)node->i[5];
+  const double slope = node->f[1];
+  if (sg_grad_enabled()) {
+    if (act == SG_ACT_NONE) return norm_train_backward_composite(node, go[0], gi);
+    sg_tensor *y = sg_node_saved(node, (int)node->i[6]);
+    sg_tensor *dz = y ? act_input_grad(act, slope, y, go[0]) : NULL;
+    sg_release(y);
+    if (!dz) return sg_last_status() != SG_OK ? sg_last_status() : SG_ERR_STATE;
+    sg_status st = norm_train_backward_composite(node, dz, gi);
+    sg_release(dz);
+    return st;
+  }
   /* first order: fused kernel */
   int64_t A = node->i[0], G = node->i[1], B = node->i[2], C = node->i[3];
   bool has_w = node->i[4];
   sg_tensor *x = sg_node_saved(node, 0), *mean = sg_node_saved(node, 1),
             *invstd = sg_node_saved(node, 2), *w = has_w ? sg_node_saved(node, 3) : NULL;
-  sg_tensor *xc = NULL, *dyc = NULL, *wc = NULL, *dx = NULL, *s1 = NULL, *s2 = NULL;
+  sg_tensor *y = act != SG_ACT_NONE ? sg_node_saved(node, (int)node->i[6]) : NULL;
+  sg_tensor *xc = NULL, *dyc = NULL, *wc = NULL, *dx = NULL, *s1 = NULL, *s2 = NULL,
+            *yc = NULL;
   sg_status st = SG_OK;
-  if (!x || !mean || !invstd || (has_w && !w)) goto fail;
+  if (!x || !mean || !invstd || (has_w && !w) || (act != SG_ACT_NONE && !y)) goto fail;
   const sg_backend *be = sg_backend_checked("batch_norm backward", x, offsetof(sg_backend, norm));
   if (!be) goto fail;
   xc = sg_as_contiguous_dtype(x, x->dtype);
   dyc = xc ? sg_as_contiguous_dtype(go[0], x->dtype) : NULL;
   wc = (dyc && w) ? sg_as_contiguous_dtype(w, x->dtype) : NULL;
-  if (!dyc || (w && !wc)) goto fail;
+  yc = (dyc && y) ? sg_as_contiguous_dtype(y, x->dtype) : NULL;
+  if (!dyc || (w && !wc) || (y && !yc)) goto fail;
   if (sg_node_wants(node, 0) && !(dx = sg_empty_like(xc))) goto fail;
   s1 = sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device);
   s2 = s1 ? sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device) : NULL;
   if (!s2) goto fail;
-  st = be->norm->normalize_backward(dx, s1, s2, dyc, xc, A, G, B, mean, invstd, wc, C);
+  st = act == SG_ACT_NONE
+           ? be->norm->normalize_backward(dx, s1, s2, dyc, xc, A, G, B, mean, invstd, wc, C)
+           : be->norm->normalize_act_backward(dx, s1, s2, dyc, yc, xc, A, G, B, mean, invstd, wc,
+                                              C, act, slope);
   if (st != SG_OK) goto fail;
   gi[0] = dx;
   dx = NULL;
@@ -192,17 +232,19 @@ fail:
   st = sg_last_status() != SG_OK ? sg_last_status() : SG_ERR_STATE;
   sg_release_all(gi, 3);
 done: {
-  sg_tensor *all[] = {x, mean, invstd, w, xc, dyc, wc, dx, s1, s2};
-  sg_release_all(all, 10);
+  sg_tensor *all[] = {x, mean, invstd, w, xc, dyc, wc, dx, s1, s2, y, yc};
+  sg_release_all(all, 12);
 }
   return st;
 }
 
-/* y = normalize(x) with the batch statistics of each group; returns y and
- * (new references) the group mean and biased variance. */
+/* y = act(normalize(x)) with the batch statistics of each group; returns y
+ * and (new references) the group mean and biased variance. act != NONE
+ * needs the backend's normalize_act kernels. */
 static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G, int64_t B,
                              sg_tensor *w, sg_tensor *b, int64_t C, double eps,
-                             sg_tensor **mean_out, sg_tensor **var_out) {
+                             sg_activation act, double slope, sg_tensor **mean_out,
+                             sg_tensor **var_out) {
   *mean_out = *var_out = NULL;
   const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, norm));
   if (!be) return NULL;
@@ -223,7 +265,12 @@ static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G,
   }
   if (!invstd) goto fail;
   y = sg_empty_like(xc);
-  if (!y || be->norm->normalize(y, xc, A, G, B, mean, invstd, wc, bc, C) != SG_OK) goto fail;
+  if (!y) goto fail;
+  if ((act == SG_ACT_NONE
+           ? be->norm->normalize(y, xc, A, G, B, mean, invstd, wc, bc, C)
+           : be->norm->normalize_act(y, xc, A, G, B, mean, invstd, wc, bc, C, act, slope)) !=
+      SG_OK)
+    goto fail;
   {
     sg_tensor *ins[3] = {x, w, b};
     sg_node *n = sg_record(op, norm_train_backward, ins, 3, y);
@@ -233,11 +280,15 @@ static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G,
       n->i[2] = B;
       n->i[3] = C;
       n->i[4] = w != NULL;
+      n->i[5] = act;
+      n->i[6] = w ? 4 : 3;
       n->f[0] = eps;
+      n->f[1] = slope;
       sg_node_save(n, x);
       sg_node_save(n, mean);
       sg_node_save(n, invstd);
       if (w) sg_node_save(n, w);
+      if (act != SG_ACT_NONE) sg_node_save_output(n, y, 0);
     }
   }
   sg_release(xc);
@@ -379,10 +430,47 @@ static int check_channel_norm(const char *op, const sg_tensor *x, const sg_tenso
   return 0;
 }
 
+/* The activation applied as its own op (eval mode, backends without the
+ * fused kernels); takes y. */
+static sg_tensor *apply_act(sg_tensor *y, sg_activation act, double slope) {
+  if (!y || act == SG_ACT_NONE) return y;
+  sg_tensor *r = act == SG_ACT_RELU ? sg_relu(y) : sg_leaky_relu(y, slope);
+  sg_release(y);
+  return r;
+}
+
+static sg_tensor *batch_norm_impl(const char *op, sg_tensor *x, sg_tensor *running_mean,
+                                  sg_tensor *running_var, sg_tensor *weight, sg_tensor *bias,
+                                  bool training, double momentum, double eps, sg_activation act,
+                                  double slope);
+
 sg_tensor *sg_batch_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *running_var,
                          sg_tensor *weight, sg_tensor *bias, bool training, double momentum,
                          double eps) {
+  return batch_norm_impl("batch_norm", x, running_mean, running_var, weight, bias, training,
+                         momentum, eps, SG_ACT_NONE, 0.0);
+}
+
+sg_tensor *sg_batch_norm_act(sg_tensor *x, sg_tensor *running_mean, sg_tensor *running_var,
+                             sg_tensor *weight, sg_tensor *bias, bool training, double momentum,
+                             double eps, sg_activation act, double slope) {
   const char *op = "batch_norm";
+  if (act != SG_ACT_NONE && act != SG_ACT_RELU && act != SG_ACT_LEAKY_RELU) {
+    sg_error(SG_ERR_ARG, "%s: unknown activation %d", op, (int)act);
+    return NULL;
+  }
+  if (!(slope == slope)) {
+    sg_error(SG_ERR_ARG, "%s: leaky_relu slope is NaN", op);
+    return NULL;
+  }
+  return batch_norm_impl(op, x, running_mean, running_var, weight, bias, training, momentum, eps,
+                         act, slope);
+}
+
+static sg_tensor *batch_norm_impl(const char *op, sg_tensor *x, sg_tensor *running_mean,
+                                  sg_tensor *running_var, sg_tensor *weight, sg_tensor *bias,
+                                  bool training, double momentum, double eps, sg_activation act,
+                                  double slope) {
   int64_t N, C, S;
   if (check_channel_norm(op, x, running_mean, running_var, weight, bias, eps, &N, &C, &S))
     return NULL;
@@ -392,8 +480,9 @@ sg_tensor *sg_batch_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *runni
       sg_error(SG_ERR_ARG, "%s: running_mean and running_var are required in eval mode", op);
       return NULL;
     }
-    if (C == 0 || sg_numel(x) == 0) return sg_empty_like(x);
-    return norm_eval(op, x, N, C, S, running_mean, running_var, weight, bias, eps);
+    if (C == 0 || sg_numel(x) == 0) return apply_act(sg_empty_like(x), act, slope);
+    return apply_act(norm_eval(op, x, N, C, S, running_mean, running_var, weight, bias, eps), act,
+                     slope);
   }
   if (N * S <= 1 || C == 0) {
     sg_error(SG_ERR_ARG,
@@ -401,9 +490,21 @@ sg_tensor *sg_batch_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *runni
              op, sg_shape_str(x, a, sizeof a));
     return NULL;
   }
+  /* fused when the backend has the kernels and the mask can be read off
+   * the output (slope >= 0) */
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, norm));
+  if (!be) return NULL;
+  const bool fuse = act != SG_ACT_NONE && (act == SG_ACT_RELU || slope >= 0) &&
+                    be->norm->normalize_act && be->norm->normalize_act_backward;
   sg_tensor *mean, *var;
-  sg_tensor *y = norm_train(op, x, N, C, S, weight, bias, C, eps, &mean, &var);
+  sg_tensor *y = norm_train(op, x, N, C, S, weight, bias, C, eps, fuse ? act : SG_ACT_NONE, slope,
+                            &mean, &var);
   if (!y) return NULL;
+  if (!fuse && act != SG_ACT_NONE && !(y = apply_act(y, act, slope))) {
+    sg_release(mean);
+    sg_release(var);
+    return NULL;
+  }
   if (running_mean) {
     /* running_var takes the unbiased variance, as PyTorch */
     double M = (double)(N * S);
@@ -448,7 +549,8 @@ sg_tensor *sg_instance_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *ru
     return NULL;
   }
   sg_tensor *mean, *var;
-  sg_tensor *y = norm_train(op, x, 1, N * C, S, weight, bias, C, eps, &mean, &var);
+  sg_tensor *y =
+      norm_train(op, x, 1, N * C, S, weight, bias, C, eps, SG_ACT_NONE, 0.0, &mean, &var);
   if (!y) return NULL;
   if (running_mean) {
     /* PyTorch: the running stats move toward the batch average of the

@@ -285,6 +285,106 @@ static void fused_matches_composite_f64(void) {
   sg_release(rv);
 }
 
+/* ---- batch norm fused with an activation ---- */
+
+typedef struct {
+  sg_activation act;
+  double slope;
+  bool training;
+  sg_tensor *rm, *rv;
+} actx;
+
+static sg_tensor *f_bn_act(sg_tensor **in, int n, void *ctx) {
+  actx *c = ctx;
+  return sg_batch_norm_act(in[0], c->rm, c->rv, n > 1 ? in[1] : NULL, n > 2 ? in[2] : NULL,
+                           c->training, 0.1, 1e-5, c->act, c->slope);
+}
+
+static sg_tensor *f_bn_then_act(sg_tensor **in, int n, void *ctx) {
+  actx *c = ctx;
+  sg_tensor *z = sg_batch_norm(in[0], c->rm, c->rv, n > 1 ? in[1] : NULL, n > 2 ? in[2] : NULL,
+                               c->training, 0.1, 1e-5);
+  if (!z || c->act == SG_ACT_NONE) return z;
+  sg_tensor *y = c->act == SG_ACT_RELU ? sg_relu(z) : sg_leaky_relu(z, c->slope);
+  sg_release(z);
+  return y;
+}
+
+/* The fused op against batch_norm then relu / leaky_relu: outputs and the
+ * running statistics equal bit for bit, the first-order gradients of x, w
+ * and b to rounding, for the per-group kernels (long groups) and the column kernels
+ * (short groups, B < 16), float32 and float64, training and eval mode, and
+ * a negative slope (not fused: the two ops in turn). */
+static void batch_norm_act_matches_unfused(void) {
+  const struct {
+    sg_activation act;
+    double slope;
+    bool training;
+  } modes[] = {{SG_ACT_RELU, 0, true},         {SG_ACT_LEAKY_RELU, 0.2, true},
+               {SG_ACT_LEAKY_RELU, 0.0, true},  {SG_ACT_LEAKY_RELU, 0.01, true},
+               {SG_ACT_LEAKY_RELU, 0.2, false}, {SG_ACT_LEAKY_RELU, -0.5, true},
+               {SG_ACT_NONE, 0, true}};
+  const int64_t shapes[2][4] = {{4, 16, 24, 24}, {64, 16, 2, 2}};
+  sg_dtype dts[2] = {SG_FLOAT32, SG_FLOAT64};
+  for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+    for (int sh = 0; sh < 2; sh++)
+      for (int d = 0; d < 2; d++) {
+        sg_dtype dt = dts[d];
+        uint64_t seed = 500 + 10 * m + 3 * (uint64_t)sh + (uint64_t)d;
+        sg_tensor *x = tt_uniform(seed, dt, -2, 3, 4, shapes[sh]);
+        sg_tensor *w = tt_uniform(seed + 1, dt, 0.5, 1.5, 1, SHAPE(16));
+        sg_tensor *b = tt_uniform(seed + 2, dt, -1, 1, 1, SHAPE(16));
+        sg_tensor *gy = tt_uniform(seed + 3, dt, -1, 1, 4, shapes[sh]);
+        CHECK_OK(sg_set_requires_grad(x, true));
+        CHECK_OK(sg_set_requires_grad(w, true));
+        CHECK_OK(sg_set_requires_grad(b, true));
+        sg_tensor *out[2] = {0}, *g[2][3] = {{0}}, *rm[2], *rv[2];
+        for (int k = 0; k < 2; k++) {
+          rm[k] = tt_uniform(seed + 4, dt, -1, 1, 1, SHAPE(16));
+          rv[k] = tt_uniform(seed + 5, dt, 0.5, 2, 1, SHAPE(16));
+          actx c = {modes[m].act, modes[m].slope, modes[m].training, rm[k], rv[k]};
+          sg_tensor *in[3] = {x, w, b};
+          out[k] = k == 0 ? f_bn_act(in, 3, &c) : f_bn_then_act(in, 3, &c);
+          if (CHECK(out[k] != NULL))
+            CHECK_OK(sg_grad(&out[k], &gy, 1, in, 3, g[k], true, false, false));
+        }
+        if (out[0] && out[1]) CHECK_CLOSE(out[0], out[1], 0, 0);
+        CHECK_CLOSE(rm[0], rm[1], 0, 0);
+        CHECK_CLOSE(rv[0], rv[1], 0, 0);
+        /* the gradients' group sums may round differently (the compiler
+         * vectorizes the two reductions differently) */
+        const double tol = dt == SG_FLOAT32 ? 1e-5 : 1e-12;
+        for (int k = 0; k < 3; k++)
+          if (CHECK(g[0][k] && g[1][k])) CHECK_CLOSE(g[0][k], g[1][k], tol, tol);
+        sg_release_all(out, 2);
+        sg_release_all(g[0], 3);
+        sg_release_all(g[1], 3);
+        sg_release_all(rm, 2);
+        sg_release_all(rv, 2);
+        sg_release_all((sg_tensor *[]){x, w, b, gy}, 4);
+      }
+}
+
+/* float64 gradients against finite differences, second order through the
+ * composite path, and the fused first-order gradients against it. */
+static void batch_norm_act_gradients(void) {
+  const sg_activation acts[2] = {SG_ACT_RELU, SG_ACT_LEAKY_RELU};
+  for (int a = 0; a < 2; a++) {
+    actx c = {acts[a], 0.2, true, NULL, NULL};
+    /* long groups (B = 20) and short ones (B = 2) */
+    const int64_t shapes[2][4] = {{2, 3, 4, 5}, {4, 3, 1, 2}};
+    for (int sh = 0; sh < 2; sh++) {
+      sg_tensor *in[3] = {tt_param(600 + 10 * a + sh, -1, 1, 4, shapes[sh]),
+                          tt_param(610 + 10 * a + sh, 0.5, 1.5, 1, SHAPE(3)),
+                          tt_param(620 + 10 * a + sh, -1, 1, 1, SHAPE(3))};
+      CHECK_GRAD(f_bn_act, &c, in, 3);
+      CHECK_GRADGRAD(f_bn_act, &c, in, 3);
+      check_paths_agree(f_bn_act, &c, in, 3);
+      sg_release_all(in, 3);
+    }
+  }
+}
+
 static void large_statistics(void) {
   /* float32 with a large offset: per-channel mean 0 and variance 1 after
    * batch norm (two-pass statistics in double) */
@@ -356,6 +456,8 @@ int main(void) {
   RUN(norm_gradients);
   RUN(fused_matches_composite);
   RUN(fused_matches_composite_f64);
+  RUN(batch_norm_act_matches_unfused);
+  RUN(batch_norm_act_gradients);
   RUN(large_statistics);
   RUN(errors);
   return sg_test_finish();

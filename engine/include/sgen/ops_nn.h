@@ -42,6 +42,16 @@ sg_tensor *sg_fold(sg_tensor *cols, int64_t out_h, int64_t out_w, const sg_unfol
 sg_tensor *sg_batch_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *running_var,
                          sg_tensor *weight, sg_tensor *bias, bool training, double momentum,
                          double eps);
+/* batch_norm followed by an activation, in one pass over the data forward
+ * and backward in training mode (first-order gradients). The output is bit
+ * for bit that of sg_batch_norm then sg_relu / sg_leaky_relu, the gradients
+ * agree to rounding (their sums may be vectorized differently). slope:
+ * leaky_relu's negative slope, >= 0. Eval mode, a slope < 0 and backends
+ * without the fused kernels run the two ops in turn. */
+typedef enum { SG_ACT_NONE, SG_ACT_RELU, SG_ACT_LEAKY_RELU } sg_activation;
+sg_tensor *sg_batch_norm_act(sg_tensor *x, sg_tensor *running_mean, sg_tensor *running_var,
+                             sg_tensor *weight, sg_tensor *bias, bool training, double momentum,
+                             double eps, sg_activation act, double slope);
 sg_tensor *sg_instance_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *running_var,
                             sg_tensor *weight, sg_tensor *bias, bool use_input_stats,
                             double momentum, double eps);

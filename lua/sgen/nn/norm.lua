@@ -91,7 +91,14 @@ function BatchNorm:init(num_features, opts)
   self:_setup(self.__name, num_features, opts, {affine = true, track_running_stats = true})
 end
 
-function BatchNorm:forward(x)
+function BatchNorm:forward(x) return self:_forward_act(x) end
+
+-- The forward followed by an activation ("relu" or "leaky_relu", with its
+-- negative slope) in one fused op (F.batch_norm's `activation` option):
+-- nn.Sequential runs a BatchNorm and the plain nn.ReLU / nn.LeakyReLU after
+-- it this way. The output is bit for bit that of the two modules in turn,
+-- the gradients agree to rounding.
+function BatchNorm:_forward_act(x, activation, negative_slope)
   local name = getmetatable(self).__name
   if not U.is_tensor(x) then U.fail(name, "expected a tensor input, got %s", U.typename(x)) end
   self:_check_input_dim(x)
@@ -104,7 +111,22 @@ function BatchNorm:forward(x)
   local use_stats = not self.training or self.track_running_stats
   return sg.F.batch_norm(x, use_stats and self.running_mean or nil,
     use_stats and self.running_var or nil, self.weight, self.bias,
-    {training = bn_training, momentum = eaf, eps = self.eps})
+    {training = bn_training, momentum = eaf, eps = self.eps, activation = activation,
+     negative_slope = negative_slope})
+end
+
+-- What nn.Sequential fuses after this module: the activation name and slope
+-- when `next_module` is a plain nn.ReLU / nn.LeakyReLU (neither this module
+-- nor it with an overridden forward); nil otherwise.
+function BatchNorm:_fusable_activation(next_module)
+  if self.forward ~= BatchNorm.forward then return nil end
+  local A = require "sgen.nn.activation"
+  local cls = getmetatable(next_module)
+  if cls == A.ReLU and next_module.forward == A.ReLU.forward then return "relu", 0 end
+  if cls == A.LeakyReLU and next_module.forward == A.LeakyReLU.forward then
+    return "leaky_relu", next_module.negative_slope
+  end
+  return nil
 end
 
 -- nn.BatchNorm2d(num_features, {eps=1e-5, momentum=0.1 (false: cumulative
