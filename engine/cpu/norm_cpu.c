@@ -78,7 +78,7 @@ DEFINE_MOMENTS(f64, double)
 #define ACT_FWD(T, z, act, sl) \
   ((act) == SG_ACT_RELU ? ((z) < 0 ? (T)0 : (z)) \
                              : (act) == SG_ACT_LEAKY_RELU ? ((z) > 0 ? (z) : (z) * (sl)) : (z))
-#define ACT_GRAD(g, y, act, pos, neg) ((act) == SG_ACT_NONE ? (g) : (g) * ((y) > 0 ? (pos) : (neg)))
+#define ACT_GRAD(g, y, pos, neg) ((g) * ((y) > 0 ? (pos) : (neg)))
 #define ACT_MASKS(T, act, slope, pos, neg)                              \
   const T pos = (act) == SG_ACT_LEAKY_RELU ? (T)((T)(1.0 - (slope)) + (T)(slope)) : (T)1; \
   const T neg = (act) == SG_ACT_LEAKY_RELU ? (T)(slope) : (T)0
@@ -181,10 +181,17 @@ DEFINE_MOMENTS(f64, double)
       double *s1 = acc + (size_t)thread_num() * 2 * (size_t)K, *s2 = s1 + K;                 \
       _Pragma("omp for schedule(static)") for (int64_t a = 0; a < A; a++) {                  \
         const T *pg = dy + a * K, *px = x + a * K, *py = y ? y + a * K : NULL;               \
-        for (int64_t k = 0; k < K; k++) {                                                    \
-          const T gk = ACT_GRAD(pg[k], py[k], act, pos, neg);                                \
-          s1[k] += gk;                                                                       \
-          s2[k] += (double)gk * (double)(px[k] - mc[k]);                                     \
+        if (py) {                                                                            \
+          for (int64_t k = 0; k < K; k++) {                                                  \
+            const T gk = ACT_GRAD(pg[k], py[k], pos, neg);                                   \
+            s1[k] += gk;                                                                     \
+            s2[k] += (double)gk * (double)(px[k] - mc[k]);                                   \
+          }                                                                                  \
+        } else {                                                                             \
+          for (int64_t k = 0; k < K; k++) {                                                  \
+            s1[k] += pg[k];                                                                  \
+            s2[k] += (double)pg[k] * (double)(px[k] - mc[k]);                                \
+          }                                                                                  \
         }                                                                                    \
       }                                                                                      \
     }                                                                                        \
@@ -210,9 +217,12 @@ DEFINE_MOMENTS(f64, double)
       for (int64_t a = 0; a < A; a++) {                                                      \
         const T *pg = dy + a * K, *px = x + a * K, *py = y ? y + a * K : NULL;               \
         T *q = dx + a * K;                                                                   \
-        for (int64_t k = 0; k < K; k++) {                                                    \
-          const T gk = ACT_GRAD(pg[k], py[k], act, pos, neg);                                \
-          q[k] = cdy[k] * gk - cx[k] * (px[k] - mc[k]) - c0[k];                              \
+        if (py) {                                                                            \
+          for (int64_t k = 0; k < K; k++)                                                    \
+            q[k] = cdy[k] * ACT_GRAD(pg[k], py[k], pos, neg) - cx[k] * (px[k] - mc[k]) - c0[k]; \
+        } else {                                                                             \
+          for (int64_t k = 0; k < K; k++)                                                    \
+            q[k] = cdy[k] * pg[k] - cx[k] * (px[k] - mc[k]) - c0[k];                         \
         }                                                                                    \
       }                                                                                      \
     }                                                                                        \
@@ -316,10 +326,17 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
       for (int64_t a = 0; a < A; a++) {                                                     \
         const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
         const T *py = y ? y + (a * G + g) * B : NULL;                                       \
-        _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t b = 0; b < B; b++) {        \
-          const T gb = ACT_GRAD(pg[b], py[b], act, pos, neg);                               \
-          s1 += gb;                                                                         \
-          s2 += (double)gb * (double)(px[b] - m);                                           \
+        if (py) {                                                                           \
+          _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t b = 0; b < B; b++) {      \
+            const T gb = ACT_GRAD(pg[b], py[b], pos, neg);                                  \
+            s1 += gb;                                                                       \
+            s2 += (double)gb * (double)(px[b] - m);                                         \
+          }                                                                                 \
+        } else {                                                                            \
+          _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t b = 0; b < B; b++) {      \
+            s1 += pg[b];                                                                    \
+            s2 += (double)pg[b] * (double)(px[b] - m);                                      \
+          }                                                                                 \
         }                                                                                   \
       }                                                                                     \
       const double is = invstd[g];                                                          \
@@ -335,9 +352,11 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
         const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
         const T *py = y ? y + (a * G + g) * B : NULL;                                       \
         T *q = dx + (a * G + g) * B;                                                        \
-        for (int64_t b = 0; b < B; b++) {                                                   \
-          const T gb = ACT_GRAD(pg[b], py[b], act, pos, neg);                               \
-          q[b] = c_dy * gb - c_x * (px[b] - m) - c_0;                                       \
+        if (py) {                                                                           \
+          for (int64_t b = 0; b < B; b++)                                                   \
+            q[b] = c_dy * ACT_GRAD(pg[b], py[b], pos, neg) - c_x * (px[b] - m) - c_0;       \
+        } else {                                                                            \
+          for (int64_t b = 0; b < B; b++) q[b] = c_dy * pg[b] - c_x * (px[b] - m) - c_0;    \
         }                                                                                   \
       }                                                                                     \
     }                                                                                       \
