@@ -34,4 +34,14 @@ sg_status sg_cpu_conv_transpose2d_batched(sg_dtype dt, char *O, const char *X, c
 sg_status sg_cpu_conv2d_weight_batched(sg_dtype dt, char *GW, const char *X, const char *GO,
                                        const sg_conv_geom *g);
 
+/* Kernel covering the whole unpadded image, one output position
+ * (conv_cpu_dense.c): each convolution is one GEMM. */
+bool sg_cpu_conv_is_dense(const sg_conv_geom *g);
+void sg_cpu_conv2d_dense(sg_dtype dt, char *O, const char *X, const char *Wt, const char *B,
+                         const sg_conv_geom *g);
+void sg_cpu_conv_transpose2d_dense(sg_dtype dt, char *O, const char *X, const char *Wt,
+                                   const char *B, const sg_conv_geom *g);
+void sg_cpu_conv2d_weight_dense(sg_dtype dt, char *GW, const char *X, const char *GO,
+                                const sg_conv_geom *g);
+
 #endif

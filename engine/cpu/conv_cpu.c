@@ -10,7 +10,8 @@
  *    uses all threads, and im2col is split over threads (conv_transpose2d
  *    splits the image's channels over the threads instead).
  * 1x1 stride-1 unpadded convolutions skip im2col: the image is the column
- * matrix. Small output maps (a few positions per image) take the batched
+ * matrix. A kernel covering the whole unpadded image (one output position)
+ * is one GEMM on the NCHW data (conv_cpu_dense.c), before oneDNN too. Small output maps (a few positions per image) take the batched
  * schedule of conv_cpu_batch.c instead: one GEMM over many images. */
 #include <cblas.h>
 #include <stdlib.h>
@@ -313,6 +314,10 @@ static sg_status conv2d_raw(sg_dtype dt, char *O, const char *X, const char *Wt,
 
 static sg_status cpu_conv2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                             const sg_tensor *b, const sg_conv_geom *g) {
+  if (sg_cpu_conv_is_dense(g)) {
+    sg_cpu_conv2d_dense(x->dtype, data_of(out), data_of(x), data_of(w), b ? data_of(b) : NULL, g);
+    return SG_OK;
+  }
   if (sg_onednn_conv_wanted(x->dtype, g)) {
     bool done;
     sg_status st = sg_onednn_conv2d(data_of(out), data_of(x), data_of(w), b ? data_of(b) : NULL,
@@ -359,6 +364,11 @@ static void convt_item(const conv_plan *c, char *O, const char *X, const char *W
 
 static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const sg_tensor *w,
                                       const sg_tensor *b, const sg_conv_geom *g) {
+  if (sg_cpu_conv_is_dense(g)) {
+    sg_cpu_conv_transpose2d_dense(x->dtype, data_of(out), data_of(x), data_of(w),
+                                  b ? data_of(b) : NULL, g);
+    return SG_OK;
+  }
   if (sg_onednn_conv_wanted(x->dtype, g)) {
     bool done;
     sg_status st = sg_onednn_conv_transpose2d(data_of(out), data_of(x), data_of(w),
@@ -413,6 +423,10 @@ static sg_status cpu_conv_transpose2d(sg_tensor *out, const sg_tensor *x, const 
 static sg_status cpu_conv2d_weight(sg_tensor *gw, const sg_tensor *x, const sg_tensor *go,
                                    const sg_conv_geom *g) {
   const sg_dtype dt = x->dtype;
+  if (sg_cpu_conv_is_dense(g)) {
+    sg_cpu_conv2d_weight_dense(dt, data_of(gw), data_of(x), data_of(go), g);
+    return SG_OK;
+  }
   if (sg_onednn_conv_wanted(dt, g)) {
     bool done;
     sg_status st = sg_onednn_conv2d_weight(data_of(gw), data_of(x), data_of(go), g, &done);
