@@ -58,6 +58,14 @@ sg_tensor *lsg_opt_tensor(lua_State *L, int idx, const char *fname, const char *
 /* NULL if the value at idx is not a (live) tensor; never raises. */
 sg_tensor *lsg_to_tensor(lua_State *L, int idx);
 bool lsg_is_tensor(lua_State *L, int idx);
+/* copy_ / fill_ into t with autograd's in-place rules (lsg_create.c); `op`
+ * names the operation in errors. Raise on error. */
+void lsg_copy_into(lua_State *L, sg_tensor *t, sg_tensor *src, const char *op);
+void lsg_fill_into(lua_State *L, sg_tensor *t, double v, const char *op);
+/* x[key] and x[key] = value for table and mask keys (lsg_indexing.c);
+ * stack: 1 x, 2 key[, 3 value]. */
+int lsg_index_get(lua_State *L, sg_tensor *t);
+int lsg_index_set(lua_State *L, sg_tensor *t);
 /* Tensor at idx, or a number converted to a 0-dim tensor of dtype `like`'s
  * dtype and device (new reference in *owned, release it after use). */
 sg_tensor *lsg_check_tensor_or_number(lua_State *L, int idx, const sg_tensor *like,

@@ -345,27 +345,86 @@ static int t_cuda(lua_State *L) {
   return lsg_push_result(L, sg_to_device(t, dev));
 }
 
-/* ---- in place (not recorded by autograd) ---- */
+/* ---- in place ----
+ * copy_, fill_ and zero_ follow the autograd rules of every in-place op
+ * (sg_assign_): a leaf that requires grad is written only under no_grad; a
+ * copy_ of a tensor that requires grad is recorded (the gradient reaches
+ * src); a constant written over a computed tensor cuts it from its
+ * history. Without autograd in play they write directly. */
+
+/* Whether src broadcasts to t's shape (the trailing dims of src are 1 or
+ * t's). */
+static bool broadcasts_to(const sg_tensor *src, const sg_tensor *t) {
+  if (src->ndim > t->ndim) return false;
+  for (int i = 1; i <= src->ndim; i++) {
+    int64_t a = src->shape[src->ndim - i], b = t->shape[t->ndim - i];
+    if (a != 1 && a != b) return false;
+  }
+  return true;
+}
+
+void lsg_copy_into(lua_State *L, sg_tensor *t, sg_tensor *src, const char *op) {
+  if (!broadcasts_to(src, t)) {
+    char a[128], b[128];
+    luaL_error(L, "sgen.%s: source of shape %s does not broadcast to %s", op,
+               sg_shape_str(src, a, sizeof a), sg_shape_str(t, b, sizeof b));
+  }
+  if (sg_grad_enabled() && (t->requires_grad || src->requires_grad)) {
+    /* the value written, of t's shape, dtype and device, differentiable */
+    sg_tensor *e = sg_expand(src, t->shape, t->ndim);
+    sg_tensor *c = e ? sg_to_dtype(e, t->dtype) : NULL;
+    sg_tensor *r = c ? sg_to_device(c, t->storage->device) : NULL;
+    sg_status st = r ? sg_assign_(t, r, op) : sg_last_status();
+    sg_release(e);
+    sg_release(c);
+    sg_release(r);
+    lsg_check_status(L, st);
+  } else {
+    lsg_check_status(L, sg_copy_(t, src));
+  }
+}
 
 static int t_copy_(lua_State *L) {
   sg_tensor *t = lsg_check_tensor(L, 1, "copy_", "self");
   sg_tensor *src = lsg_check_tensor(L, 2, "copy_", "src");
-  lsg_check_status(L, sg_copy_(t, src));
+  lsg_copy_into(L, t, src, "copy_");
   lua_settop(L, 1);
   return 1;
+}
+
+void lsg_fill_into(lua_State *L, sg_tensor *t, double v, const char *op) {
+  if (sg_grad_enabled() && t->requires_grad) {
+    sg_tensor *r = sg_full_like(t, v);
+    sg_status st = r ? sg_assign_(t, r, op) : sg_last_status();
+    sg_release(r);
+    lsg_check_status(L, st);
+    return;
+  }
+  lsg_check_status(L, sg_fill_(t, v));
 }
 
 static int t_fill_(lua_State *L) {
   sg_tensor *t = lsg_check_tensor(L, 1, "fill_", "self");
   double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : lsg_check_number(L, 2, "fill_", "value");
-  lsg_check_status(L, sg_fill_(t, v));
+  lsg_fill_into(L, t, v, "fill_");
   lua_settop(L, 1);
   return 1;
 }
 
 static int t_zero_(lua_State *L) {
   sg_tensor *t = lsg_check_tensor(L, 1, "zero_", "self");
-  lsg_check_status(L, sg_fill_(t, 0.0));
+  lsg_fill_into(L, t, 0.0, "zero_");
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* sgen.core.assign_(t, r, name): the end of the Lua in-place methods
+ * (lua/sgen/inplace.lua). */
+static int f_assign_(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "assign_", "self");
+  sg_tensor *r = lsg_check_tensor(L, 2, "assign_", "result");
+  const char *name = luaL_optstring(L, 3, "assign_");
+  lsg_check_status(L, sg_assign_(t, r, name));
   lua_settop(L, 1);
   return 1;
 }
@@ -377,7 +436,7 @@ void lsg_open_create(lua_State *L, int core, int methods) {
       {"ones_like", f_ones_like},   {"full_like", f_full_like}, {"empty_like", f_empty_like},
       {"arange", f_arange},         {"linspace", f_linspace},   {"eye", f_eye},
       {"clone", t_clone},           {"detach", t_detach},       {"contiguous", t_contiguous},
-      {"totable", t_totable},       {NULL, NULL}};
+      {"totable", t_totable},       {"assign_", f_assign_},     {NULL, NULL}};
   lsg_register(L, core, funcs);
   static const luaL_Reg meths[] = {
       {"totable", t_totable}, {"clone", t_clone},   {"detach", t_detach},

@@ -236,6 +236,8 @@ static int t_index(lua_State *L) {
                         i, (lua_Integer)n, (lua_Integer)n, (lua_Integer)n);
     return lsg_push_result(L, sg_select(t, 0, i > 0 ? i - 1 : i + n));
   }
+  if (lua_type(L, 2) == LUA_TTABLE || lua_type(L, 2) == LUA_TUSERDATA)
+    return lsg_index_get(L, lsg_check_tensor(L, 1, "index", "self"));
   const char *key = lua_tostring(L, 2);
   if (key && lua_type(L, 2) == LUA_TSTRING) {
     lua_getmetatable(L, 1);
@@ -266,6 +268,8 @@ static int t_index(lua_State *L) {
 }
 
 static int t_newindex(lua_State *L) {
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return lsg_index_set(L, lsg_check_tensor(L, 1, "index", "self"));
   const char *key = lua_tostring(L, 2);
   if (key && strcmp(key, "grad") == 0) {
     sg_tensor *t = lsg_check_tensor(L, 1, "grad", "self");

@@ -237,7 +237,9 @@ static int accumulate_leaf_grad(sg_tensor *leaf, sg_tensor *g, bool create_graph
     leaf->grad = sum;
     return 0;
   }
-  return be->ew->binary(SG_ADD, leaf->grad, leaf->grad, g);
+  if (be->ew->binary(SG_ADD, leaf->grad, leaf->grad, g) != SG_OK) return -1;
+  sg_bump_version(leaf->grad);
+  return 0;
 }
 
 static bool shape_matches(const sg_tensor *g, const int64_t *shape, int ndim) {

@@ -131,6 +131,7 @@ void sg_node_save(sg_node *node, sg_tensor *t) {
   struct sg_saved *s = &node->saved[node->n_saved++];
   s->t = sg_retain(t);
   s->is_output = false;
+  s->version = t ? t->storage->version : 0;
 }
 
 void sg_node_save_output(sg_node *node, sg_tensor *t, int output_index) {
@@ -140,6 +141,7 @@ void sg_node_save_output(sg_node *node, sg_tensor *t, int output_index) {
   s->t = sg_detach(t);
   s->is_output = true;
   s->output_index = output_index;
+  s->version = t ? t->storage->version : 0;
 }
 
 sg_tensor *sg_node_saved(sg_node *node, int k) {
@@ -154,6 +156,16 @@ sg_tensor *sg_node_saved(sg_node *node, int k) {
              "%s: the graph was freed by an earlier backward; pass retain_graph=true to "
              "backward through it twice",
              node->name);
+    return NULL;
+  }
+  if (s->t->storage->version != s->version) {
+    char a[128];
+    sg_error(SG_ERR_STATE,
+             "%s: a tensor saved for its gradient (%s %s) was modified by an in-place "
+             "operation after it was saved (its version is %llu, expected %llu); modify a "
+             "copy (x:clone()) instead, or modify it after backward",
+             node->name, sg_dtype_name(s->t->dtype), sg_shape_str(s->t, a, sizeof a),
+             (unsigned long long)s->t->storage->version, (unsigned long long)s->version);
     return NULL;
   }
   if (!s->is_output || !sg_grad_enabled()) return sg_retain(s->t);

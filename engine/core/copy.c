@@ -46,13 +46,20 @@ sg_status sg_copy_(sg_tensor *dst, const sg_tensor *src) {
                                                                            : src->storage->device);
   sg_status s = be ? be->copy(dst, view) : sg_last_status();
   sg_release(view);
+  if (s == SG_OK) sg_bump_version(dst);
   return s;
+}
+
+void sg_bump_version(sg_tensor *t) {
+  if (t && t->storage) t->storage->version++;
 }
 
 sg_status sg_fill_(sg_tensor *t, double value) {
   if (sg_check_arg("fill_", "tensor", t)) return sg_last_status();
   const sg_backend *be = sg_backend_for(t->storage->device);
-  return be ? be->fill(t, value) : sg_last_status();
+  sg_status s = be ? be->fill(t, value) : sg_last_status();
+  if (s == SG_OK) sg_bump_version(t);
+  return s;
 }
 
 static sg_tensor *copy_to(sg_tensor *t, sg_dtype dt, sg_device dev) {

@@ -366,6 +366,35 @@ static sg_status cpu_leaky_relu(sg_tensor *out, const sg_tensor *x, double slope
   return SG_OK;
 }
 
+/* g * mask, mask = slope + (1 - slope) * (x > 0) evaluated in T as the
+ * composed backward evaluates it (elementwise.c). */
+#define DEFINE_LEAKY_BWD(NAME, T)                                                   \
+  static void NAME(char **p, const int64_t *s, int64_t n, void *ctx) {              \
+    const double slope = ((const two_params *)ctx)->a;                              \
+    const T pos = (T)((T)(1.0 - slope) + (T)slope), neg = (T)slope;                 \
+    T *o = (T *)p[0];                                                               \
+    const T *g = (const T *)p[1], *x = (const T *)p[2];                             \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1)                                        \
+      for (int64_t i = 0; i < n; i++) o[i] = g[i] * (x[i] > 0 ? pos : neg);         \
+    else                                                                            \
+      for (int64_t i = 0; i < n; i++)                                               \
+        o[i * s[0]] = g[i * s[1]] * (x[i * s[2]] > 0 ? pos : neg);                  \
+  }
+DEFINE_LEAKY_BWD(leaky_bwd_f32, float)
+DEFINE_LEAKY_BWD(leaky_bwd_f64, double)
+
+static sg_status cpu_leaky_relu_backward(sg_tensor *out, const sg_tensor *g, const sg_tensor *x,
+                                         double slope) {
+  if (!sg_dtype_is_float(x->dtype) || g->dtype != x->dtype)
+    return sg_error(SG_ERR_ARG, "leaky_relu backward: expected float tensors of one dtype");
+  two_params prm = {slope, 0};
+  sg_iter it;
+  sg_tensor *ts[3] = {out, (sg_tensor *)g, (sg_tensor *)x};
+  iter_for(&it, 3, ts, out->shape, out->ndim);
+  sg_iter_run(&it, x->dtype == SG_FLOAT32 ? leaky_bwd_f32 : leaky_bwd_f64, &prm);
+  return SG_OK;
+}
+
 /* NaN input stays NaN; absent bounds are NaN and compare false. */
 #define DEFINE_CLAMP(NAME, T)                                                  \
   static void NAME(char **p, const int64_t *s, int64_t n, void *ctx) {         \
@@ -404,6 +433,7 @@ const struct sg_ew_kernels sg_cpu_ew_kernels = {
     .binary = cpu_binary,
     .where = cpu_where,
     .leaky_relu = cpu_leaky_relu,
+    .leaky_relu_backward = cpu_leaky_relu_backward,
     .clamp = cpu_clamp,
     .sum = sg_cpu_sum,
 };

@@ -709,4 +709,5 @@ extern "C" const struct sg_ew_kernels sg_cuda_ew_kernels = {
     cuda_leaky_relu,  // leaky_relu
     cuda_clamp,       // clamp
     cuda_sum,         // sum
+    nullptr,          // leaky_relu_backward: the op composes it
 };

@@ -23,6 +23,13 @@ struct sg_ew_kernels {
    * dims; reduce[d] says whether dim d is reduced; out is contiguous with
    * the kept dims (in order). */
   sg_status (*sum)(sg_tensor *out, const sg_tensor *x, const bool *reduce);
+  /* Optional, last (the CUDA table is positional; NULL: composed from
+   * other ops). The first-order gradient of leaky_relu (relu: slope 0) in
+   * one pass: out = g * (x > 0 ? 1 : slope), the mask values computed in
+   * x's dtype as the composed backward does, so the two agree bit for bit.
+   * g, x, out of out's shape. */
+  sg_status (*leaky_relu_backward)(sg_tensor *out, const sg_tensor *g, const sg_tensor *x,
+                                   double slope);
 };
 
 extern const struct sg_ew_kernels sg_cpu_ew_kernels;

@@ -64,6 +64,8 @@ sg_tensor *sg_grad_reduce_to(sg_tensor *g, const sg_tensor *like) {
   return r;
 }
 
+static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope);
+
 /* ---------------- unary ---------------- */
 
 static sg_status unary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
@@ -93,7 +95,10 @@ static sg_status unary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
       break;
     }
     case SG_SIGMOID: r = mul_take(g, mul_take(y, sg_rsub_scalar(1.0, y))); break;
-    case SG_RELU: r = mul_take(g, mask_as(sg_cmp_scalar(SG_GT, y, 0.0), y->dtype)); break;
+    case SG_RELU:
+      if (!(r = leaky_grad_fused(g, y, 0.0)))
+        r = mul_take(g, mask_as(sg_cmp_scalar(SG_GT, y, 0.0), y->dtype));
+      break;
     case SG_RECIPROCAL: { /* -g * y^2 */
       sg_tensor *y2 = sg_mul(y, y);
       r = y2 ? mul_take(g, sg_neg(y2)) : NULL;
@@ -404,9 +409,29 @@ sg_tensor *sg_cmp_scalar(sg_binary_op op, sg_tensor *a, double s) {
 
 /* ---------------- leaky_relu, clamp, where, masked_fill ---------------- */
 
+/* The first-order gradient of leaky_relu (relu: slope 0) in one kernel
+ * pass when the backend has it and no graph is being built; NULL with no
+ * error set otherwise (the caller composes it). */
+static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope) {
+  if (sg_grad_enabled() || g->dtype != x->dtype || !sg_same_shape(g, x)) return NULL;
+  const sg_backend *be = sg_backend_for(x->storage->device);
+  if (!be || !be->ew->leaky_relu_backward || !sg_device_equal(g->storage->device, x->storage->device))
+    return NULL;
+  sg_tensor *out = sg_empty_like(x);
+  if (out && be->ew->leaky_relu_backward(out, g, x, slope) != SG_OK) {
+    sg_release(out);
+    return NULL;
+  }
+  return out;
+}
+
 static sg_status leaky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   sg_tensor *x = sg_node_saved(node, 0);
   if (!x) return sg_last_status();
+  if ((gi[0] = leaky_grad_fused(go[0], x, node->f[0])) != NULL) {
+    sg_release(x);
+    return SG_OK;
+  }
   /* mask = slope + (1 - slope) * (x > 0) */
   sg_tensor *pos = mask_as(sg_cmp_scalar(SG_GT, x, 0.0), x->dtype);
   sg_tensor *m = pos ? sg_mul_scalar(pos, 1.0 - node->f[0]) : NULL;

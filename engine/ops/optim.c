@@ -44,5 +44,11 @@ sg_status sg_adam_step_(sg_tensor *p, const sg_tensor *grad, sg_tensor *exp_avg,
   if (!be->optim->adam_step)
     return sg_error(SG_ERR_UNSUPPORTED, "%s: not implemented on %s", op,
                     sg_device_name(p->storage->device));
-  return be->optim->adam_step(p, grad, exp_avg, exp_avg_sq, o);
+  st = be->optim->adam_step(p, grad, exp_avg, exp_avg_sq, o);
+  if (st == SG_OK) {
+    sg_bump_version(p);
+    sg_bump_version(exp_avg);
+    sg_bump_version(exp_avg_sq);
+  }
+  return st;
 }

@@ -263,6 +263,34 @@ static void other_gradients(void) {
   sg_release(p);
 }
 
+/* The one-pass first-order gradient of relu / leaky_relu (used when no
+ * graph is built) equals the composed one (create_graph) bit for bit, on
+ * contiguous and strided inputs, float32 and float64, zeros included. */
+static void activation_backward_fused(void) {
+  sg_dtype dts[2] = {SG_FLOAT32, SG_FLOAT64};
+  const double slopes[4] = {0.2, 0.01, 0.0, -1.0}; /* -1: relu */
+  for (int d = 0; d < 2; d++)
+    for (int k = 0; k < 4; k++)
+      for (int strided = 0; strided < 2; strided++) {
+        sg_tensor *base = tt_uniform(700 + 8 * (uint64_t)d + 2 * (uint64_t)k + (uint64_t)strided,
+                                     dts[d], -1, 1, 2, SHAPE(37, 29));
+        /* exact zeros: the kink */
+        sg_tensor *z = sg_narrow(base, 0, 0, 3);
+        CHECK_OK(sg_fill_(z, 0.0));
+        sg_release(z);
+        sg_tensor *x = strided ? sg_transpose(base, 0, 1) : sg_retain(base);
+        sg_tensor *xl = sg_detach(x);
+        CHECK_OK(sg_set_requires_grad(xl, true));
+        sg_tensor *y = slopes[k] < 0 ? sg_relu(xl) : sg_leaky_relu(xl, slopes[k]);
+        sg_tensor *gy = tt_uniform(800, dts[d], -1, 1, y->ndim, y->shape);
+        sg_tensor *g1 = NULL, *g2 = NULL;
+        CHECK_OK(sg_grad(&y, &gy, 1, &xl, 1, &g1, true, false, false));
+        CHECK_OK(sg_grad(&y, &gy, 1, &xl, 1, &g2, true, true, false));
+        if (CHECK(g1 && g2)) CHECK_CLOSE(g1, g2, 0, 0);
+        sg_release_all((sg_tensor *[]){base, x, xl, y, gy, g1, g2}, 7);
+      }
+}
+
 int main(void) {
   RUN(binary_values);
   RUN(promotion);
@@ -272,5 +300,6 @@ int main(void) {
   RUN(unary_gradients);
   RUN(binary_gradients);
   RUN(other_gradients);
+  RUN(activation_backward_fused);
   return sg_test_finish();
 }

@@ -8,6 +8,8 @@ local core = require "sgen.core"
 local sg = {}
 for k, v in pairs(core) do sg[k] = v end
 sg.core = core
+-- x:add_(y), x:mul_(2), x:exp_(), ... (autograd-aware in-place methods)
+require("sgen.inplace").install()
 
 -- name in `sg` -> module to require on first access
 local lazy = {

@@ -34,6 +34,7 @@ struct sg_saved {
   sg_tensor *t;    /* a saved input (retained as is), or a detached alias of an output */
   bool is_output;  /* saved output of this node: reattached to it on unpack */
   int output_index;
+  uint64_t version; /* t's storage version when saved: a later in-place write is an error */
 };
 
 struct sg_node {
@@ -117,6 +118,14 @@ void sg_node_release(sg_node *n);
 /* Raises a clear error if a non-differentiable backward is run with
  * create_graph; call at the top of such backward functions. */
 sg_status sg_require_first_order(sg_node *node);
+
+/* The end of an in-place op (engine/autograd/inplace.c): writes r (the
+ * op's result, computed out of place, of t's shape) into t. With grad mode
+ * on: refuses a leaf t that requires grad; when r requires grad, t takes
+ * r's place in the graph (and must not share its storage with another
+ * tensor), else t loses its history. `op` names the op in errors. The
+ * caller computes r from a clone of t when autograd records it. */
+sg_status sg_assign_(sg_tensor *t, sg_tensor *r, const char *op);
 
 /* ---- finite-difference checks (float64 inputs) ---- */
 /* A function of n tensors returning one tensor (new reference) or NULL. */

@@ -41,6 +41,10 @@ typedef struct sg_storage {
   size_t nbytes;
   sg_device device;
   bool owns_data; /* false for storage wrapping caller memory */
+  /* Bumped by every in-place write (sg_bump_version): autograd compares it
+   * with the value a saved tensor had when saved, as PyTorch's version
+   * counter, shared here by all views of the storage. */
+  uint64_t version;
 } sg_storage;
 
 struct sg_node;
@@ -131,6 +135,8 @@ sg_tensor *sg_to_device(sg_tensor *t, sg_device dev);
 sg_tensor *sg_detach(sg_tensor *t);                /* shares storage, no grad */
 /* In place: dst <- src (broadcast, dtype converted). Not recorded by autograd. */
 sg_status sg_copy_(sg_tensor *dst, const sg_tensor *src);
+/* Marks t's storage as written in place (every in-place writer calls it). */
+void sg_bump_version(sg_tensor *t);
 sg_status sg_fill_(sg_tensor *t, double value);
 
 #ifdef __cplusplus
