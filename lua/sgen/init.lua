@@ -12,6 +12,7 @@ sg.core = core
 -- name in `sg` -> module to require on first access
 local lazy = {
   F = "sgen.F",
+  autograd = "sgen.autograd",
   nn = "sgen.nn",
   optim = "sgen.optim",
   data = "sgen.data",
