@@ -38,6 +38,7 @@ UNARY_OP(floor, SG_FLOOR)
 UNARY_OP(ceil, SG_CEIL)
 UNARY_OP(round, SG_ROUND)
 UNARY_OP(logical_not, SG_LOGICAL_NOT)
+UNARY_OP(erf, SG_ERF)
 
 static int u_leaky_relu(lua_State *L) {
   sg_tensor *x = lsg_check_tensor(L, 1, "leaky_relu", "input");
@@ -133,6 +134,7 @@ void lsg_open_elementwise(lua_State *L, int core, int methods) {
       {"softplus", u_softplus}, {"reciprocal", u_reciprocal}, {"square", u_square},
       {"log1p", u_log1p},     {"expm1", u_expm1},       {"floor", u_floor},
       {"ceil", u_ceil},       {"round", u_round},       {"logical_not", u_logical_not},
+      {"erf", u_erf},
       {"leaky_relu", u_leaky_relu}, {"maximum", b_maximum}, {"minimum", b_minimum},
       {"eq", b_eq},           {"ne", b_ne},             {"lt", b_lt},
       {"le", b_le},           {"gt", b_gt},             {"ge", b_ge},

@@ -163,7 +163,8 @@ static sg_status cpu_fill(sg_tensor *t, double value) {
   UNARY_ROW(floor_##SUF, T, T, F(floor)(v))                                            \
   UNARY_ROW(ceil_##SUF, T, T, F(ceil)(v))                                              \
   UNARY_ROW(round_##SUF, T, T, F(nearbyint)(v))                                        \
-  UNARY_ROW(not_##SUF, sg_bool8, T, v == 0)
+  UNARY_ROW(not_##SUF, sg_bool8, T, v == 0)                                            \
+  UNARY_ROW(erf_##SUF, T, T, F(erf)(v))
 
 #define FN_F32(name) name##f
 #define FN_F64(name) name
@@ -192,7 +193,7 @@ static const sg_row_fn unary_float[SG_UNARY_COUNT][2] = {
     E(SG_COS, cos),         E(SG_TANH, tanh),    E(SG_SIGMOID, sigmoid),   E(SG_RELU, relu),
     E(SG_RECIPROCAL, recip), E(SG_SQUARE, square), E(SG_LOG1P, log1p),     E(SG_EXPM1, expm1),
     E(SG_SOFTPLUS, softplus), E(SG_FLOOR, floor), E(SG_CEIL, ceil),        E(SG_ROUND, round),
-    E(SG_LOGICAL_NOT, not),
+    E(SG_LOGICAL_NOT, not), E(SG_ERF, erf),
 #undef E
 };
 

@@ -17,6 +17,7 @@ static const char *const unary_names[SG_UNARY_COUNT] = {
     [SG_RECIPROCAL] = "reciprocal", [SG_SQUARE] = "square", [SG_LOG1P] = "log1p",
     [SG_EXPM1] = "expm1",     [SG_SOFTPLUS] = "softplus", [SG_FLOOR] = "floor",
     [SG_CEIL] = "ceil",       [SG_ROUND] = "round",     [SG_LOGICAL_NOT] = "logical_not",
+    [SG_ERF] = "erf",
 };
 
 static const char *const binary_names[SG_BINARY_COUNT] = {
@@ -114,6 +115,17 @@ static sg_status unary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
     }
     case SG_EXPM1: r = mul_take(g, sg_add_scalar(y, 1.0)); break;
     case SG_SOFTPLUS: r = mul_take(g, sg_sigmoid(x)); break;
+    case SG_ERF: { /* g * 2/sqrt(pi) * exp(-x^2) */
+      sg_tensor *nx2 = sg_mul_scalar(x, -1.0);
+      sg_tensor *t = nx2 ? sg_mul(nx2, x) : NULL;
+      sg_tensor *e = t ? sg_exp(t) : NULL;
+      sg_tensor *d = e ? sg_mul_scalar(e, 1.1283791670955126) : NULL; /* 2/sqrt(pi) */
+      sg_release(nx2);
+      sg_release(t);
+      sg_release(e);
+      r = d ? mul_take(g, d) : NULL;
+      break;
+    }
     default:
       sg_error(SG_ERR_STATE, "%s has no gradient", unary_names[op]);
       break;
@@ -153,6 +165,11 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
     sg_error(SG_ERR_ARG,
              "neg: negation of a bool tensor is not supported (as in PyTorch); to invert a mask "
              "use logical_not");
+    return NULL;
+  }
+  if (op == SG_ERF && x->storage->device.type != SG_CPU) {
+    /* the CUDA unary kernels have no erf yet */
+    sg_error(SG_ERR_ARG, "erf: not implemented on cuda");
     return NULL;
   }
   const sg_backend *be = sg_backend_checked(name, x, offsetof(sg_backend, ew));
@@ -195,6 +212,7 @@ sg_tensor *sg_tanh(sg_tensor *x) { return sg_unary(SG_TANH, x); }
 sg_tensor *sg_sigmoid(sg_tensor *x) { return sg_unary(SG_SIGMOID, x); }
 sg_tensor *sg_relu(sg_tensor *x) { return sg_unary(SG_RELU, x); }
 sg_tensor *sg_softplus(sg_tensor *x) { return sg_unary(SG_SOFTPLUS, x); }
+sg_tensor *sg_erf(sg_tensor *x) { return sg_unary(SG_ERF, x); }
 
 /* ---------------- binary ---------------- */
 

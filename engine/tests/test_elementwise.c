@@ -83,6 +83,9 @@ static void unary_values(void) {
   r = sg_softplus(x);
   CHECK_VALUES(r, VALS(0.12692801104, 0.47407698418, 0.69314718056, 0.97407698418, 2.12692801104), 5, 1e-10);
   sg_release(r);
+  r = sg_erf(x); /* torch.erf */
+  CHECK_VALUES(r, VALS(-0.9953222650189527, -0.5204998778130465, 0, 0.5204998778130465, 0.9953222650189527), 5, 1e-14);
+  sg_release(r);
   r = sg_clamp(x, -1, NAN);
   CHECK_VALUES(r, VALS(-1, -0.5, 0, 0.5, 2), 5, 0);
   sg_release(r);
@@ -159,7 +162,7 @@ static void unary_gradients(void) {
   const sg_unary_op ops[] = {SG_NEG,  SG_ABS,     SG_EXP,    SG_LOG,   SG_SQRT,
                              SG_RSQRT, SG_SIN,    SG_COS,    SG_TANH,  SG_SIGMOID,
                              SG_RELU, SG_RECIPROCAL, SG_SQUARE, SG_LOG1P, SG_EXPM1,
-                             SG_SOFTPLUS};
+                             SG_SOFTPLUS, SG_ERF};
   for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
     /* positive inputs away from kinks keep log/sqrt/abs/relu smooth */
     sg_tensor *x = tt_param(k + 1, 0.2, 1.5, 2, SHAPE(2, 3));
@@ -169,8 +172,8 @@ static void unary_gradients(void) {
     sg_release(x);
   }
   /* negative side for the sign-dependent ones */
-  const sg_unary_op neg_ops[] = {SG_ABS, SG_RELU, SG_SOFTPLUS, SG_TANH};
-  for (size_t k = 0; k < 4; k++) {
+  const sg_unary_op neg_ops[] = {SG_ABS, SG_RELU, SG_SOFTPLUS, SG_TANH, SG_ERF};
+  for (size_t k = 0; k < sizeof neg_ops / sizeof neg_ops[0]; k++) {
     sg_tensor *x = tt_param(k + 40, -1.5, -0.2, 1, SHAPE(4));
     opctx c = {neg_ops[k], 0};
     CHECK_GRAD(f_unary, &c, &x, 1);

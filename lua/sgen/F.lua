@@ -51,6 +51,10 @@ function F.silu(x)
   return core.mul(x, core.sigmoid(x))
 end
 
+-- one_hot, gelu, binary_cross_entropy, normalize, cosine_similarity,
+-- embedding, group_norm (lua/sgen/F_compose.lua)
+for k, v in pairs(require "sgen.F_compose") do F[k] = v end
+
 -- coding_rate, rate_reduction (lua/sgen/F_rate.lua)
 for k, v in pairs(require "sgen.F_rate") do F[k] = v end
 

@@ -14,6 +14,7 @@ require("sgen.inplace").install()
 -- name in `sg` -> module to require on first access
 local lazy = {
   F = "sgen.F",
+  autograd = "sgen.autograd",
   nn = "sgen.nn",
   optim = "sgen.optim",
   data = "sgen.data",

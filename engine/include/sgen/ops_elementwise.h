@@ -11,7 +11,7 @@ extern "C" {
 typedef enum sg_unary_op {
   SG_NEG, SG_ABS, SG_SIGN, SG_EXP, SG_LOG, SG_SQRT, SG_RSQRT, SG_SIN, SG_COS,
   SG_TANH, SG_SIGMOID, SG_RELU, SG_RECIPROCAL, SG_SQUARE, SG_LOG1P, SG_EXPM1,
-  SG_SOFTPLUS, SG_FLOOR, SG_CEIL, SG_ROUND, SG_LOGICAL_NOT, SG_UNARY_COUNT
+  SG_SOFTPLUS, SG_FLOOR, SG_CEIL, SG_ROUND, SG_LOGICAL_NOT, SG_ERF, SG_UNARY_COUNT
 } sg_unary_op;
 
 typedef enum sg_binary_op {
@@ -65,6 +65,7 @@ sg_tensor *sg_sigmoid(sg_tensor *x);
 sg_tensor *sg_relu(sg_tensor *x);
 sg_tensor *sg_leaky_relu(sg_tensor *x, double negative_slope);
 sg_tensor *sg_softplus(sg_tensor *x); /* log(1 + exp(x)), stable */
+sg_tensor *sg_erf(sg_tensor *x);      /* error function (CPU only for now) */
 
 /* where(cond, a, b): cond bool (or any dtype, nonzero = true), broadcast. */
 sg_tensor *sg_where(sg_tensor *cond, sg_tensor *a, sg_tensor *b);

@@ -1,4 +1,4 @@
--- ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, LogSoftmax.
+-- ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, LogSoftmax, SiLU, GELU.
 local sg = require "sgen"
 local U = require "sgen.nn.util"
 local M = require "sgen.nn.module"
@@ -72,5 +72,25 @@ function LogSoftmax:init(dim) self.dim = dim_arg("LogSoftmax", dim) end
 function LogSoftmax:forward(x) return sg.F.log_softmax(input("LogSoftmax", x), self.dim) end
 function LogSoftmax:extra_repr() return "dim=" .. self.dim end
 
+-- nn.SiLU({inplace=false}): x * sigmoid(x).
+local SiLU = Module:extend("SiLU")
+function SiLU:init(inplace) self.inplace = inplace_arg("SiLU", inplace) end
+function SiLU:forward(x) return sg.F.silu(input("SiLU", x)) end
+function SiLU:extra_repr() return self.inplace and "inplace=True" or "" end
+
+-- nn.GELU({approximate="none"|"tanh"})
+local GELU = Module:extend("GELU")
+function GELU:init(opts)
+  if type(opts) == "string" then opts = {approximate = opts} end
+  local o = U.opts("GELU", opts, {"approximate"})
+  local a = o.approximate or "none"
+  if a ~= "none" and a ~= "tanh" then
+    U.fail("GELU", "option 'approximate' must be \"none\" or \"tanh\", got %s", tostring(a))
+  end
+  self.approximate = a
+end
+function GELU:forward(x) return sg.F.gelu(input("GELU", x), {approximate = self.approximate}) end
+function GELU:extra_repr() return "approximate='" .. self.approximate .. "'" end
+
 return {ReLU = ReLU, LeakyReLU = LeakyReLU, Tanh = Tanh, Sigmoid = Sigmoid, Softmax = Softmax,
-        LogSoftmax = LogSoftmax}
+        LogSoftmax = LogSoftmax, SiLU = SiLU, GELU = GELU}

@@ -8,9 +8,11 @@ local nn = {
   Module = M.Module,
   Parameter = M.Parameter,
   init = require "sgen.nn.init_fns",
+  utils = require "sgen.nn.utils", -- clip_grad_norm_, spectral_norm, ...
 }
 
-for _, file in ipairs({"linear", "conv", "norm", "activation", "pooling", "misc", "container"}) do
+for _, file in ipairs({"linear", "conv", "norm", "activation", "pooling", "misc", "container",
+                       "embedding", "loss"}) do
   for k, v in pairs(require("sgen.nn." .. file)) do
     if k:sub(1, 1) ~= "_" then nn[k] = v end
   end

@@ -1,4 +1,4 @@
--- Dropout, Upsample, padding layers, Flatten.
+-- Dropout, Dropout2d, Upsample, padding layers, Flatten.
 local sg = require "sgen"
 local U = require "sgen.nn.util"
 local M = require "sgen.nn.module"
@@ -32,6 +32,23 @@ end
 
 function Dropout:extra_repr()
   return string.format("p=%s, inplace=%s", U.pyfloat(self.p + 0.0), U.py(self.inplace))
+end
+
+-- nn.Dropout2d(p=0.5, {inplace=false}): in training mode zeroes whole
+-- channels of an N x C x H x W input (each with probability p, the same for
+-- all its positions) and scales the rest by 1/(1-p); the identity in eval mode.
+local Dropout2d = Dropout:extend("Dropout2d")
+
+function Dropout2d:forward(x)
+  input("Dropout2d", x)
+  if x:dim() ~= 4 then
+    U.fail("Dropout2d", "input has %d dims (%s), expected 4 (NxCxHxW)", x:dim(), U.shape_str(x))
+  end
+  if not self.training or self.p == 0 then return x end
+  local f = {dtype = x:dtype(), device = x:device()}
+  if self.p == 1 then return x * sg.zeros({x:size(1), x:size(2), 1, 1}, f) end
+  local keep = sg.bernoulli(sg.full({x:size(1), x:size(2), 1, 1}, 1 - self.p, f))
+  return x * (keep / (1 - self.p))
 end
 
 -- nn.Upsample({size=, scale_factor=, mode="nearest"|"bilinear", align_corners=})
@@ -184,7 +201,7 @@ function Flatten:extra_repr()
   return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim)
 end
 
-return {Dropout = Dropout, Upsample = Upsample, UpsamplingNearest2d = UpsamplingNearest2d,
+return {Dropout = Dropout, Dropout2d = Dropout2d, Upsample = Upsample, UpsamplingNearest2d = UpsamplingNearest2d,
         UpsamplingBilinear2d = UpsamplingBilinear2d, ReflectionPad2d = ReflectionPad2d,
         ReplicationPad2d = ReplicationPad2d, ZeroPad2d = ZeroPad2d, ConstantPad2d = ConstantPad2d,
         Flatten = Flatten}

@@ -632,6 +632,59 @@ function Module.__tostring(self)
   return self:__repr()
 end
 
+-- ---------------------------------------------------------------- clone
+-- clone() -> a deep copy (copy.deepcopy of PyTorch): parameters (with
+-- their requires_grad and .grad), buffers, submodules and plain attributes
+-- (tables copied, tensors cloned; functions shared), training flags, in
+-- fresh storage. A module or tensor reached twice is copied once, so sharing
+-- inside the module is kept.
+function Module:clone()
+  local memo = {}
+  local function copy_tensor(t)
+    if memo[t] then return memo[t] end
+    local c = U.no_grad(function()
+      local r = t:detach():clone()
+      if t.is_leaf and t:needs_grad() then r = r:requires_grad(true) end
+      local g = t.grad
+      if g then r.grad = g:detach():clone() end
+      return r
+    end)
+    memo[t] = c
+    return c
+  end
+  local copy
+  local function copy_plain(v)
+    if is_tensor(v) then return copy_tensor(v) end
+    if is_module(v) then return copy(v) end
+    if type(v) ~= "table" then return v end
+    if memo[v] then return memo[v] end
+    local c = {}
+    memo[v] = c
+    for k, x in pairs(v) do c[copy_plain(k)] = copy_plain(x) end
+    return setmetatable(c, getmetatable(v))
+  end
+  local function copy_od(d, f)
+    local c = od_new()
+    for _, k in ipairs(d.keys) do od_set(c, k, f(d.map[k])) end
+    return c
+  end
+  copy = function(m)
+    if memo[m] then return memo[m] end
+    local c = setmetatable({}, getmetatable(m))
+    memo[m] = c
+    rawset(c, "_parameters", copy_od(m._parameters, copy_tensor))
+    rawset(c, "_buffers", copy_od(m._buffers, copy_tensor))
+    rawset(c, "_modules", copy_od(m._modules, copy))
+    rawset(c, "_attrs", copy_plain(m._attrs))
+    rawset(c, "_nonpersistent", copy_plain(m._nonpersistent))
+    for k, v in pairs(m) do -- any other raw field a subclass keeps
+      if rawget(c, k) == nil then rawset(c, k, copy_plain(v)) end
+    end
+    return c
+  end
+  return copy(self)
+end
+
 -- ---------------------------------------------------------------- misc
 -- nn.Parameter(t): t as a leaf that requires grad (t itself when it is a
 -- leaf, else a detached alias sharing its memory).

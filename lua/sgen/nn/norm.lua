@@ -1,4 +1,4 @@
--- BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm.
+-- BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm, GroupNorm.
 local sg = require "sgen"
 local U = require "sgen.nn.util"
 local M = require "sgen.nn.module"
@@ -243,5 +243,52 @@ function LayerNorm:extra_repr()
     U.pyfloat(self.eps), U.py(self.elementwise_affine))
 end
 
+-- ---------------------------------------------------------------- GroupNorm
+-- nn.GroupNorm(num_groups, num_channels, {eps=1e-5, affine=true, dtype=, device=}):
+-- F.group_norm with per-channel weight (ones) and bias (zeros).
+local GroupNorm = Module:extend("GroupNorm")
+
+function GroupNorm:init(num_groups, num_channels, opts)
+  local name = "GroupNorm"
+  local o = U.opts(name, opts, {"eps", "affine", "dtype", "device"})
+  self.num_groups = U.int(name, "num_groups", num_groups, 1)
+  self.num_channels = U.int(name, "num_channels", num_channels, 1)
+  if self.num_channels % self.num_groups ~= 0 then
+    U.fail(name, "num_channels (%d) must be divisible by num_groups (%d)", self.num_channels,
+      self.num_groups)
+  end
+  self.eps = U.num(name, "option 'eps'", o.eps == nil and 1e-5 or o.eps, 0)
+  local affine = o.affine
+  if affine == nil then affine = true end
+  self.affine = U.bool(name, "option 'affine'", affine)
+  if self.affine then
+    local f = factory(o)
+    self.weight = sg.ones({self.num_channels}, f):requires_grad()
+    self.bias = sg.zeros({self.num_channels}, f):requires_grad()
+  end
+end
+
+function GroupNorm:reset_parameters()
+  if self.affine then
+    init.ones_(self.weight)
+    init.zeros_(self.bias)
+  end
+end
+
+function GroupNorm:forward(x)
+  local name = "GroupNorm"
+  if not U.is_tensor(x) then U.fail(name, "expected a tensor input, got %s", U.typename(x)) end
+  if x:dim() < 2 or x:size(2) ~= self.num_channels then
+    U.fail(name, "input of shape %s, expected N x %d x ... (num_channels = %d)", U.shape_str(x),
+      self.num_channels, self.num_channels)
+  end
+  return sg.F.group_norm(x, self.num_groups, self.weight, self.bias, {eps = self.eps})
+end
+
+function GroupNorm:extra_repr()
+  return string.format("%d, %d, eps=%s, affine=%s", self.num_groups, self.num_channels,
+    U.pyfloat(self.eps), U.py(self.affine))
+end
+
 return {BatchNorm1d = BatchNorm1d, BatchNorm2d = BatchNorm2d, InstanceNorm2d = InstanceNorm2d,
-        LayerNorm = LayerNorm}
+        LayerNorm = LayerNorm, GroupNorm = GroupNorm}

@@ -13,6 +13,7 @@ return {
   AdamW = adam.AdamW,
   RMSprop = require "sgen.optim.rmsprop",
   lr_scheduler = require "sgen.optim.lr_scheduler",
+  EMA = require "sgen.optim.ema",
   flatten_state = state_io.flatten_state,
   unflatten_state = state_io.unflatten_state,
 }
