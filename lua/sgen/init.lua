@@ -8,6 +8,10 @@ local core = require "sgen.core"
 local sg = {}
 for k, v in pairs(core) do sg[k] = v end
 sg.core = core
+-- sg.save / sg.load also take modules, optimizers and plain values (sgen.io);
+-- tables of tensors go straight to sgen.core.save / load as before
+local sgio = require "sgen.io"
+sg.save, sg.load = sgio.save, sgio.load
 
 -- name in `sg` -> module to require on first access
 local lazy = {
