@@ -94,13 +94,12 @@ const char *sgen_docs_path(void) {
   if (env != NULL && env[0] != '\0') return env;
   const char *origin;
   const char *dir = sgen_lua_dir(&origin);
-  char up1[SGEN_PATH_MAX], up2[SGEN_PATH_MAX], up3[SGEN_PATH_MAX];
+  char up1[SGEN_PATH_MAX], up2[SGEN_PATH_MAX];
   sgen_dirname(dir, up1, sizeof up1);
   int w;
   if (strcmp(origin, "install") == 0 || strcmp(origin, "configured install prefix") == 0) {
     sgen_dirname(up1, up2, sizeof up2); /* <prefix>/share/lua/5.4 -> <prefix>/share */
-    sgen_dirname(up2, up3, sizeof up3);
-    w = snprintf(docs, sizeof docs, "%s/doc/sgen/lua-api.md", up3);
+    w = snprintf(docs, sizeof docs, "%s/doc/sgen/lua-api.md", up2);
   } else {
     w = snprintf(docs, sizeof docs, "%s/docs/lua-api.md", up1);
   }

@@ -617,6 +617,12 @@ describe("cmake --install", function()
     assert.equal("", err)
     assert.equal(0, code)
     assert.equal(prefix .. "/share/lua/5.4/sgen/init.lua\n2.0\n", out)
+    -- help() in the installed REPL reads the installed reference
+    assert.is_not_nil(read_file(prefix .. "/share/doc/sgen/lua-api.md"))
+    out, err, code = sh("cd / && env -u LUA_PATH -u LUA_CPATH -u SGEN_DOCS "
+                        .. shell_quote(prefix .. "/bin/sgen") .. " -e " .. shell_quote("help('conv2d')"))
+    assert.equal(0, code, err)
+    assert.matches("^#### F%.conv2d%(x, w, b,", out)
   end)
 end)
 
