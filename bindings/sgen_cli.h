@@ -22,6 +22,13 @@ const char *sgen_lua_dir(const char **origin);
 /* Directory part of path into out (size n): "." when path has none. */
 void sgen_dirname(const char *path, char *out, size_t n);
 int sgen_file_exists(const char *path);
+/* The API reference docs/lua-api.md for help(): SGEN_DOCS, else found from
+ * the Lua library's directory (installed: <prefix>/share/doc/sgen). */
+const char *sgen_docs_path(void);
+/* The project root for `require "models.dcgan"`: the nearest ancestor of
+ * `start` (a directory) holding models/ and lua/, else the sgen source tree
+ * when it still exists. Writes it to out and returns 1, or returns 0. */
+int sgen_project_root(const char *start, char *out, size_t n);
 
 /* ---- sgen_main.c ---- */
 /* A new Lua state: standard libraries, sgen.core preloaded, the sgen Lua
@@ -31,6 +38,14 @@ int sgen_file_exists(const char *path);
 lua_State *sgen_new_state(int lenient);
 /* Prepends dir/?.lua;dir/?/init.lua to package.path. */
 void sgen_prepend_path(lua_State *L, const char *dir);
+/* Inserts dir/?.lua;dir/?/init.lua into package.path right after the sgen
+ * library's entries (before LUA_PATH's). */
+void sgen_insert_path(lua_State *L, const char *dir);
+/* Puts the project root (sgen_project_root of `start`) on package.path. */
+void sgen_add_project_root(lua_State *L, const char *start);
+/* The interactive globals of the REPL and `sgen -e`: sg (= sgen), nn, F and
+ * help (sgen.help, reading sgen_docs_path()). Failures are ignored. */
+void sgen_interactive_globals(lua_State *L);
 /* Calls the function below narg arguments with a traceback message handler
  * and Ctrl-C turned into the Lua error "interrupted!" (as lua.c does), or,
  * while the script defers it (sg.defer_interrupt), noted for sg.interrupted().
@@ -49,6 +64,7 @@ void sgen_report(lua_State *L);
 
 /* ---- subcommands ---- */
 int sgen_cmd_run(int argc, char **argv);   /* sgen_run.c: argv[0] is the script */
+int sgen_cmd_eval(int argc, char **argv);  /* sgen_run.c: sgen -e CODE [ARGS] */
 int sgen_cmd_repl(void);                   /* sgen_repl.c */
 int sgen_cmd_info(void);                   /* sgen_info.c */
 int sgen_cmd_test(int argc, char **argv);  /* sgen_info.c: argv = busted's arguments */

@@ -26,6 +26,7 @@ static void usage(FILE *f) {
         "                              other arguments as arg[1..n] and `...`;\n"
         "                              FILE - reads the script from stdin\n"
         "  sgen FILE.lua [...]         same as sgen run FILE.lua [...]\n"
+        "  sgen -e CODE [ARGS]         run the Lua chunk CODE (sg, nn, F defined)\n"
         "  sgen info                   version, build options, BLAS, threads, CUDA\n"
         "  sgen test [BUSTED ARGS]     run the spec suite with busted (build tree)\n"
         "  sgen help, -h, --help       this help\n"
@@ -33,7 +34,8 @@ static void usage(FILE *f) {
         "\n"
         "Environment: SGEN_NUM_THREADS (threads), SGEN_LUA_DIR (Lua library),\n"
         "LUA_PATH / LUA_CPATH (searched after the sgen library), SGEN_HISTORY\n"
-        "(REPL history file, default ~/.sgen_history; empty: none).\n",
+        "(REPL history file, default ~/.sgen_history; empty: none), SGEN_DOCS\n"
+        "(the lua-api.md read by help() in the REPL).\n",
         f);
 }
 
@@ -46,6 +48,56 @@ void sgen_prepend_path(lua_State *L, const char *dir) {
   lua_concat(L, 2);
   lua_setfield(L, -2, "path");
   lua_pop(L, 1);
+}
+
+void sgen_insert_path(lua_State *L, const char *dir) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  const char *old = lua_tostring(L, -1);
+  const char *sgenlib = sgen_lua_dir(NULL);
+  size_t prefix_len = 2 * strlen(sgenlib) + strlen("/?.lua;/?/init.lua;");
+  if (old != NULL && strlen(old) >= prefix_len) {
+    lua_pushlstring(L, old, prefix_len);
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+    lua_pushstring(L, old + prefix_len);
+    lua_concat(L, 3);
+    lua_setfield(L, -3, "path");
+  }
+  lua_pop(L, 2);
+}
+
+void sgen_add_project_root(lua_State *L, const char *start) {
+  char root[4096];
+  if (sgen_project_root(start, root, sizeof root)) sgen_insert_path(L, root);
+}
+
+static int set_interactive_globals(lua_State *L) {
+  const char *docs = lua_tostring(L, 1);
+  lua_getglobal(L, "sgen");
+  if (!lua_istable(L, -1)) return 0;
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "sg");
+  lua_getfield(L, -1, "nn");
+  lua_setglobal(L, "nn");
+  lua_getfield(L, -1, "F");
+  lua_setglobal(L, "F");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sgen.help");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "new");
+  lua_pushstring(L, docs);
+  lua_call(L, 1, 1);
+  lua_setglobal(L, "help");
+  return 0;
+}
+
+void sgen_interactive_globals(lua_State *L) {
+  lua_pushcfunction(L, set_interactive_globals);
+  lua_pushstring(L, sgen_docs_path());
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "sgen: cannot set sg, nn, F and help: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
 }
 
 static int load_sgen(lua_State *L) {
@@ -215,6 +267,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return sgen_cmd_repl();
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return sgen_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "-e") == 0) return sgen_cmd_eval(argc - 2, argv + 2);
   if (strcmp(cmd, "info") == 0) {
     if (argc > 2) {
       fprintf(stderr, "sgen info: unexpected argument '%s' (sgen info takes none)\n", argv[2]);

@@ -1,7 +1,9 @@
 /* Where the executable and its Lua library are. */
+#define _XOPEN_SOURCE 700 /* realpath (XSI) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sgen_cli.h"
@@ -80,4 +82,62 @@ const char *sgen_lua_dir(const char **origin) {
   }
   if (origin != NULL) *origin = lua_origin;
   return lua_dir;
+}
+
+/* The API reference: SGEN_DOCS; else, from the Lua library's directory, an
+ * install's <prefix>/share/doc/sgen/lua-api.md (the library being
+ * <prefix>/share/lua/5.4) or a checkout's docs/lua-api.md (the library being
+ * <checkout>/lua). Whether the file exists is for the caller to see. */
+const char *sgen_docs_path(void) {
+  static char docs[SGEN_PATH_MAX];
+  const char *env = getenv("SGEN_DOCS");
+  if (env != NULL && env[0] != '\0') return env;
+  const char *origin;
+  const char *dir = sgen_lua_dir(&origin);
+  char up1[SGEN_PATH_MAX], up2[SGEN_PATH_MAX];
+  sgen_dirname(dir, up1, sizeof up1);
+  int w;
+  if (strcmp(origin, "install") == 0 || strcmp(origin, "configured install prefix") == 0) {
+    sgen_dirname(up1, up2, sizeof up2); /* <prefix>/share/lua/5.4 -> <prefix>/share */
+    w = snprintf(docs, sizeof docs, "%s/doc/sgen/lua-api.md", up2);
+  } else {
+    w = snprintf(docs, sizeof docs, "%s/docs/lua-api.md", up1);
+  }
+  if (w < 0 || (size_t)w >= sizeof docs) docs[0] = '\0'; /* too long: "not installed" */
+  return docs;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_project_root(const char *dir) {
+  char a[SGEN_PATH_MAX], b[SGEN_PATH_MAX];
+  int wa = snprintf(a, sizeof a, "%s/models", dir);
+  int wb = snprintf(b, sizeof b, "%s/lua", dir);
+  return wa > 0 && (size_t)wa < sizeof a && wb > 0 && (size_t)wb < sizeof b && is_dir(a) &&
+         is_dir(b);
+}
+
+int sgen_project_root(const char *start, char *out, size_t n) {
+  char cur[SGEN_PATH_MAX], up[SGEN_PATH_MAX];
+  if (start != NULL && realpath(start, cur) != NULL) {
+    for (;;) {
+      if (is_project_root(cur)) {
+        snprintf(out, n, "%s", cur);
+        return 1;
+      }
+      sgen_dirname(cur, up, sizeof up);
+      if (strcmp(up, cur) == 0) break;
+      snprintf(cur, sizeof cur, "%s", up);
+    }
+  }
+#ifdef SGEN_SOURCE_DIR
+  if (is_project_root(SGEN_SOURCE_DIR)) {
+    snprintf(out, n, "%s", SGEN_SOURCE_DIR);
+    return 1;
+  }
+#endif
+  return 0;
 }

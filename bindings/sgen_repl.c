@@ -170,12 +170,27 @@ static int multiline(lua_State *L) {
   }
 }
 
+/* A first line that declares top-level locals ("local x = 1", "local
+ * function f") becomes global (sgen.cli._repl_rewrite, as Torch7's trepl
+ * does): each line is its own chunk, so its locals would vanish at once. */
+static void rewrite_locals(lua_State *L) {
+  int top = lua_gettop(L);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE &&
+      lua_getfield(L, -1, "sgen.cli") == LUA_TTABLE &&
+      lua_getfield(L, -1, "_repl_rewrite") == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) lua_replace(L, 1);
+  }
+  lua_settop(L, top);
+}
+
 /* Reads a chunk: LUA_OK with the compiled function on the stack, an error
  * status with the message, CHUNK_CANCELLED (Ctrl-C) or CHUNK_EOF. */
 static int loadline(lua_State *L) {
   lua_settop(L, 0);
   int got = pushline(L, 1);
   if (got != LINE_READ) return got == LINE_CANCELLED ? CHUNK_CANCELLED : CHUNK_EOF;
+  rewrite_locals(L);
   int status = addreturn(L);
   if (status != LUA_OK) status = multiline(L);
   if (status == CHUNK_CANCELLED) {
@@ -410,10 +425,12 @@ int sgen_cmd_repl(void) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "sgen.cli");
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+  sgen_add_project_root(L, ".");
+  sgen_interactive_globals(L);
 
   if (interactive) {
-    printf("sgen %s (%s): `sgen` is loaded; expressions print their value; Ctrl-C cancels "
-           "a line, Ctrl-D exits\n",
+    printf("sgen %s (%s): `sg` (= sgen), `nn` and `F` are loaded; help(sg.conv2d) shows "
+           "the docs; expressions print their value; Ctrl-C cancels a line, Ctrl-D exits\n",
            SGEN_VERSION, LUA_RELEASE);
     fflush(stdout);
     setup_terminal(L);

@@ -51,20 +51,12 @@ int sgen_cmd_run(int argc, char **argv) {
      * experiments/x.lua loads experiments/common.lua */
     char dir[4096];
     sgen_dirname(script, dir, sizeof dir);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "path");
-    const char *old = lua_tostring(L, -1);
-    const char *sgenlib = sgen_lua_dir(NULL);
-    /* after the sgen library, before LUA_PATH: rebuild as sgen;script;rest */
-    size_t prefix_len = 2 * strlen(sgenlib) + strlen("/?.lua;/?/init.lua;");
-    if (old != NULL && strlen(old) >= prefix_len) {
-      lua_pushlstring(L, old, prefix_len);
-      lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
-      lua_pushstring(L, old + prefix_len);
-      lua_concat(L, 3);
-      lua_setfield(L, -3, "path");
-    }
-    lua_pop(L, 2);
+    /* each goes right after the sgen library: the script's directory, then
+     * the project root (require "models.dcgan" from anywhere), then LUA_PATH */
+    sgen_add_project_root(L, dir);
+    sgen_insert_path(L, dir);
+  } else {
+    sgen_add_project_root(L, ".");
   }
 
   int status = luaL_loadfile(L, is_stdin ? NULL : script);
@@ -100,4 +92,44 @@ int sgen_cmd_run(int argc, char **argv) {
   lua_close(L);
   if (interrupted) sgen_exit_interrupted();
   return 0;
+}
+
+/* `sgen -e CODE [ARGS]`: runs CODE as a chunk named "=(command line)" with
+ * the REPL's globals (sg, nn, F, help), the project root of the current
+ * directory on package.path, arg[1..n] = ARGS (arg[0] = "-e") and ... the
+ * same; exit statuses as `sgen run`. */
+int sgen_cmd_eval(int argc, char **argv) {
+  if (argc < 1) {
+    fputs("sgen -e: missing code (usage: sgen -e 'print(sg.ones(2))' [ARGS])\n", stderr);
+    return SGEN_EXIT_USAGE;
+  }
+  lua_State *L = sgen_new_state(0);
+  if (L == NULL) return SGEN_EXIT_ERROR;
+  sgen_add_project_root(L, ".");
+  sgen_interactive_globals(L);
+  lua_createtable(L, argc - 1, 1);
+  lua_pushliteral(L, "-e");
+  lua_rawseti(L, -2, 0);
+  for (int i = 1; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setglobal(L, "arg");
+  int status = luaL_loadbuffer(L, argv[0], strlen(argv[0]), "=(command line)");
+  if (status != LUA_OK) {
+    sgen_report(L);
+    lua_close(L);
+    return SGEN_EXIT_ERROR;
+  }
+  for (int i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
+  status = sgen_docall(L, argc - 1, 0);
+  int interrupted = sgen_interrupted();
+  int code = 0;
+  if (status != LUA_OK) {
+    code = sgen_is_usage_error(L, -1) ? SGEN_EXIT_USAGE : SGEN_EXIT_ERROR;
+    sgen_report(L);
+  }
+  lua_close(L);
+  if (interrupted) sgen_exit_interrupted();
+  return code;
 }

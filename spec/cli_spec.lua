@@ -617,6 +617,12 @@ describe("cmake --install", function()
     assert.equal("", err)
     assert.equal(0, code)
     assert.equal(prefix .. "/share/lua/5.4/sgen/init.lua\n2.0\n", out)
+    -- help() in the installed REPL reads the installed reference
+    assert.is_not_nil(read_file(prefix .. "/share/doc/sgen/lua-api.md"))
+    out, err, code = sh("cd / && env -u LUA_PATH -u LUA_CPATH -u SGEN_DOCS "
+                        .. shell_quote(prefix .. "/bin/sgen") .. " -e " .. shell_quote("help('conv2d')"))
+    assert.equal(0, code, err)
+    assert.matches("^#### F%.conv2d%(x, w, b,", out)
   end)
 end)
 
@@ -695,5 +701,117 @@ describe("sgen info, --version and help", function()
     _, err, code = sgen({"info", "extra"})
     assert.equal(2, code)
     assert.matches("unexpected argument 'extra'", err)
+  end)
+end)
+
+-- issue 16, item 10: REPL comfort, sgen -e, the project root on package.path
+describe("REPL comfort", function()
+  it("predefines sg, nn and F and keeps top-level locals", function()
+    local out, err, code = sgen({}, "sg == sgen, nn == sgen.nn, F == sgen.F\n"
+      .. "local x = sg.ones(2)\nx:sum():item()\nlocal a, b = 1, 2\na + b\n"
+      .. "local function twice(v) return v * 2 end\ntwice(21)\nlocal u\nu == nil\n"
+      .. "local t = {\n 5 }\nt[1]\nlocal k <const> = 3\nk\n")
+    assert.equal(0, code, err)
+    assert.equal("true\ttrue\ttrue\n2.0\n3\n42\ntrue\n5\nnil\n", out)
+  end)
+
+  it("rewrites only plain top-level locals", function()
+    assert.equal("x = 1", cli._repl_rewrite("local x = 1"))
+    assert.equal("  a, b = 1, 2", cli._repl_rewrite("  local a, b = 1, 2"))
+    assert.equal("function f(x) return x end", cli._repl_rewrite("local function f(x) return x end"))
+    assert.equal("x = nil", cli._repl_rewrite("local x"))
+    assert.is_nil(cli._repl_rewrite("local x <close> = t"))
+    assert.is_nil(cli._repl_rewrite("x = 1"))
+    assert.is_nil(cli._repl_rewrite("localx = 1"))
+    assert.is_nil(cli._repl_rewrite("do local x = 1 end"))
+  end)
+
+  it("help() prints the entry of docs/lua-api.md, or says why not", function()
+    local out, err, code = sgen({}, "help(sg.conv2d)\nhelp(\"conv2d\")\nhelp(nn.Linear)\n"
+      .. "help(\"x:sum\")\nhelp(\"nosuch\")\nhelp(print)\n")
+    assert.equal(0, code, err)
+    local conv = "#### F.conv2d(x, w, b, {stride = 1, padding = 0, dilation = 1, groups = 1})\n\n"
+      .. "2-D convolution (cross-correlation, as PyTorch)"
+    local first = out:find(conv, 1, true)
+    assert.truthy(first, out)
+    assert.truthy(out:find(conv, first + 1, true), "help(\"conv2d\") too")
+    assert.truthy(out:find("F.conv2d(sg.ones(1, 1, 3, 3), sg.ones(1, 1, 2, 2))", 1, true))
+    assert.truthy(out:find("\n#### nn.Linear(in_features, out_features, {bias = true})\n", 1, true))
+    assert.truthy(out:find("\n### x:sum([dims], [keepdim]) / x:mean([dims], [keepdim])\n", 1, true))
+    assert.falsy(out:find("#### F.conv_transpose2d", 1, true)) -- one entry, not the next
+    assert.truthy(out:find("help: no entry for 'nosuch' in " .. H.SRC, 1, true), out)
+    assert.truthy(out:find("help: no sgen function or class is this function", 1, true))
+    out = H.sh("SGEN_DOCS=/nonexistent/lua-api.md " .. H.sgen_cmdline({}), "help(sg.conv2d)\n")
+    assert.equal("help: the API reference is not installed (no /nonexistent/lua-api.md); set "
+      .. "SGEN_DOCS to a copy of docs/lua-api.md, or read it online in the sgen sources\n", out)
+  end)
+
+  it("runs a chunk with sgen -e, exit statuses as sgen run", function()
+    local out, err, code = sgen({"-e", "print(sg.ones(2):sum():item(), nn ~= nil, F ~= nil, ...)", "a", "b"})
+    assert.equal(0, code, err)
+    assert.equal("2.0\ttrue\ttrue\ta\tb\n", out)
+    out, err, code = sgen({"-e", "error('boom')"})
+    assert.equal(1, code)
+    assert.matches("^sgen: %(command line%):1: boom\nstack traceback:", err)
+    _, err, code = sgen({"-e", "x ="})
+    assert.equal(1, code)
+    assert.matches("sgen: %(command line%):1: unexpected symbol near <eof>", err)
+    _, err, code = sgen({"-e", "require('sgen.cli').options({n = 1}, {args = {'--m=2'}})"})
+    assert.equal(2, code)
+    assert.matches("unknown option %-%-m", err)
+    _, err, code = sgen({"-e"})
+    assert.equal(2, code)
+    assert.matches("sgen %-e: missing code", err)
+    _, _, code = sgen({"-e", "os.exit(4)"})
+    assert.equal(4, code)
+  end)
+
+  it("puts the project root on package.path for sgen run, the REPL and -e", function()
+    local dir = H.tmpdir()
+    tmpdirs[#tmpdirs + 1] = dir
+    -- a project of one's own: its models/ wins, from a script two levels down
+    assert(os.execute("mkdir -p " .. shell_quote(dir .. "/proj/models") .. " "
+      .. shell_quote(dir .. "/proj/lua") .. " " .. shell_quote(dir .. "/proj/experiments/deep")))
+    write_file(dir .. "/proj/models/mine.lua", "return {name = 'mine'}\n")
+    write_file(dir .. "/proj/experiments/deep/s.lua", "print(require('models.mine').name)\n")
+    local out, err, code = sh("cd / && " .. H.sgen_cmdline({"run", dir .. "/proj/experiments/deep/s.lua"}))
+    assert.equal(0, code, err)
+    assert.equal("mine\n", out)
+    -- outside any project: the sgen source tree's models/
+    write_file(dir .. "/alone.lua", "print(type(require('models.dcgan')))\n")
+    out, err, code = sh("cd / && " .. H.sgen_cmdline({"run", dir .. "/alone.lua"}))
+    assert.equal(0, code, err)
+    assert.equal("table\n", out)
+    out, err, code = sh("cd " .. shell_quote(dir .. "/proj") .. " && "
+      .. H.sgen_cmdline({"-e", "print(require('models.mine').name)"}))
+    assert.equal(0, code, err)
+    assert.equal("mine\n", out)
+    out, err, code = sh("cd " .. shell_quote(dir .. "/proj/models") .. " && " .. H.sgen_cmdline({}),
+      "require('models.mine').name\n")
+    assert.equal(0, code, err)
+    assert.equal("mine\n", out)
+  end)
+
+  it("completes globals, fields and tensor methods with Tab on a terminal", function()
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      pending("util-linux `script` is not installed: no pseudo-terminal to test with")
+      return
+    end
+    local dir = H.tmpdir()
+    tmpdirs[#tmpdirs + 1] = dir
+    local cmd = "(sleep 1; printf 'local y = sg.ones(2)\\r'; sleep 0.5; printf 'y:res\\t'; "
+                .. "sleep 0.5; printf '(2)\\r'; sleep 0.5; printf 'nn.Linea\\t'; sleep 0.5; "
+                .. "printf ' == nil\\r'; sleep 0.5; printf 'sg.zeros_l\\t'; sleep 0.5; printf '\\025\\r'; "
+                .. "sleep 0.5; printf '\\004'; sleep 1) | SGEN_HISTORY= timeout 30 script -qec "
+                .. shell_quote(shell_quote(BIN)) .. " /dev/null"
+    local out, _, code = sh(cmd)
+    assert.equal(0, code)
+    assert.matches("`sg` %(= sgen%), `nn` and `F` are loaded", out)
+    -- libedit redraws the completed word: "y:res" then the rest "hape "
+    assert.matches("y:res[^\n]-hape %(2%)", out)
+    assert.matches("tensor%(%[1%., 1%.%], size=2", out)
+    assert.matches("nn%.Linea[^\n]-r  == nil", out)
+    assert.matches("\nfalse\r?\n", out)
+    assert.matches("sg%.zeros_l[^\n]-ike", out)
   end)
 end)

@@ -426,6 +426,33 @@ function cli.repr(v)
 end
 
 -- The REPL's line for the values of an expression (tab-separated).
+-- The REPL's rewrite of a chunk's first line, as Torch7's trepl: top-level
+-- `local x = ...`, `local a, b = ...`, `local x` and `local function f` become
+-- globals, since every chunk typed at the prompt is its own scope. Locals
+-- with attributes (<const>, <close>) are left alone. Returns the new line, or
+-- nil when there is nothing to rewrite.
+function cli._repl_rewrite(line)
+  if type(line) ~= "string" then return nil end
+  local lead, rest = line:match("^(%s*)local%s+(.*)$")
+  if not lead then return nil end
+  if rest:match("^function[%s(]") then return lead .. rest end
+  local names, after = rest:match("^([%a_][%w_]*%s*[,%w_%s]-)%s*(=.*)$")
+  if names == nil then
+    names = rest:match("^([%a_][%w_]*[,%w_%s]*)%s*;?%s*$")
+    if names == nil then return nil end
+    after = "= nil"
+  end
+  if after:match("^==") then return nil end
+  -- a plain list of names: x, y
+  local list = {}
+  for part in (names .. ","):gmatch("([^,]*),") do
+    local n = part:match("^%s*([%a_][%w_]*)%s*$")
+    if not n then return nil end
+    list[#list + 1] = n
+  end
+  return lead .. table.concat(list, ", ") .. " " .. after
+end
+
 function cli._repl_format(...)
   local n = select("#", ...)
   local parts = {}

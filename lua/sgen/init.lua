@@ -10,6 +10,10 @@ for k, v in pairs(core) do sg[k] = v end
 sg.core = core
 -- x:add_(y), x:mul_(2), x:exp_(), ... (autograd-aware in-place methods)
 require("sgen.inplace").install()
+-- sg.save / sg.load also take modules, optimizers and plain values (sgen.io);
+-- tables of tensors go straight to sgen.core.save / load as before
+local sgio = require "sgen.io"
+sg.save, sg.load = sgio.save, sgio.load
 
 -- name in `sg` -> module to require on first access
 local lazy = {

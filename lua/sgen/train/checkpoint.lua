@@ -268,6 +268,8 @@ end
 
 -- ---- load ----
 
+-- A message naming what differs between a model's state_dict and `saved`
+-- (missing and unexpected keys, shapes), or nil; also used by sg.load.
 local function model_problems(name, model, saved)
   local have = model:state_dict()
   local msgs, missing, unexpected = {}, {}, {}
@@ -291,6 +293,8 @@ local function model_problems(name, model, saved)
     return string.format("model '%s' does not match the checkpoint: %s", name, table.concat(msgs, "; "))
   end
 end
+
+M.model_problems = model_problems
 
 -- load(path, state) restores everything `state` names, in place, and the
 -- random stream; path may be a file or a directory (see find). Returns
