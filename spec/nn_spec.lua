@@ -310,17 +310,23 @@ describe("nn.Module", function()
     for k, v in pairs(other:state_dict()) do assert_equal_tensors(v, net:state_dict()[k], k) end
   end)
 
-  it("prints like PyTorch", function()
+  it("prints like PyTorch, with Sequential's children at their 1-based positions", function()
     assert.are.equal([[
 Net(
   (features): Sequential(
-    (0): Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
-    (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
-    (2): LeakyReLU(negative_slope=0.2)
+    (1): Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+    (2): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+    (3): LeakyReLU(negative_slope=0.2)
   )
   (flatten): Flatten(start_dim=2, end_dim=-1)
   (classifier): Linear(in_features=288, out_features=10, bias=True)
 )]], tostring(Net()))
+    -- the state_dict keeps PyTorch's 0-based names
+    local sd = Net():state_dict()
+    assert.is_not_nil(sd["features.0.weight"])
+    assert.is_nil(sd["features.3.weight"])
+    assert.equal("ModuleList(\n  (1): ReLU()\n  (2): Tanh()\n)",
+      tostring(nn.ModuleList({nn.ReLU(), nn.Tanh()})))
     local reprs = {
       {nn.Upsample({scale_factor = 2}), "Upsample(scale_factor=2.0, mode=nearest)"},
       {nn.Upsample({size = {5, 7}, mode = "bilinear", align_corners = true}),

@@ -284,7 +284,7 @@ describe("nn.SoftThreshold", function()
     assert.are.equal("SoftThreshold(learnable=true)", tostring(nn.SoftThreshold(0.5, {learnable = true})))
     assert.are.equal("SoftThreshold(learnable=true, channels=3)",
       tostring(nn.SoftThreshold(0.5, {learnable = true, channels = 3})))
-    assert.are.equal("Sequential(\n  (0): L0InfProject(k=2, dim=2)\n  (1): SoftThreshold(lambda=0.1)\n)",
+    assert.are.equal("Sequential(\n  (1): L0InfProject(k=2, dim=2)\n  (2): SoftThreshold(lambda=0.1)\n)",
       tostring(nn.Sequential(nn.L0InfProject(2), nn.SoftThreshold(0.1))))
   end)
 

@@ -612,9 +612,14 @@ function Module:__repr()
     end
   end
   local nchild = 0
-  for _, name in ipairs(self._modules.keys) do
+  -- containers indexed by position (Sequential, ModuleList) show the
+  -- 1-based position that seq[i] takes; their state_dict names keep
+  -- PyTorch's 0-based "0", "1", ... for interchange
+  local positional = getmetatable(self).__index_number ~= nil
+  for i, name in ipairs(self._modules.keys) do
     local child = self._modules.map[name]
-    lines[#lines + 1] = "(" .. name .. "): " .. add_indent(child:__repr(), 2)
+    local label = positional and tostring(i) or name
+    lines[#lines + 1] = "(" .. label .. "): " .. add_indent(child:__repr(), 2)
     nchild = nchild + 1
   end
   local s = class_name(self) .. "("
