@@ -9,6 +9,18 @@ local sg = {}
 for k, v in pairs(core) do sg[k] = v end
 sg.core = core
 
+-- Tensor functions written in Lua on top of the core's ops (sgen.tensorfns):
+-- module functions sg.<name> and tensor methods x:<name>(...).
+do
+  local fns = require "sgen.tensorfns"
+  local methods = core.Tensor
+  for name, f in pairs(fns) do
+    sg[name] = f
+    if name ~= "einsum" then methods[name] = f end
+  end
+  methods["repeat"] = fns.repeat_tensor -- x["repeat"](x, 2, 3): `repeat` is a Lua keyword
+end
+
 -- name in `sg` -> module to require on first access
 local lazy = {
   F = "sgen.F",
