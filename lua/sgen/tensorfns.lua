@@ -272,8 +272,8 @@ end
 function M.flip(x, ...)
   local name = "flip"
   check_tensor(name, x, 1, "input")
+  if select("#", ...) == 0 then fail(name, "no dims given (expected x:flip({1, 2}) or x:flip(1))") end
   local list = int_list(name, "dims", ...)
-  if #list == 0 then fail(name, "no dims given (expected x:flip({1, 2}) or x:flip(1))") end
   local seen = {}
   local y = x
   for _, v in ipairs(list) do
@@ -488,10 +488,6 @@ local function take_diagonals(name, t, subs, i)
       if subs[q] == subs[a] then
         fail(name, "subscript '%s' appears 3 times in operand %d (at most twice: a diagonal)", subs[a], i)
       end
-    end
-    if t:size(a) ~= t:size(b) then
-      fail(name, "subscript '%s' is repeated in operand %d over dims of sizes %d and %d "
-        .. "(a diagonal needs equal sizes)", subs[a], i, t:size(a), t:size(b))
     end
     local perm, rest = {}, {}
     for p = 1, #subs do if p ~= a and p ~= b then perm[#perm + 1] = p; rest[#rest + 1] = subs[p] end end
