@@ -15,6 +15,18 @@ require("sgen.inplace").install()
 local sgio = require "sgen.io"
 sg.save, sg.load = sgio.save, sgio.load
 
+-- Tensor functions written in Lua on top of the core's ops (sgen.tensorfns):
+-- module functions sg.<name> and tensor methods x:<name>(...).
+do
+  local fns = require "sgen.tensorfns"
+  local methods = core.Tensor
+  for name, f in pairs(fns) do
+    sg[name] = f
+    if name ~= "einsum" then methods[name] = f end
+  end
+  methods["repeat"] = fns.repeat_tensor -- x["repeat"](x, 2, 3): `repeat` is a Lua keyword
+end
+
 -- name in `sg` -> module to require on first access
 local lazy = {
   F = "sgen.F",
