@@ -104,8 +104,10 @@ rm -f "$marker"
 if [ -n "$have" ]; then
   "$python" -m venv --clear "$venv" || die "python3 -m venv --clear $venv failed"
 fi
+# safetensors too: spec/save_load_spec.lua checks with it that Python reads sgen's
+# checkpoint files (the check is skipped where no interpreter has it)
 if [ "$deps" = full ]; then
-  "$vpy" -m pip install "${pip_opts[@]}" "torch==$want" numpy \
+  "$vpy" -m pip install "${pip_opts[@]}" "torch==$want" numpy safetensors \
     || die "pip install torch==$want failed (PyPI unreachable?)"
 else
   torch_opts=()  # a wheel of PEER_WHEEL_DIR rather than a download (pip prefers the index's copy)
@@ -125,8 +127,8 @@ for r in requires("torch") or []:
     print(r)
 EOF
   )
-  "$vpy" -m pip install "${pip_opts[@]}" --no-warn-conflicts "${reqs[@]}" numpy \
-    || die "pip install of torch's dependencies failed (${reqs[*]} numpy)"
+  "$vpy" -m pip install "${pip_opts[@]}" --no-warn-conflicts "${reqs[@]}" numpy safetensors \
+    || die "pip install of torch's dependencies failed (${reqs[*]} numpy safetensors)"
   site="$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
   "$vpy" "$here/peer_cuda_stubs.py" "$site/torch" || die "bench/peer_cuda_stubs.py failed"
 fi

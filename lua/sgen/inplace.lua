@@ -14,11 +14,7 @@ local core = require "sgen.core"
 local M = {}
 local methods = core.Tensor -- the tensor method table
 
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__methods == methods
-end
+local is_tensor = require("sgen.util.argcheck").is_tensor
 
 local function needs_grad(v)
   return is_tensor(v) and v:needs_grad()

@@ -48,11 +48,7 @@ local function call_core(level, f, ...)
   error(msg, level)
 end
 
-local function is_tensor(x)
-  if type(x) ~= "userdata" then return false end
-  local mt = getmetatable(x)
-  return type(mt) == "table" and mt.__name == "sgen.Tensor"
-end
+local is_tensor = require("sgen.util.argcheck").is_tensor
 
 local function is_module(v)
   if type(v) ~= "table" then return false end

@@ -11,17 +11,11 @@ local core = require "sgen.core"
 
 local M = {}
 
-local methods = core.Tensor
-
 local function fail(name, fmt, ...)
   error("sgen." .. name .. ": " .. string.format(fmt, ...), 0)
 end
 
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__methods == methods
-end
+local is_tensor = require("sgen.util.argcheck").is_tensor
 
 local function typename(v)
   if is_tensor(v) then return "tensor" end
