@@ -418,6 +418,14 @@ static int t_zero_(lua_State *L) {
   return 1;
 }
 
+/* sgen.core.check_inplace_(t, name): the leaf rule, before an in-place
+ * method computes (and, for uniform_ / normal_, draws) anything. */
+static int f_check_inplace_(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "check_inplace_", "self");
+  lsg_check_status(L, sg_check_inplace(t, luaL_optstring(L, 2, "check_inplace_")));
+  return 0;
+}
+
 /* sgen.core.assign_(t, r, name): the end of the Lua in-place methods
  * (lua/sgen/inplace.lua). */
 static int f_assign_(lua_State *L) {
@@ -436,7 +444,8 @@ void lsg_open_create(lua_State *L, int core, int methods) {
       {"ones_like", f_ones_like},   {"full_like", f_full_like}, {"empty_like", f_empty_like},
       {"arange", f_arange},         {"linspace", f_linspace},   {"eye", f_eye},
       {"clone", t_clone},           {"detach", t_detach},       {"contiguous", t_contiguous},
-      {"totable", t_totable},       {"assign_", f_assign_},     {NULL, NULL}};
+      {"totable", t_totable},       {"assign_", f_assign_},     {"check_inplace_", f_check_inplace_},
+      {NULL, NULL}};
   lsg_register(L, core, funcs);
   static const luaL_Reg meths[] = {
       {"totable", t_totable}, {"clone", t_clone},   {"detach", t_detach},

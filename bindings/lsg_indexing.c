@@ -46,6 +46,16 @@ typedef struct {
  * entry is checked before a view is made, so an error leaks nothing. */
 static sg_tensor *index_table(lua_State *L, sg_tensor *t, int idx) {
   int n = (int)lua_rawlen(L, idx);
+  /* a list only: {a = 1} (or a typo'd key) must not read as {} (everything) */
+  int nkeys = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    nkeys++;
+    lua_pop(L, 1);
+  }
+  if (nkeys != n)
+    luaL_error(L, "sgen.index: an index table is a list {i, {a, b}, {}, ...}; this one has %d "
+               "entries that are not at positions 1..%d", nkeys - n, n);
   if (n > t->ndim) luaL_error(L, "sgen.index: %d indices for a %d-dim tensor", n, t->ndim);
   index_entry e[SG_MAX_DIMS];
   int dim = 0; /* the dim of t the next entry indexes */
@@ -160,6 +170,9 @@ int lsg_index_set(lua_State *L, sg_tensor *t) {
     lsg_check_status(L, st);
     return 0;
   }
+  /* the leaf rule first: the view written below is not a leaf, and would
+   * draw the shared-memory refusal instead of the advice that applies */
+  lsg_check_status(L, sg_check_inplace(t, "index"));
   sg_tensor *view;
   if (kt == LUA_TNUMBER) {
     if (t->ndim == 0) return luaL_error(L, "sgen.index: cannot index a 0-dim tensor");

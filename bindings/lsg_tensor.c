@@ -268,8 +268,12 @@ static int t_index(lua_State *L) {
 }
 
 static int t_newindex(lua_State *L) {
-  if (lua_type(L, 2) != LUA_TSTRING)
+  if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TTABLE ||
+      lua_type(L, 2) == LUA_TUSERDATA)
     return lsg_index_set(L, lsg_check_tensor(L, 1, "index", "self"));
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return luaL_error(L, "sgen.index: x[key] = value takes an integer, an index table {...} or a "
+                      "bool mask as the key, got %s", lsg_typename(L, 2));
   const char *key = lua_tostring(L, 2);
   if (key && strcmp(key, "grad") == 0) {
     sg_tensor *t = lsg_check_tensor(L, 1, "grad", "self");

@@ -47,6 +47,18 @@ describe("x[{...}]", function()
       "sgen.index: entry 1: a range is {first, last}, {index} or {}, got a table of 3 entries")
     assert.has_error(function() return x[{1.5}] end,
       "sgen.index: entry 1: an index must be an integer, got number")
+    -- a table that is not a list, or a key of another type, is not "everything"
+    assert.has_error(function() return x[{a = 1}] end,
+      "sgen.index: an index table is a list {i, {a, b}, {}, ...}; this one has 1 entries that "
+      .. "are not at positions 1..0")
+    assert.has_error(function() x[{a = 1}] = 5 end)
+    assert.has_error(function() x[nil] = 9 end,
+      "sgen.index: x[key] = value takes an integer, an index table {...} or a bool mask as the "
+      .. "key, got nil")
+    assert.has_error(function() x[true] = 0 end,
+      "sgen.index: x[key] = value takes an integer, an index table {...} or a bool mask as the "
+      .. "key, got boolean")
+    assert.same({{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}}, x:totable())
   end)
 
   it("is differentiable (float64 gradcheck)", function()
@@ -116,8 +128,12 @@ describe("x[...] = value", function()
 
   it("follows autograd's in-place rules", function()
     local w = sg.randn(3, {dtype = "float64"}):requires_grad()
-    -- a parameter is written under no_grad only
-    assert.has_error(function() w[1] = 0 end)
+    -- a parameter is written under no_grad only (the leaf's advice, not the view's)
+    assert.has_error(function() w[1] = 0 end,
+      "sgen.index: a leaf tensor that requires grad (float64 3) cannot be modified in place "
+      .. "while autograd records; do it under sg.no_grad (parameter updates, initialization) or "
+      .. "on a copy")
+    assert.has_error(function() w[{{1, 2}}] = 0 end)
     sg.no_grad(function() w[1] = 0 end)
     assert.equal(0, w[1]:item())
     -- a write through a view of a computed tensor would bypass its history: refused

@@ -454,6 +454,17 @@ Net(
       for k, p in ipairs(fused:parameters()) do
         H.assert_close(p.grad, p2[k].grad, 1e-4, "gradient " .. k)
       end
+      -- the fused output stays writable in place, as the unfused activation's is
+      -- (a residual h:add_(skip)); its gradient is unchanged
+      local pair2 = nn.Sequential(nn.BatchNorm2d(3), make_act())
+      local xin = sg.randn(2, 3, 4, 4):requires_grad()
+      local h = pair2(xin)
+      h:add_(1)
+      h:sum():backward()
+      local xin2 = xin:detach():requires_grad()
+      local h2 = pair2[2](pair2[1](xin2))
+      h2:sum():backward()
+      H.assert_close(xin.grad, xin2.grad, 1e-5, "input gradient after h:add_(1)")
     end
   end)
 

@@ -178,6 +178,24 @@ describe("sg.save / sg.load of modules, optimizers and values", function()
     assert.truthy(e:find("save_load_spec.lua:%d+: sgen.save: entry 'a'"), e)
   end)
 
+  it("holds an object whose state_dict is tensors (sg.optim.EMA) like a module", function()
+    sg.manual_seed(4)
+    local net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    local ema = sg.optim.EMA(net, {decay = 0.5})
+    sg.no_grad(function() for _, p in ipairs(net:parameters()) do p:add_(1) end end)
+    ema:update()
+    local path = tmp()
+    sg.save(path, {net = net, ema = ema, step = 7})
+    local net2 = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    local into = {net = net2, ema = sg.optim.EMA(net2, {decay = 0.5})}
+    sg.load(path, into)
+    assert.equal(7, into.step)
+    local a, b = ema:state_dict(), into.ema:state_dict()
+    for k, v in pairs(a) do H.assert_equal_tensors(b[k], v, "ema " .. k) end
+    local plain = sg.load(path)
+    assert.is_not_nil(plain.ema["0.weight"])
+  end)
+
   it("reports missing, truncated and damaged files", function()
     local missing = H.tmpname(".safetensors")
     assert.equal("sgen.load: safetensors: cannot open '" .. missing .. "': No such file or directory",

@@ -22,6 +22,18 @@
 
 static bool is_leaf(const sg_tensor *t) { return t->grad_fn == NULL; }
 
+sg_status sg_check_inplace(sg_tensor *t, const char *op) {
+  char a[128];
+  if (sg_check_arg(op, "self", t)) return sg_last_status();
+  if (sg_grad_enabled() && t->requires_grad && is_leaf(t))
+    return sg_error(SG_ERR_STATE,
+                    "%s: a leaf tensor that requires grad (%s %s) cannot be modified in place "
+                    "while autograd records; do it under sg.no_grad (parameter updates, "
+                    "initialization) or on a copy",
+                    op, sg_dtype_name(t->dtype), sg_shape_str(t, a, sizeof a));
+  return SG_OK;
+}
+
 sg_status sg_assign_(sg_tensor *t, sg_tensor *r, const char *op) {
   char a[128], b[128];
   if (sg_check_arg(op, "self", t) || sg_check_arg(op, "result", r)) return sg_last_status();
@@ -34,18 +46,22 @@ sg_status sg_assign_(sg_tensor *t, sg_tensor *r, const char *op) {
                     "in place (convert with :to() first)", op, sg_dtype_name(r->dtype),
                     sg_dtype_name(t->dtype));
   const bool grad_on = sg_grad_enabled();
-  if (grad_on && t->requires_grad && is_leaf(t))
-    return sg_error(SG_ERR_STATE,
-                    "%s: a leaf tensor that requires grad (%s %s) cannot be modified in place "
-                    "while autograd records; do it under sg.no_grad (parameter updates, "
-                    "initialization) or on a copy",
-                    op, sg_dtype_name(t->dtype), sg_shape_str(t, a, sizeof a));
+  sg_status chk = sg_check_inplace(t, op);
+  if (chk != SG_OK) return chk;
   const bool recorded = grad_on && r->requires_grad;
   sg_tensor *owned = NULL;
+  if (recorded && r->dtype != t->dtype) {
+    /* t keeps its dtype: the recorded value is r converted (differentiably),
+     * so the gradient reaching r's inputs has their dtypes */
+    if (!(owned = sg_to_dtype(r, t->dtype))) return sg_last_status();
+    r = owned;
+  }
   if (recorded && !r->grad_fn) {
     /* r is a leaf itself (copy_ of a parameter): a clone gives t a node
      * whose gradient reaches it */
-    if (!(owned = sg_clone(r))) return sg_last_status();
+    sg_tensor *c = sg_clone(r);
+    sg_release(owned);
+    if (!(owned = c)) return sg_last_status();
     r = owned;
   }
   /* a shared storage cannot take the write's effect on autograd: neither a

@@ -78,6 +78,7 @@ typedef struct {
   sg_conv_geom g;
   bool bias;
   bool blocked;
+  int threads; /* oneDNN fixes a primitive's thread count when it is created */
 } conv_key;
 
 typedef struct {
@@ -144,7 +145,7 @@ static bool ensure_engine(void) {
 
 static bool key_equal(const conv_key *a, const conv_key *b) {
   return a->kind == b->kind && a->bias == b->bias && a->blocked == b->blocked &&
-         memcmp(&a->g, &b->g, sizeof a->g) == 0;
+         a->threads == b->threads && memcmp(&a->g, &b->g, sizeof a->g) == 0;
 }
 
 static void entry_release(conv_entry *e) {
@@ -409,7 +410,7 @@ done:
 
 sg_status sg_onednn_conv2d(float *out, const float *x, const float *w, const float *b,
                            const sg_conv_geom *g, bool *done) {
-  conv_key k = {K_FWD, *g, b != NULL, want_blocked()};
+  conv_key k = {K_FWD, *g, b != NULL, want_blocked(), sg_get_num_threads()};
   conv_entry e;
   *done = lookup(&k, &e);
   return *done ? execute("conv2d", &e, x, w, b, out) : SG_OK;
@@ -417,7 +418,7 @@ sg_status sg_onednn_conv2d(float *out, const float *x, const float *w, const flo
 
 sg_status sg_onednn_conv_transpose2d(float *out, const float *x, const float *w, const float *b,
                                      const sg_conv_geom *g, bool *done) {
-  conv_key k = {K_BWD_DATA, *g, false, want_blocked()};
+  conv_key k = {K_BWD_DATA, *g, false, want_blocked(), sg_get_num_threads()};
   conv_entry e;
   *done = lookup(&k, &e);
   if (!*done) return SG_OK;
@@ -435,7 +436,7 @@ sg_status sg_onednn_conv_transpose2d(float *out, const float *x, const float *w,
 
 sg_status sg_onednn_conv2d_weight(float *gw, const float *x, const float *go,
                                   const sg_conv_geom *g, bool *done) {
-  conv_key k = {K_BWD_WEIGHTS, *g, false, want_blocked()};
+  conv_key k = {K_BWD_WEIGHTS, *g, false, want_blocked(), sg_get_num_threads()};
   conv_entry e;
   *done = lookup(&k, &e);
   return *done ? execute("conv2d_weight", &e, x, go, NULL, gw) : SG_OK;

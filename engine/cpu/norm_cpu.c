@@ -73,12 +73,14 @@ DEFINE_MOMENTS(f64, double)
  * expressions as the relu / leaky_relu kernels (the output is bit for bit
  * the unfused one), and for the gradient the same mask values as their
  * backward (relu: 1 or 0; leaky_relu: slope + (1 - slope) * (z > 0),
- * computed in T). y > 0 exactly where z > 0 (slope >= 0), so the gradient
- * reads y. */
+ * computed in T). The forward writes the mask z > 0 (one byte an element)
+ * for the backward, which reads it instead of the output: saving the
+ * output would make it read-only for in-place ops, as the unfused
+ * activation's output is not. */
 #define ACT_FWD(T, z, act, sl) \
   ((act) == SG_ACT_RELU ? ((z) < 0 ? (T)0 : (z)) \
                              : (act) == SG_ACT_LEAKY_RELU ? ((z) > 0 ? (z) : (z) * (sl)) : (z))
-#define ACT_GRAD(g, y, pos, neg) ((g) * ((y) > 0 ? (pos) : (neg)))
+#define ACT_GRAD(g, m, pos, neg) ((g) * ((m) ? (pos) : (neg)))
 #define ACT_MASKS(T, act, slope, pos, neg)                              \
   const T pos = (act) == SG_ACT_LEAKY_RELU ? (T)((T)(1.0 - (slope)) + (T)(slope)) : (T)1; \
   const T neg = (act) == SG_ACT_LEAKY_RELU ? (T)(slope) : (T)0
@@ -134,7 +136,7 @@ DEFINE_MOMENTS(f64, double)
   /* y = (x - mc[k]) * sc[k] + sh[k] with per-column tables */                               \
   static int cols_normalize_##SUF(T *y, const T *x, int64_t A, int64_t G, int64_t B,        \
                                   const T *mean, const T *invstd, const T *w, const T *bias, \
-                                  int64_t C, sg_activation act, double slope) {                \
+                                  int64_t C, sg_activation act, double slope, bool *mask) {    \
     const T sl = (T)slope;                                                                   \
     const int64_t K = G * B;                                                                 \
     T *tab = malloc(sizeof(T) * 3 * (size_t)K);                                              \
@@ -153,6 +155,7 @@ DEFINE_MOMENTS(f64, double)
       for (int64_t k = 0; k < K; k++) {                                                      \
         T z = (r[k] - mc[k]) * sc[k] + sh[k];                                                \
         q[k] = ACT_FWD(T, z, act, sl);                                                       \
+        if (mask) mask[a * K + k] = z > 0;                                                   \
       }                                                                                      \
     }                                                                                        \
     free(tab);                                                                               \
@@ -160,7 +163,7 @@ DEFINE_MOMENTS(f64, double)
   }                                                                                          \
   static int cols_bwd_##SUF(T *dx, T *sdy, T *sdyx, const T *dy, const T *x, int64_t A,     \
                             int64_t G, int64_t B, const T *mean, const T *invstd,           \
-                            const T *w, int64_t C, const T *y, sg_activation act,             \
+                            const T *w, int64_t C, const bool *y, sg_activation act,          \
                             double slope) {                                                  \
     ACT_MASKS(T, act, slope, pos, neg);                                                      \
     const int64_t K = G * B;                                                                 \
@@ -180,7 +183,8 @@ DEFINE_MOMENTS(f64, double)
     _Pragma("omp parallel if (par)") {                                                       \
       double *s1 = acc + (size_t)thread_num() * 2 * (size_t)K, *s2 = s1 + K;                 \
       _Pragma("omp for schedule(static)") for (int64_t a = 0; a < A; a++) {                  \
-        const T *pg = dy + a * K, *px = x + a * K, *py = y ? y + a * K : NULL;               \
+        const T *pg = dy + a * K, *px = x + a * K;                                           \
+        const bool *py = y ? y + a * K : NULL;                                               \
         if (py) {                                                                            \
           for (int64_t k = 0; k < K; k++) {                                                  \
             const T gk = ACT_GRAD(pg[k], py[k], pos, neg);                                   \
@@ -215,7 +219,8 @@ DEFINE_MOMENTS(f64, double)
     if (dx) {                                                                                \
       _Pragma("omp parallel for schedule(static) if (par)")                                  \
       for (int64_t a = 0; a < A; a++) {                                                      \
-        const T *pg = dy + a * K, *px = x + a * K, *py = y ? y + a * K : NULL;               \
+        const T *pg = dy + a * K, *px = x + a * K;                                           \
+        const bool *py = y ? y + a * K : NULL;                                               \
         T *q = dx + a * K;                                                                   \
         if (py) {                                                                            \
           for (int64_t k = 0; k < K; k++)                                                    \
@@ -260,7 +265,7 @@ static sg_status cpu_moments(sg_tensor *mean, sg_tensor *var, const sg_tensor *x
 #define DEFINE_NORMALIZE(SUF, T)                                                          \
   static void normalize_##SUF(T *y, const T *x, int64_t A, int64_t G, int64_t B,         \
                               const T *mean, const T *invstd, const T *w, const T *bias, \
-                              int64_t C, sg_activation act, double slope) {                 \
+                              int64_t C, sg_activation act, double slope, bool *mask) {     \
     const T sl = (T)slope;                                                                \
     _Pragma("omp parallel for collapse(2) schedule(static) if (A * G * B > NORM_PAR_GRAIN)") \
     for (int64_t a = 0; a < A; a++) {                                                     \
@@ -273,6 +278,7 @@ static sg_status cpu_moments(sg_tensor *mean, sg_tensor *var, const sg_tensor *x
         for (int64_t b = 0; b < B; b++) {                                                 \
           T z = (p[b] - m) * s + sh;                                                      \
           q[b] = ACT_FWD(T, z, act, sl);                                                  \
+          if (mask) mask[(a * G + g) * B + b] = z > 0;                                    \
         }                                                                                 \
       }                                                                                   \
     }                                                                                     \
@@ -282,32 +288,33 @@ DEFINE_NORMALIZE(f64, double)
 
 static const void *opt_ptr(const sg_tensor *t) { return t ? sg_data_ptr(t) : NULL; }
 
-static sg_status cpu_normalize_act(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G,
-                                   int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
-                                   const sg_tensor *w, const sg_tensor *b, int64_t C,
-                                   sg_activation act, double slope) {
+static sg_status cpu_normalize_act(sg_tensor *y, sg_tensor *mask, const sg_tensor *x, int64_t A,
+                                   int64_t G, int64_t B, const sg_tensor *mean,
+                                   const sg_tensor *invstd, const sg_tensor *w, const sg_tensor *b,
+                                   int64_t C, sg_activation act, double slope) {
+  bool *pm = mask ? sg_data_ptr(mask) : NULL;
   if (C <= 0) C = G;
   if (use_cols(A, B)) {
     int rc = x->dtype == SG_FLOAT32
                  ? cols_normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope)
+                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope, pm)
                  : cols_normalize_f64(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope);
+                                      sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope, pm);
     return rc ? cols_oom() : SG_OK;
   }
   if (x->dtype == SG_FLOAT32)
     normalize_f32(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope);
+                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope, pm);
   else
     normalize_f64(sg_data_ptr(y), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),
-                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope);
+                  sg_data_ptr(invstd), opt_ptr(w), opt_ptr(b), C, act, slope, pm);
   return SG_OK;
 }
 
 static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G,
                                int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
                                const sg_tensor *w, const sg_tensor *b, int64_t C) {
-  return cpu_normalize_act(y, x, A, G, B, mean, invstd, w, b, C, SG_ACT_NONE, 0.0);
+  return cpu_normalize_act(y, NULL, x, A, G, B, mean, invstd, w, b, C, SG_ACT_NONE, 0.0);
 }
 
 /* ---------------- backward with batch statistics ---------------- */
@@ -315,7 +322,7 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
 #define DEFINE_NORM_BWD(SUF, T)                                                             \
   static void norm_bwd_##SUF(T *dx, T *sdy, T *sdyx, const T *dy, const T *x, int64_t A,   \
                              int64_t G, int64_t B, const T *mean, const T *invstd,         \
-                             const T *w, int64_t C, const T *y, sg_activation act,           \
+                             const T *w, int64_t C, const bool *y, sg_activation act,        \
                              double slope) {                                                \
     const double inv_m = 1.0 / (double)(A * B);                                             \
     ACT_MASKS(T, act, slope, pos, neg);                                                     \
@@ -325,7 +332,7 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
       double s1 = 0, s2 = 0;                                                                \
       for (int64_t a = 0; a < A; a++) {                                                     \
         const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
-        const T *py = y ? y + (a * G + g) * B : NULL;                                       \
+        const bool *py = y ? y + (a * G + g) * B : NULL;                                    \
         if (py) {                                                                           \
           _Pragma("omp simd reduction(+ : s1, s2)") for (int64_t b = 0; b < B; b++) {      \
             const T gb = ACT_GRAD(pg[b], py[b], pos, neg);                                  \
@@ -350,7 +357,7 @@ static sg_status cpu_normalize(sg_tensor *y, const sg_tensor *x, int64_t A, int6
       const T c_0 = (T)(k * s1 * inv_m);                                                    \
       for (int64_t a = 0; a < A; a++) {                                                     \
         const T *pg = dy + (a * G + g) * B, *px = x + (a * G + g) * B;                      \
-        const T *py = y ? y + (a * G + g) * B : NULL;                                       \
+        const bool *py = y ? y + (a * G + g) * B : NULL;                                    \
         T *q = dx + (a * G + g) * B;                                                        \
         if (py) {                                                                           \
           for (int64_t b = 0; b < B; b++)                                                   \
@@ -366,17 +373,17 @@ DEFINE_NORM_BWD(f64, double)
 
 static sg_status cpu_normalize_act_backward(sg_tensor *dx, sg_tensor *sum_dy,
                                             sg_tensor *sum_dy_xhat, const sg_tensor *dy,
-                                            const sg_tensor *y, const sg_tensor *x, int64_t A,
+                                            const sg_tensor *mask, const sg_tensor *x, int64_t A,
                                             int64_t G, int64_t B, const sg_tensor *mean,
                                             const sg_tensor *invstd, const sg_tensor *w,
                                             int64_t C, sg_activation act, double slope) {
   if (A * B == 0 || G == 0) return sg_error(SG_ERR_ARG, "norm backward: empty groups");
-  if (act != SG_ACT_NONE && !y)
-    return sg_error(SG_ERR_ARG, "norm backward: the activation's output is missing");
+  if (act != SG_ACT_NONE && (!mask || mask->dtype != SG_BOOL))
+    return sg_error(SG_ERR_ARG, "norm backward: the activation's mask is missing");
   if (C <= 0) C = G;
   const bool f32 = x->dtype == SG_FLOAT32;
   void *pdx = dx ? sg_data_ptr(dx) : NULL;
-  const void *py = act != SG_ACT_NONE ? sg_data_ptr(y) : NULL;
+  const bool *py = act != SG_ACT_NONE ? sg_data_ptr(mask) : NULL;
   if (use_cols(A, B)) {
     int rc = f32 ? cols_bwd_f32(pdx, sg_data_ptr(sum_dy), sg_data_ptr(sum_dy_xhat),
                                 sg_data_ptr(dy), sg_data_ptr(x), A, G, B, sg_data_ptr(mean),

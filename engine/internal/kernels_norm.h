@@ -33,17 +33,19 @@ struct sg_norm_kernels {
                                   const sg_tensor *w, int64_t C);
   /* Optional (NULL: the op runs normalize and the activation in turn).
    * y = act(normalize(x)), bit for bit the values of normalize followed by
-   * the relu / leaky_relu kernel (slope >= 0). */
-  sg_status (*normalize_act)(sg_tensor *y, const sg_tensor *x, int64_t A, int64_t G, int64_t B,
-                             const sg_tensor *mean, const sg_tensor *invstd, const sg_tensor *w,
-                             const sg_tensor *b, int64_t C, sg_activation act, double slope);
+   * the relu / leaky_relu kernel; when mask (bool, x's shape) is given,
+   * also mask = normalize(x) > 0, what the backward needs. */
+  sg_status (*normalize_act)(sg_tensor *y, sg_tensor *mask, const sg_tensor *x, int64_t A,
+                             int64_t G, int64_t B, const sg_tensor *mean, const sg_tensor *invstd,
+                             const sg_tensor *w, const sg_tensor *b, int64_t C, sg_activation act,
+                             double slope);
   /* normalize_backward of act(normalize(x)): dy is the gradient of the
-   * activation's output y, turned into the gradient of normalize's output
-   * on the fly (y > 0 where normalize's output is > 0): what the
-   * activation's backward followed by normalize_backward give, to the
-   * rounding of the group sums. */
+   * activation's output, turned into the gradient of normalize's output
+   * on the fly from the forward's mask: what the activation's backward
+   * followed by normalize_backward give, to the rounding of the group
+   * sums. */
   sg_status (*normalize_act_backward)(sg_tensor *dx, sg_tensor *sum_dy, sg_tensor *sum_dy_xhat,
-                                      const sg_tensor *dy, const sg_tensor *y,
+                                      const sg_tensor *dy, const sg_tensor *mask,
                                       const sg_tensor *x, int64_t A, int64_t G, int64_t B,
                                       const sg_tensor *mean, const sg_tensor *invstd,
                                       const sg_tensor *w, int64_t C, sg_activation act,

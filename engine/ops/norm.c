@@ -122,8 +122,8 @@ static sg_tensor *groups_to_channels(sg_tensor *s, int64_t G, int64_t C) {
 }
 
 /* ---------------- training mode: batch statistics ---------------- */
-/* saved: 0 x, 1 mean, 2 invstd, [3 w], [then the output y when an
- * activation is fused]; i: A G B C has_w act y_slot; f: eps slope */
+/* saved: 0 x, 1 mean, 2 invstd, [3 w], [then the bool mask z > 0 when an
+ * activation is fused]; i: A G B C has_w act mask_slot; f: eps slope */
 
 static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_tensor **gi) {
   int64_t A = node->i[0], G = node->i[1], B = node->i[2], C = node->i[3];
@@ -161,14 +161,13 @@ static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_
   return tmps_end(p, gi, 3);
 }
 
-/* The gradient of the fused activation's input from that of its output y,
- * with differentiable ops (the double-backward path): dy * mask, mask =
- * (y > 0) for relu and slope + (1 - slope) * (y > 0) for leaky_relu, as
- * their own backward formulas (y > 0 exactly where the input is). */
-static sg_tensor *act_input_grad(sg_activation act, double slope, sg_tensor *y, sg_tensor *dy) {
-  sg_tensor *gt = sg_cmp_scalar(SG_GT, y, 0.0);
-  sg_tensor *pos = gt ? sg_to_dtype(gt, y->dtype) : NULL;
-  sg_release(gt);
+/* The gradient of the fused activation's input from that of its output,
+ * with differentiable ops (the double-backward path): dy * m, m = (z > 0)
+ * for relu and slope + (1 - slope) * (z > 0) for leaky_relu, as their own
+ * backward formulas; zpos is the forward's bool mask z > 0. */
+static sg_tensor *act_input_grad(sg_activation act, double slope, sg_tensor *zpos,
+                                 sg_tensor *dy) {
+  sg_tensor *pos = sg_to_dtype(zpos, dy->dtype);
   if (!pos) return NULL;
   sg_tensor *mask = pos;
   if (act == SG_ACT_LEAKY_RELU) {
@@ -189,9 +188,9 @@ static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **
   const double slope = node->f[1];
   if (sg_grad_enabled()) {
     if (act == SG_ACT_NONE) return norm_train_backward_composite(node, go[0], gi);
-    sg_tensor *y = sg_node_saved(node, (int)node->i[6]);
-    sg_tensor *dz = y ? act_input_grad(act, slope, y, go[0]) : NULL;
-    sg_release(y);
+    sg_tensor *zpos = sg_node_saved(node, (int)node->i[6]);
+    sg_tensor *dz = zpos ? act_input_grad(act, slope, zpos, go[0]) : NULL;
+    sg_release(zpos);
     if (!dz) return sg_last_status() != SG_OK ? sg_last_status() : SG_ERR_STATE;
     sg_status st = norm_train_backward_composite(node, dz, gi);
     sg_release(dz);
@@ -202,25 +201,23 @@ static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **
   bool has_w = node->i[4];
   sg_tensor *x = sg_node_saved(node, 0), *mean = sg_node_saved(node, 1),
             *invstd = sg_node_saved(node, 2), *w = has_w ? sg_node_saved(node, 3) : NULL;
-  sg_tensor *y = act != SG_ACT_NONE ? sg_node_saved(node, (int)node->i[6]) : NULL;
-  sg_tensor *xc = NULL, *dyc = NULL, *wc = NULL, *dx = NULL, *s1 = NULL, *s2 = NULL,
-            *yc = NULL;
+  sg_tensor *zpos = act != SG_ACT_NONE ? sg_node_saved(node, (int)node->i[6]) : NULL;
+  sg_tensor *xc = NULL, *dyc = NULL, *wc = NULL, *dx = NULL, *s1 = NULL, *s2 = NULL;
   sg_status st = SG_OK;
-  if (!x || !mean || !invstd || (has_w && !w) || (act != SG_ACT_NONE && !y)) goto fail;
+  if (!x || !mean || !invstd || (has_w && !w) || (act != SG_ACT_NONE && !zpos)) goto fail;
   const sg_backend *be = sg_backend_checked("batch_norm backward", x, offsetof(sg_backend, norm));
   if (!be) goto fail;
   xc = sg_as_contiguous_dtype(x, x->dtype);
   dyc = xc ? sg_as_contiguous_dtype(go[0], x->dtype) : NULL;
   wc = (dyc && w) ? sg_as_contiguous_dtype(w, x->dtype) : NULL;
-  yc = (dyc && y) ? sg_as_contiguous_dtype(y, x->dtype) : NULL;
-  if (!dyc || (w && !wc) || (y && !yc)) goto fail;
+  if (!dyc || (w && !wc)) goto fail;
   if (sg_node_wants(node, 0) && !(dx = sg_empty_like(xc))) goto fail;
   s1 = sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device);
   s2 = s1 ? sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device) : NULL;
   if (!s2) goto fail;
   st = act == SG_ACT_NONE
            ? be->norm->normalize_backward(dx, s1, s2, dyc, xc, A, G, B, mean, invstd, wc, C)
-           : be->norm->normalize_act_backward(dx, s1, s2, dyc, yc, xc, A, G, B, mean, invstd, wc,
+           : be->norm->normalize_act_backward(dx, s1, s2, dyc, zpos, xc, A, G, B, mean, invstd, wc,
                                               C, act, slope);
   if (st != SG_OK) goto fail;
   gi[0] = dx;
@@ -232,8 +229,8 @@ fail:
   st = sg_last_status() != SG_OK ? sg_last_status() : SG_ERR_STATE;
   sg_release_all(gi, 3);
 done: {
-  sg_tensor *all[] = {x, mean, invstd, w, xc, dyc, wc, dx, s1, s2, y, yc};
-  sg_release_all(all, 12);
+  sg_tensor *all[] = {x, mean, invstd, w, xc, dyc, wc, dx, s1, s2, zpos};
+  sg_release_all(all, 11);
 }
   return st;
 }
@@ -251,7 +248,7 @@ static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G,
   sg_tensor *xc = sg_as_contiguous_dtype(x, x->dtype);
   sg_tensor *wc = (xc && w) ? sg_as_contiguous_dtype(w, x->dtype) : NULL;
   sg_tensor *bc = (xc && b) ? sg_as_contiguous_dtype(b, x->dtype) : NULL;
-  sg_tensor *mean = NULL, *var = NULL, *invstd = NULL, *y = NULL;
+  sg_tensor *mean = NULL, *var = NULL, *invstd = NULL, *y = NULL, *zpos = NULL;
   if (!xc || (w && !wc) || (b && !bc)) goto fail;
   mean = sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device);
   var = mean ? sg_empty((const int64_t[]){G}, 1, x->dtype, x->storage->device) : NULL;
@@ -266,9 +263,13 @@ static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G,
   if (!invstd) goto fail;
   y = sg_empty_like(xc);
   if (!y) goto fail;
+  /* the fused activation's gradient mask (z > 0), when a graph is built */
+  if (act != SG_ACT_NONE && sg_needs_grad((sg_tensor *const[]){x, w, b}, 3) &&
+      !(zpos = sg_empty(x->shape, x->ndim, SG_BOOL, x->storage->device)))
+    goto fail;
   if ((act == SG_ACT_NONE
            ? be->norm->normalize(y, xc, A, G, B, mean, invstd, wc, bc, C)
-           : be->norm->normalize_act(y, xc, A, G, B, mean, invstd, wc, bc, C, act, slope)) !=
+           : be->norm->normalize_act(y, zpos, xc, A, G, B, mean, invstd, wc, bc, C, act, slope)) !=
       SG_OK)
     goto fail;
   {
@@ -288,13 +289,14 @@ static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G,
       sg_node_save(n, mean);
       sg_node_save(n, invstd);
       if (w) sg_node_save(n, w);
-      if (act != SG_ACT_NONE) sg_node_save_output(n, y, 0);
+      if (act != SG_ACT_NONE) sg_node_save(n, zpos);
     }
   }
   sg_release(xc);
   sg_release(wc);
   sg_release(bc);
   sg_release(invstd);
+  sg_release(zpos);
   *mean_out = mean;
   *var_out = var;
   return y;
@@ -307,6 +309,7 @@ fail:
   sg_release(var);
   sg_release(invstd);
   sg_release(y);
+  sg_release(zpos);
   return NULL;
 }
 

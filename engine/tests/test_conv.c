@@ -364,6 +364,18 @@ static void onednn_matches_im2col(void) {
     CHECK(after.calls - before.calls + after.by_rule - before.by_rule == 3 * (ncases - ndense));
     CHECK(after.declined == before.declined);
     CHECK(after.primitives >= 1);
+    /* oneDNN fixes a primitive's thread count: another count is another
+     * primitive (sg_set_num_threads must reach cached geometries) */
+    int saved = sg_get_num_threads();
+    sg_set_num_threads(saved == 1 ? 2 : 1);
+    const rgeo *g = &cases[0];
+    sg_tensor *x = tt_uniform(399, SG_FLOAT32, -1, 1, 4, SHAPE(g->N, g->C, g->H, g->W));
+    sg_tensor *w = tt_uniform(398, SG_FLOAT32, -1, 1, 4, SHAPE(g->K, g->C, g->kh, g->kw));
+    sg_tensor *y = sg_conv2d(x, w, NULL, NULL);
+    CHECK(y);
+    CHECK(sg_onednn_conv_stats().primitives == after.primitives + 1);
+    sg_release_all((sg_tensor *[]){x, w, y}, 3);
+    sg_set_num_threads(saved);
   } else {
     CHECK(after.calls == 0 && after.primitives == 0);
     printf("  (built without oneDNN: both runs took the im2col path)\n");

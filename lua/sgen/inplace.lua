@@ -26,6 +26,9 @@ local function method(name, compute)
     if not is_tensor(self) then
       error(string.format("sgen.%s: expected a tensor as self, got %s", name, type(self)), 2)
     end
+    -- the leaf rule before anything is computed (uniform_ would draw first)
+    local okc, errc = pcall(core.check_inplace_, self, name)
+    if not okc then error(errc, 2) end
     local recorded = core.is_grad_enabled() and (self:needs_grad() or needs_grad(...)
       or needs_grad(select(2, ...)) or needs_grad(select(3, ...)))
     local src = recorded and self:clone() or self

@@ -144,7 +144,22 @@ local function save_objects(path, obj, user_meta)
       for k, s in pairs(md) do meta[k] = s end
     else
       local value = kind == "state" and v:state_dict() or v
-      meta[name] = state_io.json_encode(value, "entry '" .. name .. "'", "sgen.save")
+      local n_tensors, n_all = 0, 0
+      if kind == "state" and type(value) == "table" then
+        for _, x in pairs(value) do
+          n_all = n_all + 1
+          if is_tensor(x) then n_tensors = n_tensors + 1 end
+        end
+      end
+      if n_tensors > 0 and n_tensors == n_all then
+        -- a state_dict of tensors (sg.optim.EMA's): stored as a module's is
+        for key, t in pairs(value) do tensors[name .. "." .. key] = t end
+      elseif n_tensors > 0 then
+        fail(fname, "entry '%s': its state_dict() mixes tensors and plain values, which the "
+             .. "file cannot hold together", name)
+      else
+        meta[name] = state_io.json_encode(value, "entry '" .. name .. "'", "sgen.save")
+      end
     end
   end
   meta["sgen.format"] = FORMAT
@@ -237,6 +252,17 @@ local function decode_entries(path, tensors, meta)
     elseif kind == "optimizer" then
       local ok, sd = pcall(state_io.unflatten_state, tensors, meta, {prefix = name .. "."})
       if not ok then fail(fname, "'%s' is damaged: optimizer '%s': %s", path, name, tostring(sd)) end
+      out[name] = sd
+    elseif kind == "state" and meta[name] == nil then
+      -- a state_dict of tensors, stored as a module's
+      local head, sd, n = name .. ".", {}, 0
+      for k, t in pairs(tensors) do
+        if k:sub(1, #head) == head then sd[k:sub(#head + 1)], n = t, n + 1 end
+      end
+      if n == 0 then
+        fail(fname, "'%s' is damaged: it lists the entry '%s' but holds neither its metadata nor "
+             .. "its tensors", path, name)
+      end
       out[name] = sd
     elseif kind == "state" or kind == "rng" or kind == "value" then
       if meta[name] == nil then

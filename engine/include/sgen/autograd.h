@@ -126,6 +126,10 @@ sg_status sg_require_first_order(sg_node *node);
  * tensor), else t loses its history. `op` names the op in errors. The
  * caller computes r from a clone of t when autograd records it. */
 sg_status sg_assign_(sg_tensor *t, sg_tensor *r, const char *op);
+/* The first of sg_assign_'s rules, alone (checked before an in-place op
+ * computes anything): grad mode on and t a leaf that requires grad is an
+ * error. */
+sg_status sg_check_inplace(sg_tensor *t, const char *op);
 
 /* ---- finite-difference checks (float64 inputs) ---- */
 /* A function of n tensors returning one tensor (new reference) or NULL. */
