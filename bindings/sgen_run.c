@@ -14,6 +14,32 @@
 
 #include "sgen_cli.h"
 
+/* After a script that declared no options (sgen.cli.options) ends: names
+ * the --options it never read from `opts` (a typo, or a script that takes
+ * none), on stderr; the exit status is unchanged. */
+static void warn_unread_options(lua_State *L) {
+  int top = lua_gettop(L);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_getfield(L, -1, "sgen.cli");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "_unread_options");
+    if (lua_isfunction(L, -1) && lua_pcall(L, 0, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+      lua_Integer n = luaL_len(L, -1);
+      fprintf(stderr, "sgen: warning:");
+      for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        fprintf(stderr, "%s %s", i == 1 ? "" : ",", lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+      fprintf(stderr, " given but never read by the script (it declares no options with "
+              "sgen.cli.options and never looked %s up in opts); misspelled?\n",
+              n == 1 ? "it" : "them");
+    }
+  }
+  lua_settop(L, top);
+}
+
 static int set_args(lua_State *L) {
   /* upvalue-free: arguments are (argv table, script, progname) */
   lua_getglobal(L, "require");
@@ -88,6 +114,7 @@ int sgen_cmd_run(int argc, char **argv) {
     if (interrupted) sgen_exit_interrupted(); /* killed by SIGINT: 130 in the shell */
     return code;
   }
+  warn_unread_options(L);
   int interrupted = sgen_interrupted();
   lua_close(L);
   if (interrupted) sgen_exit_interrupted();

@@ -235,6 +235,22 @@ describe("sgen run", function()
                  .. "false\t2\tpos1\t--x\tnil\t2\n"
                  .. "table\ttrue\n", out)
   end)
+  it("warns about --options a script without cli.options never read (a typo)", function()
+    local path = script("print(opts.lr)")
+    local out, err, code = sgen({"run", path, "--lr=3", "--lrr=2", "--batch_size=5"})
+    assert.equal(0, code)
+    assert.equal("3\n", out)
+    assert.equal("sgen: warning: --batch-size, --lrr given but never read by the script (it "
+      .. "declares no options with sgen.cli.options and never looked them up in opts); "
+      .. "misspelled?\n", err)
+    -- read, iterated, or declared: no warning
+    out, err = sgen({"run", path, "--lr=3"})
+    assert.equal("", err)
+    _, err = sgen({"run", script("for _ in pairs(opts) do end"), "--a=1", "--b=2"})
+    assert.equal("", err)
+    _, err = sgen({"run", script("require('sgen.cli').options({lr = 1})"), "--lr=2"})
+    assert.equal("", err)
+  end)
   it("runs a script given directly as sgen FILE.lua, and one from stdin with -", function()
     local path = script("print(opts.k, arg[1])")
     local out, _, code = sgen({path, "--k=3", "p"})

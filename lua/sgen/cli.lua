@@ -95,13 +95,42 @@ end
 -- Called by `sgen run` before the script starts: records the raw arguments
 -- and sets the globals `opts` and `arg`. Returns the positional arguments
 -- (the script's `...`).
+-- The options a script without cli.options never read, for the warning
+-- `sgen run` prints when the script ends (a mistyped --option would else
+-- go unnoticed): `opts` is a view of the parsed table that records reads.
+local raw_opts, read_opts
+
 function cli._set_args(script, args, progname)
   current_script, current_args = script, args
   local opts, positional = cli.parse(args)
   local a = {[0] = script, [-1] = "run", [-2] = progname or "sgen"}
   for i, v in ipairs(positional) do a[i] = v end
-  _G.opts, _G.arg = opts, a
+  raw_opts, read_opts = opts, {}
+  local seen = read_opts
+  _G.opts = setmetatable({}, {
+    __index = function(_, k) seen[k] = true; return opts[k] end,
+    __newindex = function(_, k, v) seen[k] = true; opts[k] = v end,
+    __pairs = function()
+      for k in pairs(opts) do seen[k] = true end
+      return next, opts, nil
+    end,
+    __len = function() return #opts end,
+  })
+  _G.arg = a
   return table.unpack(positional)
+end
+
+-- The --options given to `sgen run` that the script neither declared
+-- (cli.options) nor read from `opts`, sorted; nil when there are none.
+function cli._unread_options()
+  if raw_opts == nil then return nil end
+  local names = {}
+  for k in pairs(raw_opts) do
+    if not read_opts[k] then names[#names + 1] = "--" .. tostring(k):gsub("_", "-") end
+  end
+  if #names == 0 then return nil end
+  table.sort(names)
+  return names
 end
 
 -- ---- declared options ----
@@ -349,7 +378,10 @@ function cli.options(defaults, spec)
     result[d.key] = convert(key, d, e)
     given[d.key] = true
   end
-  if current_args ~= nil and spec.args == nil then _G.opts = result end
+  if current_args ~= nil and spec.args == nil then
+    _G.opts = result
+    raw_opts = nil -- declared: cli.options has checked every option itself
+  end
   return result, given
 end
 
