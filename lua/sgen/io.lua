@@ -276,11 +276,7 @@ local function decode_entries(path, tensors, meta)
   return out, kinds
 end
 
-local function shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+local shape_str = require("sgen.util.argcheck").shape_str
 
 -- Checks an optimizer's state_dict against an optimizer without changing it:
 -- the group sizes and the shapes of the state tensors against the parameters.

@@ -31,11 +31,7 @@ local function check_tensor(name, v, i, argname)
   return v
 end
 
-local function shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+local shape_str = require("sgen.util.argcheck").shape_str
 
 local function check_int(name, v, what)
   if math.type(v) ~= "integer" then
