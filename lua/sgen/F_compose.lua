@@ -56,6 +56,15 @@ local function dim_opt(fname, v, nd)
   return math.tointeger(v)
 end
 
+-- A non-negative eps option, `default` when absent.
+local function eps_opt(fname, v, default)
+  if v == nil then return default end
+  if type(v) ~= "number" or v < 0 then
+    fail(fname, "option 'eps' must be a number >= 0, got %s", tostring(v))
+  end
+  return v
+end
+
 local function reduction_opt(fname, r)
   if r == nil then return "mean" end
   if r ~= "mean" and r ~= "sum" and r ~= "none" then
@@ -155,10 +164,7 @@ function M.normalize(x, o)
   o = opts(fname, o, {"p", "dim", "eps"})
   local p = o.p == nil and 2 or o.p
   if type(p) ~= "number" then fail(fname, "option 'p' must be a number, got %s", typename(p)) end
-  local eps = o.eps == nil and 1e-12 or o.eps
-  if type(eps) ~= "number" or eps < 0 then
-    fail(fname, "option 'eps' must be a number >= 0, got %s", tostring(eps))
-  end
+  local eps = eps_opt(fname, o.eps, 1e-12)
   local dim = dim_opt(fname, o.dim == nil and 2 or o.dim, math.max(x:dim(), 1))
   local n = core.clamp(x:norm(p, dim, true), eps, nil)
   return core.div(x, n)
@@ -172,10 +178,7 @@ function M.cosine_similarity(x1, x2, o)
   check_tensor(fname, 1, "x1", x1)
   check_tensor(fname, 2, "x2", x2)
   o = opts(fname, o, {"dim", "eps"})
-  local eps = o.eps == nil and 1e-8 or o.eps
-  if type(eps) ~= "number" or eps < 0 then
-    fail(fname, "option 'eps' must be a number >= 0, got %s", tostring(eps))
-  end
+  local eps = eps_opt(fname, o.eps, 1e-8)
   local nd = math.max(x1:dim(), x2:dim(), 1)
   local dim = dim_opt(fname, o.dim == nil and 2 or o.dim, nd)
   local ok, prod = pcall(core.mul, x1, x2)
@@ -235,10 +238,7 @@ function M.group_norm(x, num_groups, weight, bias, o)
   if weight ~= nil then check_tensor(fname, 3, "weight", weight) end
   if bias ~= nil then check_tensor(fname, 4, "bias", bias) end
   o = opts(fname, o, {"eps"})
-  local eps = o.eps == nil and 1e-5 or o.eps
-  if type(eps) ~= "number" or eps < 0 then
-    fail(fname, "option 'eps' must be a number >= 0, got %s", tostring(eps))
-  end
+  local eps = eps_opt(fname, o.eps, 1e-5)
   if x:dim() < 2 then
     fail(fname, "input has %d dims (%s), expected at least 2 (N x C x ...)", x:dim(), shape_str(x))
   end
