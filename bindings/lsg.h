@@ -131,6 +131,9 @@ void lsg_open_random(lua_State *L, int core, int methods);      /* lsg_random.c 
 void lsg_open_io(lua_State *L, int core, int methods);          /* lsg_io.c */
 void lsg_open_autograd(lua_State *L, int core, int methods);    /* lsg_autograd.c */
 void lsg_open_system(lua_State *L, int core, int methods);      /* lsg_system.c */
+void lsg_open_traceback(lua_State *L, int core, int methods);   /* lsg_traceback.c */
+/* luaL_traceback with one name per function, whatever is loaded (lsg_traceback.c) */
+void lsg_traceback(lua_State *L, lua_State *L1, const char *msg, int level);
 void lsg_open_optim(lua_State *L, int core, int methods);       /* lsg_optim.c */
 
 /* Ctrl-C (lsg_system.c). The `sgen` executable's SIGINT handler calls

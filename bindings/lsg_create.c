@@ -30,6 +30,7 @@ typedef struct nested {
   int64_t shape[SG_MAX_DIMS];
   int64_t count;
   bool all_bool;
+  bool all_int; /* every number a Lua integer: sg.tensor({1, 3}) is int64, as PyTorch infers */
 } nested;
 
 /* First pass: shape from the first elements. */
@@ -59,6 +60,7 @@ static void nested_fill(lua_State *L, int idx, nested *n, int depth, double *dbu
       if (ibuf) ibuf[n->count] = (int64_t)v;
     } else if (ty == LUA_TNUMBER) {
       n->all_bool = false;
+      if (!lua_isinteger(L, idx)) n->all_int = false;
       if (dbuf) dbuf[n->count] = lua_tonumber(L, idx);
       if (ibuf) {
         int isint = 0;
@@ -118,16 +120,19 @@ static int f_tensor(lua_State *L) {
                       "a number or a tensor, got %s", lsg_typename(L, 1));
   nested n = {0};
   n.all_bool = true;
+  n.all_int = true;
   nested_shape(L, 1, &n);
   int64_t total = 1;
   for (int i = 0; i < n.ndim; i++) total *= n.shape[i];
-  /* Guess the dtype before reading options: all booleans -> bool. */
+  /* Guess the dtype before reading options, as torch.tensor does: all booleans -> bool,
+   * all integers (Lua's integer subtype: 3, not 3.0) -> int64, any float -> float32. */
   {
     nested probe = n;
     probe.count = 0;
     char path[256] = "";
     nested_fill(L, 1, &probe, 0, NULL, NULL, path, sizeof path);
     if (probe.all_bool && total > 0) dt = SG_BOOL;
+    else if (probe.all_int && total > 0) dt = SG_INT64;
   }
   creation_opts(L, 2, "tensor", &dt, &dev);
   bool want_int = dt == SG_INT64 || dt == SG_UINT8;

@@ -131,16 +131,69 @@ static int t_is_freed(lua_State *L) {
 
 /* ---- queries ---- */
 
-static int t_shape(lua_State *L) {
-  sg_tensor *t = lsg_check_tensor(L, 1, "shape", "self");
+/* x.shape / x:shape() / x:size(): a table of the sizes whose metatable makes
+ * both spellings work (x:shape() calls the table, which returns itself; with
+ * a dim, x:shape(d) is x:size(d)) and compares by value (x.shape == y.shape,
+ * x.shape == {2, 3}). */
+#define LSG_SHAPE_MT "sgen.Shape"
+
+static void push_shape(lua_State *L, const sg_tensor *t) {
   lsg_push_dims(L, t->shape, t->ndim);
+  luaL_setmetatable(L, LSG_SHAPE_MT);
+}
+
+static int t_size(lua_State *L);
+
+static int shape_call(lua_State *L) {
+  if (lua_gettop(L) <= 2 || lua_isnil(L, 3)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  lua_remove(L, 1); /* (tensor, dim) */
+  return t_size(L);
+}
+
+static int shape_eq(lua_State *L) {
+  lua_Integer n = luaL_len(L, 1);
+  if (luaL_len(L, 2) != n) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    lua_geti(L, 2, i);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!same) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int shape_tostring(lua_State *L) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '{');
+  lua_Integer n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    luaL_addvalue(&b);
+    if (i < n) luaL_addstring(&b, ", ");
+  }
+  luaL_addchar(&b, '}');
+  luaL_pushresult(&b);
   return 1;
 }
 
 static int t_size(lua_State *L) {
   sg_tensor *t = lsg_check_tensor(L, 1, "size", "self");
   if (lua_isnoneornil(L, 2)) {
-    lsg_push_dims(L, t->shape, t->ndim);
+    push_shape(L, t);
     return 1;
   }
   if (t->ndim == 0) return luaL_error(L, "sgen.size: a 0-dim tensor has no dims");
@@ -200,9 +253,9 @@ static int t_item(lua_State *L) {
   return 1;
 }
 
-static int t_requires_grad(lua_State *L) {
-  sg_tensor *t = lsg_check_tensor(L, 1, "requires_grad", "self");
-  bool on = lua_isnoneornil(L, 2) ? true : lsg_check_boolean(L, 2, "requires_grad", "flag");
+static int t_requires_grad_(lua_State *L) {
+  sg_tensor *t = lsg_check_tensor(L, 1, "requires_grad_", "self");
+  bool on = lua_isnoneornil(L, 2) ? true : lsg_check_boolean(L, 2, "requires_grad_", "flag");
   lsg_check_status(L, sg_set_requires_grad(t, on));
   lua_settop(L, 1);
   return 1;
@@ -261,6 +314,20 @@ static int t_index(lua_State *L) {
       lua_pushboolean(L, t->grad_fn == NULL);
       return 1;
     }
+    if (strcmp(key, "shape") == 0) {
+      push_shape(L, lsg_check_tensor(L, 1, "shape", "self"));
+      return 1;
+    }
+    /* a property, as in PyTorch: a method here would read as always true in
+     * `if x.requires_grad then`; the setter is x:requires_grad_(flag) */
+    if (strcmp(key, "requires_grad") == 0) {
+      lua_pushboolean(L, lsg_check_tensor(L, 1, "requires_grad", "self")->requires_grad);
+      return 1;
+    }
+    if (strcmp(key, "ndim") == 0) {
+      lua_pushinteger(L, lsg_check_tensor(L, 1, "ndim", "self")->ndim);
+      return 1;
+    }
   }
   (void)u;
   return luaL_error(L, "sgen.Tensor: no method or field '%s' (see docs/lua-api.md)",
@@ -291,7 +358,16 @@ static int t_newindex(lua_State *L) {
     sg_set_grad(t, g);
     return 0;
   }
-  return luaL_error(L, "sgen.Tensor: cannot set field '%s' (only .grad can be assigned)",
+  if (key && strcmp(key, "requires_grad") == 0) {
+    sg_tensor *t = lsg_check_tensor(L, 1, "requires_grad", "self");
+    if (!lua_isboolean(L, 3))
+      return luaL_error(L, "sgen.requires_grad: x.requires_grad = value takes a boolean, got %s",
+                        lsg_typename(L, 3));
+    lsg_check_status(L, sg_set_requires_grad(t, lua_toboolean(L, 3)));
+    return 0;
+  }
+  return luaL_error(L, "sgen.Tensor: cannot set field '%s' (only .grad and .requires_grad can be "
+                    "assigned)",
                     key ? key : lsg_typename(L, 2));
 }
 
@@ -351,12 +427,12 @@ static int t_concat(lua_State *L) {
 void lsg_open_tensor(lua_State *L, int core, int methods) {
   static const luaL_Reg meths[] = {
       {"free", t_free},         {"is_freed", t_is_freed},
-      {"shape", t_shape},       {"size", t_size},
+      {"size", t_size},
       {"stride", t_stride},     {"dim", t_dim},
       {"numel", t_numel},       {"dtype", t_dtype},
       {"device", t_device},     {"is_contiguous", t_is_contiguous},
-      {"item", t_item},         {"requires_grad", t_requires_grad},
-      {"requires_grad_", t_requires_grad}, {"needs_grad", t_needs_grad},
+      {"item", t_item},         {"requires_grad_", t_requires_grad_},
+      {"needs_grad", t_needs_grad},
       {"data_ptr", t_data_ptr}, {"add", t_add},
       {"sub", t_sub},           {"mul", t_mul},
       {"div", t_div},           {"pow", t_pow},
@@ -377,5 +453,20 @@ void lsg_open_tensor(lua_State *L, int core, int methods) {
   lsg_register(L, lua_gettop(L), metas);
   lua_pushliteral(L, "sgen.Tensor");
   lua_setfield(L, -2, "__name");
+  /* the properties t_index answers, for the REPL's completion */
+  lua_newtable(L);
+  static const char *const fields[] = {"grad", "grad_fn", "is_leaf", "shape", "requires_grad",
+                                       "ndim", NULL};
+  for (int i = 0; fields[i]; i++) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, fields[i]);
+  }
+  lua_setfield(L, -2, "__fields");
+  lua_pop(L, 1);
+
+  luaL_newmetatable(L, LSG_SHAPE_MT);
+  static const luaL_Reg shape_metas[] = {
+      {"__call", shape_call}, {"__eq", shape_eq}, {"__tostring", shape_tostring}, {NULL, NULL}};
+  luaL_setfuncs(L, shape_metas, 0);
   lua_pop(L, 1);
 }

@@ -196,7 +196,7 @@ static int message_handler(lua_State *L) {
   } else if (lua_type(L, 1) == LUA_TSTRING && strstr(msg, "\nstack traceback:\n") != NULL) {
     return 1; /* re-raised with the traceback of where it began (sg.train's loops) */
   }
-  luaL_traceback(L, L, msg, 1);
+  lsg_traceback(L, L, msg, 1);
   return 1;
 }
 

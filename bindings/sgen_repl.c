@@ -249,6 +249,34 @@ static const char *const keywords[] = {
     "if",   "in",    "local", "nil",  "not",    "or",     "repeat", "return", "then",   "true",
     "until", "while", NULL};
 
+/* Appends to the results (index 2; seen names at 3) each string key of the
+ * table at tidx that starts with prefix, as text's head + key. */
+static void add_matches(lua_State *L, int tidx, const char *prefix, const char *text, size_t headlen,
+                        lua_Integer *n) {
+  size_t plen = strlen(prefix);
+  lua_pushnil(L);
+  while (lua_next(L, tidx) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    size_t klen;
+    const char *k = lua_tolstring(L, -1, &klen);
+    if (klen < plen || strncmp(k, prefix, plen) != 0 || (plen == 0 && k[0] == '_')) continue;
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, 3) != LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, 3);
+    lua_pushlstring(L, text, headlen);
+    lua_pushvalue(L, -2);
+    lua_concat(L, 2);
+    lua_rawseti(L, 2, ++*n);
+  }
+}
+
 /* Protected: (text) -> a list of candidates. "a.b.pre" / "a:pre" completes
  * the string keys of a.b (and of its metatable's __index table or, for
  * tensors, its __methods table); "pre" completes globals and keywords.
@@ -281,30 +309,11 @@ static int collect_names(lua_State *L) {
   }
   lua_Integer n = 0;
   for (int depth = 0; depth < 4 && !lua_isnil(L, -1); depth++) {
-    if (lua_istable(L, -1)) {
-      lua_pushnil(L);
-      while (lua_next(L, -2) != 0) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) continue;
-        size_t klen;
-        const char *k = lua_tolstring(L, -1, &klen);
-        if (klen < plen || strncmp(k, prefix, plen) != 0 || (plen == 0 && k[0] == '_')) continue;
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, 3) != LUA_TNIL) {
-          lua_pop(L, 1);
-          continue;
-        }
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_pushboolean(L, 1);
-        lua_rawset(L, 3);
-        lua_pushlstring(L, text, headlen);
-        lua_pushvalue(L, -2);
-        lua_concat(L, 2);
-        lua_rawseti(L, 2, ++n);
-      }
-    }
+    if (lua_istable(L, -1)) add_matches(L, lua_gettop(L), prefix, text, headlen, &n);
     if (!lua_getmetatable(L, -1)) break;
+    /* tensors: their properties (x.shape, x.grad, ...) are read by __index code */
+    if (lua_getfield(L, -1, "__fields") == LUA_TTABLE) add_matches(L, lua_gettop(L), prefix, text, headlen, &n);
+    lua_pop(L, 1);
     if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
       lua_pop(L, 1);
       lua_getfield(L, -1, "__methods");

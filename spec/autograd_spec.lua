@@ -14,7 +14,7 @@ end
 
 describe("x:backward", function()
   it("computes gradients of leaves", function()
-    local w = sg.tensor({1, -2, 3}):requires_grad()
+    local w = sg.tensor({1.0, -2, 3}):requires_grad_()
     local loss = (w * w):sum()
     loss:backward()
     assert.same({2, -4, 6}, w.grad:totable())
@@ -23,7 +23,7 @@ describe("x:backward", function()
   end)
 
   it("accumulates into .grad, which can be reset with w.grad = nil or zero_()", function()
-    local w = sg.tensor({1, 2}):requires_grad()
+    local w = sg.tensor({1.0, 2}):requires_grad_()
     ;(w * 3):sum():backward()
     ;(w * w):sum():backward()
     assert.same({5, 7}, w.grad:totable()) -- 3 + 2w
@@ -37,14 +37,14 @@ describe("x:backward", function()
   end)
 
   it("takes a gradient for non-scalar tensors", function()
-    local w = sg.tensor({1, 2, 3}):requires_grad()
+    local w = sg.tensor({1.0, 2, 3}):requires_grad_()
     local y = w * w
-    y:backward(sg.tensor({1, 0, -1}))
+    y:backward(sg.tensor({1.0, 0, -1}))
     assert.same({2, 0, -6}, w.grad:totable())
   end)
 
   it("frees the graph unless retain_graph is set", function()
-    local w = sg.tensor({2}):requires_grad()
+    local w = sg.tensor({2.0}):requires_grad_()
     local y = (w * w * w):sum()
     y:backward({retain_graph = true})
     y:backward()
@@ -55,7 +55,7 @@ describe("x:backward", function()
   end)
 
   it("builds a differentiable gradient with create_graph", function()
-    local x = sg.tensor({2}, {dtype = "float64"}):requires_grad()
+    local x = sg.tensor({2}, {dtype = "float64"}):requires_grad_()
     ;(x * x * x):sum():backward({create_graph = true})
     local g = x.grad -- 3x^2, itself part of a graph
     assert.same({12}, g:totable())
@@ -66,8 +66,8 @@ describe("x:backward", function()
   end)
 
   it("raises clear errors", function()
-    local w = sg.tensor({1, 2}):requires_grad()
-    local c = sg.tensor({1, 2})
+    local w = sg.tensor({1.0, 2}):requires_grad_()
+    local c = sg.tensor({1.0, 2})
     assert.equal("sgen.backward: tensor 1 (scalar) does not require grad and has no grad_fn; was "
       .. "it computed under no_grad or from tensors without requires_grad?",
       err_of(function() (c * 2):sum():backward() end))
@@ -89,15 +89,15 @@ end)
 
 describe("sg.backward", function()
   it("runs backward from several tensors with optional gradients", function()
-    local w = sg.tensor({1, 2}):requires_grad()
+    local w = sg.tensor({1.0, 2}):requires_grad_()
     local a = (w * w):sum()
     local b = w * 3
-    sg.backward({a, b}, {nil, sg.tensor({1, 10})})
+    sg.backward({a, b}, {nil, sg.tensor({1.0, 10})})
     assert.same({2 + 3, 4 + 30}, w.grad:totable())
   end)
 
   it("accepts one tensor and an options table in second place", function()
-    local w = sg.tensor({3}):requires_grad()
+    local w = sg.tensor({3.0}):requires_grad_()
     local y = (w * w):sum()
     sg.backward(y, {retain_graph = true})
     sg.backward({y})
@@ -105,7 +105,7 @@ describe("sg.backward", function()
   end)
 
   it("raises clear errors", function()
-    local w = sg.tensor({1}):requires_grad()
+    local w = sg.tensor({1.0}):requires_grad_()
     assert.equal("sgen.backward: tensors[2] is number, expected a tensor",
       err_of(sg.backward, {w * 2, 3}))
     assert.equal("sgen.backward: argument 1 (tensors) is an empty list, expected at least one tensor",
@@ -120,8 +120,8 @@ end)
 
 describe("sg.grad", function()
   it("returns gradients without touching .grad", function()
-    local x = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
-    local y = sg.tensor({3}, {dtype = "float64"}):requires_grad()
+    local x = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad_()
+    local y = sg.tensor({3}, {dtype = "float64"}):requires_grad_()
     local out = (x * x):sum() + (x * y):sum()
     local g = sg.grad({out}, {x, y})
     assert.same({2 + 3, 4 + 3}, g[1]:totable())
@@ -131,7 +131,7 @@ describe("sg.grad", function()
   end)
 
   it("gives second derivatives with create_graph", function()
-    local x = sg.tensor({0.5, 2}, {dtype = "float64"}):requires_grad()
+    local x = sg.tensor({0.5, 2}, {dtype = "float64"}):requires_grad_()
     local y = (x * x * x):sum()
     local g = sg.grad({y}, {x}, {create_graph = true})[1]
     near_all({0.75, 12}, g:totable(), 1e-12) -- 3x^2
@@ -148,14 +148,14 @@ describe("sg.grad", function()
   end)
 
   it("takes grad_outputs and a single tensor for outputs and inputs", function()
-    local x = sg.tensor({1, 2}):requires_grad()
-    local g = sg.grad(x * x, x, {grad_outputs = sg.tensor({1, -1})})
+    local x = sg.tensor({1.0, 2}):requires_grad_()
+    local g = sg.grad(x * x, x, {grad_outputs = sg.tensor({1.0, -1})})
     assert.same({2, -4}, g[1]:totable())
   end)
 
   it("returns nil for unused inputs with allow_unused", function()
-    local x = sg.tensor({1}):requires_grad()
-    local z = sg.tensor({1}):requires_grad()
+    local x = sg.tensor({1.0}):requires_grad_()
+    local z = sg.tensor({1.0}):requires_grad_()
     local y = (x * 2):sum()
     local g = sg.grad({y}, {z, x}, {allow_unused = true, retain_graph = true})
     assert.is_nil(g[1])
@@ -165,8 +165,8 @@ describe("sg.grad", function()
   end)
 
   it("raises clear errors", function()
-    local x = sg.tensor({1}):requires_grad()
-    local c = sg.tensor({1})
+    local x = sg.tensor({1.0}):requires_grad_()
+    local c = sg.tensor({1.0})
     assert.equal("sgen.grad: inputs[1] (1) does not require grad",
       err_of(sg.grad, {x * 2}, {c}))
     assert.equal("sgen.grad: argument 2 (inputs) expected a tensor or a list of tensors, got no value",
@@ -182,7 +182,7 @@ describe("grad mode", function()
   after_each(function() sg.set_grad_enabled(true) end)
 
   it("no_grad runs fn without recording, passes arguments and returns its results", function()
-    local w = sg.tensor({1}):requires_grad()
+    local w = sg.tensor({1.0}):requires_grad_()
     local y, extra, n = sg.no_grad(function(a, b)
       assert.is_false(sg.is_grad_enabled())
       return a * 2, b, select("#", a, b)
@@ -208,7 +208,7 @@ describe("grad mode", function()
   end)
 
   it("enable_grad turns recording back on inside no_grad, and both nest", function()
-    local w = sg.tensor({1}):requires_grad()
+    local w = sg.tensor({1.0}):requires_grad_()
     sg.no_grad(function()
       local y = sg.enable_grad(function()
         assert.is_true(sg.is_grad_enabled())
@@ -226,7 +226,7 @@ describe("grad mode", function()
   it("set_grad_enabled returns the previous mode", function()
     assert.is_true(sg.set_grad_enabled(false))
     assert.is_false(sg.is_grad_enabled())
-    local w = sg.tensor({1}):requires_grad()
+    local w = sg.tensor({1.0}):requires_grad_()
     assert.is_false((w * 2):needs_grad())
     assert.is_false(sg.set_grad_enabled(true))
     assert.is_true(sg.is_grad_enabled())
@@ -241,7 +241,7 @@ describe("grad mode", function()
 end)
 
 describe("sg.gradcheck / sg.gradgradcheck", function()
-  local function f64(t) return sg.tensor(t, {dtype = "float64"}):requires_grad() end
+  local function f64(t) return sg.tensor(t, {dtype = "float64"}):requires_grad_() end
 
   it("pass on correct functions of several inputs", function()
     local a, b = f64({0.3, -1.2, 2}), f64({1.5, 0.5, -0.7})
@@ -322,7 +322,7 @@ describe("sg.gradcheck / sg.gradgradcheck", function()
     assert.equal("sgen.gradcheck: f returned number, expected a tensor",
       err_of(sg.gradcheck, function() return 1 end, {a}))
     assert.equal("sgen.gradcheck: input 1 is float32; use float64 inputs",
-      err_of(sg.gradcheck, function(x) return x * 2 end, {sg.tensor({1}):requires_grad()}))
+      err_of(sg.gradcheck, function(x) return x * 2 end, {sg.tensor({1.0}):requires_grad_()}))
     assert.equal("sgen.gradcheck: no input requires grad",
       err_of(sg.gradcheck, function(x) return x * 2 end, {sg.tensor({1}, {dtype = "float64"})}))
     assert.equal("sgen.gradcheck: argument 1 (f) expected a function, got table",

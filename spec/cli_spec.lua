@@ -335,6 +335,33 @@ describe("sgen run", function()
     assert.matches("^sgen: [^\n]*:3: sgen%.", err)
     assert.matches("stack traceback:", err)
   end)
+  it("names a function one way in scripts, -e and the REPL, whatever is loaded", function()
+    -- sgen.add is also sgen.core.add, sgen.conv2d also sgen.F.conv2d: Lua's own
+    -- traceback picked whichever module table came first in package.loaded
+    local err_add = "sg.zeros(2) + sg.zeros(3)"
+    local err_conv = "sg.F.conv2d(sg.zeros(2), sg.zeros(3))"
+    local loads = {"", "local _ = sg.nn, sg.optim, sg.data, sg.image, sg.util, sg.metrics\n"}
+    for _, pre in ipairs(loads) do
+      for _, code in ipairs({err_add, err_conv}) do
+        local want = code == err_add and "sgen%.add" or "sgen%.conv2d"
+        local path = script("local sg = require 'sgen'\n" .. pre .. "local _ = " .. code .. "\n")
+        local _, e1, c1 = sgen({"run", path})
+        local _, e2, c2 = sgen({"-e", pre .. "local _ = " .. code})
+        local _, e3, c3 = sgen({}, pre:gsub("local _ = ", "_ = ") .. code .. "\n")
+        for _, r in ipairs({{e1, c1}, {e2, c2}, {e3, c3}}) do
+          assert.equal(1, r[2])
+          assert.matches("\n%s*%[C%]: in function '" .. want .. "'\n", r[1])
+          assert.not_matches("sgen%.core%.", r[1])
+          assert.not_matches("sgen%.F%.", r[1])
+        end
+      end
+    end
+    -- sg.traceback is the same traceback, for xpcall
+    local out, e4, c4 = sgen({"-e", "print(select(2, xpcall(function() return " .. err_add
+                                    .. " end, sg.traceback)))"})
+    assert.equal(0, c4, e4)
+    assert.matches("cannot be broadcast[^\n]*\nstack traceback:\n%s*%[C%]: in function 'sgen%.add'", out)
+  end)
   it("reports non-string error objects", function()
     local path = script("error(setmetatable({}, {__tostring = function() return 'custom' end}))")
     local _, err, code = sgen({"run", path})
@@ -818,6 +845,7 @@ describe("REPL comfort", function()
     local cmd = "(sleep 1; printf 'local y = sg.ones(2)\\r'; sleep 0.5; printf 'y:res\\t'; "
                 .. "sleep 0.5; printf '(2)\\r'; sleep 0.5; printf 'nn.Linea\\t'; sleep 0.5; "
                 .. "printf ' == nil\\r'; sleep 0.5; printf 'sg.zeros_l\\t'; sleep 0.5; printf '\\025\\r'; "
+                .. "sleep 0.5; printf 'y.nd\\t'; sleep 0.5; printf ' + 40\\r'; "
                 .. "sleep 0.5; printf '\\004'; sleep 1) | SGEN_HISTORY= timeout 30 script -qec "
                 .. shell_quote(shell_quote(BIN)) .. " /dev/null"
     local out, _, code = sh(cmd)
@@ -829,5 +857,8 @@ describe("REPL comfort", function()
     assert.matches("nn%.Linea[^\n]-r  == nil", out)
     assert.matches("\nfalse\r?\n", out)
     assert.matches("sg%.zeros_l[^\n]-ike", out)
+    -- tensor properties (x.ndim, x.shape, ...) complete after a dot
+    assert.matches("y%.nd[^\n]-im +%+ 40", out)
+    assert.matches("\n41\r?\n", out)
   end)
 end)

@@ -193,7 +193,7 @@ describe("sg.metrics on Fashion-MNIST with the committed feature network", funct
   it("gives N x 128 float64 features without a graph, independent of the batch size", function()
     assert.same({N, 128}, ft:shape())
     assert.equal("float64", ft:dtype())
-    local x = xtest:narrow(1, 1, 13):clone():requires_grad()
+    local x = xtest:narrow(1, 1, 13):clone():requires_grad_()
     local f = sg.metrics.frechet_features(x, {batch_size = 5})
     assert.is_false(f:needs_grad())
     H.assert_close(f, ft:narrow(1, 1, 13), 1e-4, "batch_size 5 vs 500")

@@ -730,7 +730,7 @@ local function run_variant(name, vi, v)
     local ins = {}
     for i, x in ipairs(cpu_in) do
       local t = x:clone():to(dev)
-      if is_float(t) and v.inputs[i].grad ~= false and not v.nograd_inputs then t:requires_grad() end
+      if is_float(t) and v.inputs[i].grad ~= false and not v.nograd_inputs then t:requires_grad_() end
       ins[i] = t
     end
     return ins

@@ -68,7 +68,7 @@ end
 -- require grad); nothing when the build has no sg.gradcheck.
 function H.gradcheck(f, inputs)
   if not sg.gradcheck then return end
-  for _, t in ipairs(inputs) do t:requires_grad() end
+  for _, t in ipairs(inputs) do t:requires_grad_() end
   assert.is_true(sg.gradcheck(f, inputs, {eps = 1e-6, atol = 1e-6}))
 end
 

@@ -62,7 +62,7 @@ describe("x[{...}]", function()
   end)
 
   it("is differentiable (float64 gradcheck)", function()
-    local w = sg.randn(3, 4, {dtype = "float64"}):requires_grad()
+    local w = sg.randn(3, 4, {dtype = "float64"}):requires_grad_()
     assert.is_true(sg.gradcheck(function(a) return a[{{2, 3}, {1, -2}}] * 2 end, {w}))
     assert.is_true(sg.gradcheck(function(a) return a[{-1, {}}]:exp() end, {w}))
   end)
@@ -76,7 +76,7 @@ describe("x[mask]", function()
   end)
 
   it("is differentiable: the gradient returns to the selected positions", function()
-    local w = sg.tensor({{1, -2}, {-3, 4}}, {dtype = "float64"}):requires_grad()
+    local w = sg.tensor({{1, -2}, {-3, 4}}, {dtype = "float64"}):requires_grad_()
     local s = w[w:gt(0)]:sum() * 3
     s:backward()
     assert.same({{3, 0}, {0, 3}}, w.grad:totable())
@@ -98,9 +98,9 @@ describe("x[...] = value", function()
   it("writes numbers, tensors (broadcast) and booleans through the selected view", function()
     local x = grid()
     x[1] = 0
-    x[{2, {2, 3}}] = sg.tensor({-1, -2})
+    x[{2, {2, 3}}] = sg.tensor({-1.0, -2})
     x[{{}, 4}] = 100
-    x[{3, {1, 2}}] = sg.tensor({7})
+    x[{3, {1, 2}}] = sg.tensor({7.0})
     assert.same({{0, 0, 0, 100}, {5, -1, -2, 100}, {7, 7, 11, 100}}, x:totable())
     local b = sg.zeros(2):bool()
     b[2] = true
@@ -127,7 +127,7 @@ describe("x[...] = value", function()
   end)
 
   it("follows autograd's in-place rules", function()
-    local w = sg.randn(3, {dtype = "float64"}):requires_grad()
+    local w = sg.randn(3, {dtype = "float64"}):requires_grad_()
     -- a parameter is written under no_grad only (the leaf's advice, not the view's)
     assert.has_error(function() w[1] = 0 end,
       "sgen.index: a leaf tensor that requires grad (float64 3) cannot be modified in place "

@@ -71,7 +71,7 @@ end)
 
 describe("autograd and in-place writes", function()
   it("refuses a leaf that requires grad outside no_grad, allows it inside", function()
-    local w = sg.ones(3):requires_grad()
+    local w = sg.ones(3):requires_grad_()
     for _, f in ipairs({function() w:add_(1) end, function() w:mul_(2) end,
                         function() w:copy_(sg.zeros(3)) end, function() w:fill_(0) end,
                         function() w:zero_() end, function() w:uniform_() end}) do
@@ -92,9 +92,9 @@ describe("autograd and in-place writes", function()
   it("records a write into a computed tensor: gradients as out of place (float64 gradcheck)",
     function()
     sg.manual_seed(2)
-    local x = sg.randn(4, {dtype = "float64"}):requires_grad()
-    local y = sg.randn(4, {dtype = "float64"}):requires_grad()
-    local pos = (sg.rand(4, {dtype = "float64"}) + 0.5):requires_grad()
+    local x = sg.randn(4, {dtype = "float64"}):requires_grad_()
+    local y = sg.randn(4, {dtype = "float64"}):requires_grad_()
+    local pos = (sg.rand(4, {dtype = "float64"}) + 0.5):requires_grad_()
     local fns = {
       function(a, b) local t = a * 1; t:add_(b, {alpha = 3}); return t end,
       function(a, b) local t = a * 1; t:mul_(b); return t end,
@@ -120,8 +120,8 @@ describe("autograd and in-place writes", function()
   end)
 
   it("keeps the tensor's dtype, and the gradient of the other operand its own", function()
-    local y = f64({1, 2}):requires_grad()
-    local x = sg.ones(2):requires_grad()
+    local y = f64({1, 2}):requires_grad_()
+    local x = sg.ones(2):requires_grad_()
     local t = x * 2 -- float32
     t:add_(y * 3)
     assert.equal("float32", t:dtype())
@@ -132,7 +132,7 @@ describe("autograd and in-place writes", function()
   end)
 
   it("a refused uniform_ / normal_ draws nothing from the RNG", function()
-    local w = sg.ones(3):requires_grad()
+    local w = sg.ones(3):requires_grad_()
     sg.manual_seed(9)
     assert.has_error(function() w:uniform_() end)
     assert.has_error(function() w:normal_() end)
@@ -142,7 +142,7 @@ describe("autograd and in-place writes", function()
   end)
 
   it("copy_ of a tensor that requires grad passes the gradient to the source", function()
-    local src = f64({1, 2, 3}):requires_grad()
+    local src = f64({1, 2, 3}):requires_grad_()
     local dst = sg.zeros(2, 3, {dtype = "float64"})
     dst:copy_(src) -- broadcast
     assert.is_true(dst:needs_grad())
@@ -152,7 +152,7 @@ describe("autograd and in-place writes", function()
   end)
 
   it("a constant written over a computed tensor cuts its history (zero gradient)", function()
-    local x = f64({1, 2}):requires_grad()
+    local x = f64({1, 2}):requires_grad_()
     local t = x * 2
     t:fill_(3)
     assert.is_false(t:needs_grad())
@@ -165,7 +165,7 @@ describe("autograd and in-place writes", function()
   end)
 
   it("backward fails, naming the op, when a tensor it saved was written in place", function()
-    local x = f64({1, 2}):requires_grad()
+    local x = f64({1, 2}):requires_grad_()
     local h = x * 3
     local y = h * h -- saves h
     h:add_(1)
@@ -180,14 +180,14 @@ describe("autograd and in-place writes", function()
     assert.is_false(ok)
     assert.matches("exp: a tensor saved for its gradient", err)
     -- a parameter updated between forward and backward (an optimizer step too early)
-    local w = f64({0.5, 1.5}):requires_grad()
+    local w = f64({0.5, 1.5}):requires_grad_()
     local l = (w * w):sum()
     sg.no_grad(function() w:add_(1) end)
     ok, err = pcall(function() l:backward() end)
     assert.is_false(ok)
     assert.matches("was modified by an in%-place operation", err)
     -- writes after backward are fine
-    local w2 = f64({0.5}):requires_grad()
+    local w2 = f64({0.5}):requires_grad_()
     local l2 = (w2 * w2):sum()
     l2:backward()
     sg.no_grad(function() w2:add_(1) end)
@@ -195,7 +195,7 @@ describe("autograd and in-place writes", function()
   end)
 
   it("refuses a recorded write into a tensor that shares its memory", function()
-    local x = f64({1, 2, 3}):requires_grad()
+    local x = f64({1, 2, 3}):requires_grad_()
     local t = x * 1
     local v = t:narrow(1, 1, 2)
     local ok, err = pcall(function() v:mul_(2) end)

@@ -43,7 +43,7 @@ describe("sg.save / sg.load", function()
       flags = sg.tensor({true, false, true}),
       scalar = sg.tensor(4.5),
       empty = sg.zeros(0, 3),
-      ["layer.0.weight"] = sg.tensor({{1, 2, 3}, {4, 5, 6}}):t(), -- non-contiguous
+      ["layer.0.weight"] = sg.tensor({{1.0, 2, 3}, {4, 5, 6}}):t(), -- non-contiguous
     }
     local path = tmp(".safetensors")
     sg.save(path, t, {metadata = {format = "pt", note = "quote \" and \u{fc}"}})
@@ -64,7 +64,7 @@ describe("sg.save / sg.load", function()
 
   it("loads tensors that own their memory (usable after the file is gone)", function()
     local path = tmp(".safetensors")
-    sg.save(path, {a = sg.tensor({1, 2, 3})})
+    sg.save(path, {a = sg.tensor({1.0, 2, 3})})
     local back = sg.load(path)
     os.remove(path)
     assert.same({1, 2, 3}, back.a:totable())
@@ -81,8 +81,8 @@ describe("sg.save / sg.load", function()
 
   it("overwrites atomically and keeps the bytes stable (save, load, save)", function()
     local p1, p2 = tmp(".a.safetensors"), tmp(".b.safetensors")
-    sg.save(p1, {x = sg.tensor({1, 2}), y = sg.tensor({3}, {dtype = "int64"})}, {metadata = {k = "v"}})
-    sg.save(p1, {x = sg.tensor({5, 6}), y = sg.tensor({7}, {dtype = "int64"})}, {metadata = {k = "w"}})
+    sg.save(p1, {x = sg.tensor({1.0, 2}), y = sg.tensor({3}, {dtype = "int64"})}, {metadata = {k = "v"}})
+    sg.save(p1, {x = sg.tensor({5.0, 6}), y = sg.tensor({7}, {dtype = "int64"})}, {metadata = {k = "w"}})
     local back, meta = sg.load(p1)
     assert.same({5, 6}, back.x:totable())
     assert.same({k = "w"}, meta)

@@ -19,7 +19,7 @@ describe("garbage tensors", function()
         local c = a * b + a
         if i % 10 == 0 then c = sg.matmul(a, c) end
         -- a small autograd graph
-        local w = sg.randn(32, 32):requires_grad()
+        local w = sg.randn(32, 32):requires_grad_()
         local loss = (w * w):sum() + (w * 2):exp():sum()
         loss:backward()
         local live = sg.memory_stats().live_bytes

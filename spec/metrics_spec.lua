@@ -119,7 +119,7 @@ describe("sg.metrics.psnr", function()
 
   it("does not track gradients or change its inputs", function()
     local c = R()["gray.clean"]:clone()
-    local n = R()["gray.noisy2"]:clone():requires_grad()
+    local n = R()["gray.noisy2"]:clone():requires_grad_()
     local before = n:totable()
     close(val("gray.psnr2"), sg.metrics.psnr(n, c), TOL)
     assert.same(before, n:totable())
@@ -207,7 +207,7 @@ describe("sg.metrics.ssim", function()
 
   it("does not track gradients", function()
     local c = R()["gray.clean"]
-    local n = R()["gray.noisy2"]:clone():requires_grad()
+    local n = R()["gray.noisy2"]:clone():requires_grad_()
     close(val("gray.ssim2"), sg.metrics.ssim(n, c), TOL)
   end)
 end)
@@ -247,7 +247,7 @@ describe("sg.metrics errors", function()
           pre .. "x has 2 dims (12x13), expected 3 (CxHxW) or 4 (NxCxHxW)")
         assert.has_error(function() sg.metrics[f](x3, sg.zeros(1, 1, 3, 12, 13)) end,
           pre .. "y has 5 dims (1x1x3x12x13), expected 3 (CxHxW) or 4 (NxCxHxW)")
-        assert.has_error(function() sg.metrics[f](sg.tensor(1), y3) end,
+        assert.has_error(function() sg.metrics[f](sg.tensor(1.0), y3) end,
           pre .. "x has 0 dims (scalar), expected 3 (CxHxW) or 4 (NxCxHxW)")
       end)
 

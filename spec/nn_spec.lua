@@ -40,7 +40,7 @@ end
 local assert_equal_tensors = H.assert_equal_tensors
 
 local function copy_input(t, dtype)
-  return t:to(dtype):clone():requires_grad()
+  return t:to(dtype):clone():requires_grad_()
 end
 
 -- Runs one fixture case: loads the PyTorch state_dict, runs forward in the
@@ -191,7 +191,7 @@ describe("nn layers against PyTorch", function()
     sg.manual_seed(5)
     local conv = nn.Conv2d(2, 2, 3, {stride = 2, padding = 1}):double()
     local bn = nn.BatchNorm2d(2):double()
-    local x = sg.randn(2, 2, 5, 5, {dtype = "float64"}):requires_grad()
+    local x = sg.randn(2, 2, 5, 5, {dtype = "float64"}):requires_grad_()
     assert.is_true(sg.gradcheck(function(a) return bn(conv(a)) end, {x}))
     assert.is_true(sg.gradcheck(function(w) return sg.F.conv2d(x, w, nil, {stride = 2}) end,
       {conv.weight}))
@@ -457,11 +457,11 @@ Net(
       -- the fused output stays writable in place, as the unfused activation's is
       -- (a residual h:add_(skip)); its gradient is unchanged
       local pair2 = nn.Sequential(nn.BatchNorm2d(3), make_act())
-      local xin = sg.randn(2, 3, 4, 4):requires_grad()
+      local xin = sg.randn(2, 3, 4, 4):requires_grad_()
       local h = pair2(xin)
       h:add_(1)
       h:sum():backward()
-      local xin2 = xin:detach():requires_grad()
+      local xin2 = xin:detach():requires_grad_()
       local h2 = pair2[2](pair2[1](xin2))
       h2:sum():backward()
       H.assert_close(xin.grad, xin2.grad, 1e-5, "input gradient after h:add_(1)")

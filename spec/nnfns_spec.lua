@@ -13,7 +13,7 @@ local function fix(name) return (assert(fx[name], name)) end
 local function d(name) return fix(name):double() end
 
 local function gradgradcheck(f, inputs)
-  for _, t in ipairs(inputs) do t:requires_grad() end
+  for _, t in ipairs(inputs) do t:requires_grad_() end
   assert.is_true(sg.gradgradcheck(f, inputs, {eps = 1e-6, atol = 1e-5}))
 end
 
@@ -22,7 +22,7 @@ end
 local function check(case, names, fn, tol)
   tol = tol or 1e-10
   local ins = {}
-  for i, n in ipairs(names) do ins[i] = d(case .. "." .. n):requires_grad() end
+  for i, n in ipairs(names) do ins[i] = d(case .. "." .. n):requires_grad_() end
   local out = fn(table.unpack(ins))
   H.assert_close(out, fix(case .. ".out"), tol, case .. ".out")
   local gs = sg.grad({(out * d(case .. ".r")):sum()}, ins)
@@ -39,7 +39,7 @@ describe("sg.erf", function()
     H.assert_close(sg.erf(H.f64({-2, -0.5, 0, 0.5, 2})),
       {-0.9953222650189527, -0.5204998778130465, 0, 0.5204998778130465, 0.9953222650189527}, 1e-15)
     assert.equal(sg.erf, sg.core.erf)
-    H.assert_close(sg.tensor({1}):erf(), {0.8427007794}, 1e-6)
+    H.assert_close(sg.tensor({1.0}):erf(), {0.8427007794}, 1e-6)
     H.gradcheck(function(x) return sg.erf(x) end, {H.f64({-1.5, -0.3, 0.2, 1.1})})
     gradgradcheck(function(x) return sg.erf(x) end, {H.f64({-1.5, -0.3, 0.2, 1.1})})
     assert.matches("expected a tensor", msg(sg.erf, 3))
@@ -85,7 +85,7 @@ describe("F: new functional ops", function()
       return F.binary_cross_entropy(x, d("bce.t"), {weight = d("bce_w.w"), reduction = "none"})
     end)
     -- F.binary_cross_entropy(torch.tensor([0.5, 0.9]), torch.tensor([1., 1.]), reduction="sum")
-    H.assert_close(F.binary_cross_entropy(sg.tensor({0.5, 0.9}), sg.tensor({1, 1}),
+    H.assert_close(F.binary_cross_entropy(sg.tensor({0.5, 0.9}), sg.tensor({1.0, 1}),
       {reduction = "sum"}), 0.7985, 1e-4)
     -- log clamped at -100 as PyTorch: BCE(0, 1) = 100
     H.assert_close(F.binary_cross_entropy(H.f64({0}), H.f64({1})), 100, 1e-12)
@@ -94,7 +94,7 @@ describe("F: new functional ops", function()
     gradgradcheck(function(x) return F.binary_cross_entropy(x, t) end, {p})
     H.gradcheck(function(y) return F.binary_cross_entropy(p:detach(), y) end, {t})
     assert.matches("all elements of input should be between 0 and 1",
-      msg(F.binary_cross_entropy, sg.tensor({1.5}), sg.tensor({1})), 1, true)
+      msg(F.binary_cross_entropy, sg.tensor({1.5}), sg.tensor({1.0})), 1, true)
     assert.matches("target has shape 3 but input has shape 2",
       msg(F.binary_cross_entropy, sg.tensor({0.5, 0.5}), sg.ones(3)), 1, true)
     assert.matches("option 'reduction' expected",
@@ -107,8 +107,8 @@ describe("F: new functional ops", function()
     check("cos", {"a", "b"}, function(a, b) return F.cosine_similarity(a, b) end)
     check("cos_bc", {"a", "b"}, function(a, b) return F.cosine_similarity(a, b, {dim = -1}) end)
     -- torch: F.normalize(torch.tensor([[3., 4.]])), F.cosine_similarity([[1, 0]], [[1, 1]])
-    H.assert_close(F.normalize(sg.tensor({{3, 4}})), {{0.6, 0.8}}, 1e-6)
-    H.assert_close(F.cosine_similarity(sg.tensor({{1, 0}}), sg.tensor({{1, 1}})), {0.7071068}, 1e-6)
+    H.assert_close(F.normalize(sg.tensor({{3.0, 4}})), {{0.6, 0.8}}, 1e-6)
+    H.assert_close(F.cosine_similarity(sg.tensor({{1.0, 0}}), sg.tensor({{1.0, 1}})), {0.7071068}, 1e-6)
     -- a zero row stays zero (the norm is clamped to eps)
     H.assert_close(F.normalize(sg.zeros(1, 3)), {{0, 0, 0}}, 0)
     local x, y = H.f64({{1, -2, 0.5}, {0.3, 0.2, -1}}), H.f64({{0.4, 1, -1}, {2, 0.1, 0.7}})
@@ -126,7 +126,7 @@ describe("F: new functional ops", function()
     check("emb_pad", {"w"}, function(w) return F.embedding(idx, w, {padding_idx = 2}) end)
     H.gradcheck(function(w) return F.embedding(idx, w) end, {d("emb.w")})
     -- padding_idx = -4 is row 2: its gradient is zero, the others' are not
-    local w = d("emb.w"):requires_grad()
+    local w = d("emb.w"):requires_grad_()
     local g = sg.grad({F.embedding(idx, w, {padding_idx = -4}):sum()}, {w})[1]
     assert.same({0, 0, 0}, g[2]:totable())
     assert.same({1, 1, 1}, g[1]:totable())
@@ -191,7 +191,7 @@ describe("nn: new modules", function()
     assert.same({0, 0, 0, 0, 0, 0, 0, 0}, e.weight.grad[3]:totable())
     H.assert_close(e.weight.grad[1], sg.ones(8), 0)
     assert.equal("Embedding(1000, 8, padding_idx=3)", tostring(e))
-    local p = nn.Embedding.from_pretrained(sg.tensor({{1, 2}, {3, 4}}))
+    local p = nn.Embedding.from_pretrained(sg.tensor({{1.0, 2}, {3, 4}}))
     assert.same({{3, 4}, {1, 2}}, p(sg.tensor({2, 1}, {dtype = "int64"})):totable())
     assert.is_false(p.weight:needs_grad())
     assert.same({"weight"}, p:state_dict_keys())
@@ -231,7 +231,7 @@ describe("nn: new modules", function()
     m:train()
     H.assert_close(nn.Dropout2d(1)(sg.ones(1, 2, 2, 2)), sg.zeros(1, 2, 2, 2), 0)
     assert.matches("input has 2 dims (2x3), expected 4", msg(function() return m(sg.ones(2, 3)) end), 1, true)
-    local xg = sg.randn(2, 3, 2, 2):requires_grad()
+    local xg = sg.randn(2, 3, 2, 2):requires_grad_()
     sg.manual_seed(4)
     local out = nn.Dropout2d(0.3)(xg)
     out:sum():backward()
@@ -255,7 +255,7 @@ describe("nn: new modules", function()
     H.assert_equal_tensors(ce(a, labels),
       F.cross_entropy(a, labels, {weight = cw, label_smoothing = 0.1, ignore_index = 2}))
     -- torch.nn.CrossEntropyLoss()(torch.tensor([[2., 0, 0], [0, 0, 3]]), torch.tensor([0, 2]))
-    H.assert_close(nn.CrossEntropyLoss()(sg.tensor({{2, 0, 0}, {0, 0, 3}}),
+    H.assert_close(nn.CrossEntropyLoss()(sg.tensor({{2.0, 0, 0}, {0, 0, 3}}),
       sg.tensor({1, 3}, {dtype = "int64"})), 0.1672, 1e-4)
     assert.matches("sgen.nn.MSELoss: unknown option 'size_average'",
       msg(nn.MSELoss, {size_average = true}), 1, true)
@@ -267,8 +267,8 @@ end)
 
 describe("nn.utils", function()
   local function params()
-    local p1 = sg.zeros(3, 3, {dtype = "float64"}):requires_grad()
-    local p2 = sg.zeros(4, {dtype = "float64"}):requires_grad()
+    local p1 = sg.zeros(3, 3, {dtype = "float64"}):requires_grad_()
+    local p2 = sg.zeros(4, {dtype = "float64"}):requires_grad_()
     p1.grad, p2.grad = d("clip.g1"), d("clip.g2")
     return p1, p2
   end
@@ -297,7 +297,7 @@ describe("nn.utils", function()
   end)
 
   it("clip_grad_value_", function()
-    local p = sg.zeros(3):requires_grad()
+    local p = sg.zeros(3):requires_grad_()
     p.grad = sg.tensor({-2, 0.5, 3})
     nn.utils.clip_grad_value_({p}, 1)
     assert.same({-1, 0.5, 1}, p.grad:totable())
@@ -439,7 +439,7 @@ end)
 describe("sg.autograd", function()
   it("grad is sg.grad", function()
     assert.equal(sg.grad, sg.autograd.grad)
-    local w = sg.tensor({2.0}):requires_grad()
+    local w = sg.tensor({2.0}):requires_grad_()
     H.assert_close(sg.autograd.grad({(w * w):sum()}, {w})[1], {4}, 0)
   end)
 end)

@@ -7,10 +7,10 @@ local function run(opt_class, opts, contiguous, dtype)
   local init = sg.randn(5, 4, {dtype = dtype})
   local p
   if contiguous then
-    p = init:clone():requires_grad()
+    p = init:clone():requires_grad_()
   else
     -- same values, transposed storage: a non-contiguous leaf takes the op-by-op path
-    p = init:t():contiguous():t():detach():requires_grad()
+    p = init:t():contiguous():t():detach():requires_grad_()
     assert(not p:is_contiguous())
   end
   local target = sg.randn(5, 4, {dtype = dtype})

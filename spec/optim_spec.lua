@@ -38,7 +38,7 @@ local function fixture(name) return H.fixture("optim_" .. name) end
 
 -- Fresh float64 leaves from a fixture's initial values.
 local function params_from(fx)
-  return fx["init.p1"]:clone():requires_grad(), fx["init.p2"]:clone():requires_grad()
+  return fx["init.p1"]:clone():requires_grad_(), fx["init.p2"]:clone():requires_grad_()
 end
 
 local function set_grads(fx, p1, p2)
@@ -129,7 +129,7 @@ describe("sg.optim against PyTorch 1.13 (10 steps, float64)", function()
 
   it("work on float32 parameters (close to the float64 reference)", function()
     local fx = fixture("adam")
-    local p1, p2 = fx["init.p1"]:float():requires_grad(), fx["init.p2"]:float():requires_grad()
+    local p1, p2 = fx["init.p1"]:float():requires_grad_(), fx["init.p2"]:float():requires_grad_()
     local opt = optim.Adam({p1, p2}, {lr = 0.1})
     local t1, t2 = fx["target.p1"]:float(), fx["target.p2"]:float()
     for _ = 1, 10 do
@@ -148,8 +148,8 @@ end)
 
 describe("Optimizer:step", function()
   it("skips parameters without a gradient", function()
-    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
-    local b = sg.tensor({3, 4}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad_()
+    local b = sg.tensor({3, 4}, {dtype = "float64"}):requires_grad_()
     local opt = optim.SGD({a, b}, {lr = 0.5, momentum = 0.9})
     a.grad = sg.tensor({1, 1}, {dtype = "float64"})
     opt:step()
@@ -160,7 +160,7 @@ describe("Optimizer:step", function()
   end)
 
   it("calls the closure with grad enabled and returns its value", function()
-    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad_()
     local opt = optim.SGD({a}, {lr = 0.25})
     local calls, mode = 0, nil
     local ret = sg.no_grad(function()
@@ -178,7 +178,7 @@ describe("Optimizer:step", function()
   end)
 
   it("copies the first momentum buffer instead of aliasing the gradient", function()
-    local a = sg.tensor({0, 0}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({0, 0}, {dtype = "float64"}):requires_grad_()
     local opt = optim.SGD({a}, {lr = 1, momentum = 0.5})
     a.grad = sg.tensor({1, 1}, {dtype = "float64"})
     opt:step()
@@ -191,7 +191,7 @@ describe("Optimizer:step", function()
                         {"Adam", {amsgrad = true, weight_decay = 0.1, maximize = true}},
                         {"AdamW", {}},
                         {"RMSprop", {centered = true, momentum = 0.9, weight_decay = 0.1}}}) do
-      local a = sg.randn(100, 100):requires_grad()
+      local a = sg.randn(100, 100):requires_grad_()
       a.grad = sg.randn(100, 100)
       local opt = optim[c[1]]({a}, c[2])
       opt:step()
@@ -204,7 +204,7 @@ describe("Optimizer:step", function()
   end)
 
   it("uses a learning rate changed through param_groups", function()
-    local a = sg.tensor({1}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({1}, {dtype = "float64"}):requires_grad_()
     local opt = optim.SGD({a}, {lr = 0.1})
     a.grad = sg.tensor({1}, {dtype = "float64"})
     opt.param_groups[1].lr = 0.5
@@ -213,7 +213,7 @@ describe("Optimizer:step", function()
   end)
 
   it("checks hyperparameters edited after construction", function()
-    local a = sg.tensor({1}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({1}, {dtype = "float64"}):requires_grad_()
     local opt = optim.Adam({a})
     a.grad = sg.tensor({1}, {dtype = "float64"})
     opt.param_groups[1].lr = "fast"
@@ -227,7 +227,7 @@ describe("Optimizer:step", function()
   end)
 
   it("refuses a closure that is not a function and a call without a colon", function()
-    local opt = optim.SGD({sg.zeros(2):requires_grad()}, {lr = 0.1})
+    local opt = optim.SGD({sg.zeros(2):requires_grad_()}, {lr = 0.1})
     assert.equal("sgen.optim.SGD.step: argument 1 (closure) expected a function, got number",
                  errmsg(function() opt:step(3) end))
     assert.equal("sgen.optim.Optimizer.step: call it as a method, opt:step(...)",
@@ -237,7 +237,7 @@ describe("Optimizer:step", function()
   end)
 
   it("propagates an error from the closure and restores grad mode", function()
-    local opt = optim.SGD({sg.zeros(2):requires_grad()}, {lr = 0.1})
+    local opt = optim.SGD({sg.zeros(2):requires_grad_()}, {lr = 0.1})
     local ok, err = pcall(function() opt:step(function() error("boom", 0) end) end)
     assert.is_false(ok)
     assert.equal("boom", err)
@@ -247,8 +247,8 @@ end)
 
 describe("Optimizer:zero_grad", function()
   it("sets gradients to nil by default", function()
-    local a = sg.zeros(2):requires_grad()
-    local b = sg.zeros(3):requires_grad()
+    local a = sg.zeros(2):requires_grad_()
+    local b = sg.zeros(3):requires_grad_()
     local opt = optim.Adam({a, b})
     a.grad = sg.ones(2)
     b.grad = sg.ones(3)
@@ -258,8 +258,8 @@ describe("Optimizer:zero_grad", function()
   end)
 
   it("fills them with zeros with set_to_none = false", function()
-    local a = sg.zeros(2):requires_grad()
-    local b = sg.zeros(3):requires_grad()
+    local a = sg.zeros(2):requires_grad_()
+    local b = sg.zeros(3):requires_grad_()
     local opt = optim.Adam({a, b})
     a.grad = sg.ones(2)
     opt:zero_grad({set_to_none = false})
@@ -268,7 +268,7 @@ describe("Optimizer:zero_grad", function()
   end)
 
   it("checks its options", function()
-    local opt = optim.Adam({sg.zeros(2):requires_grad()})
+    local opt = optim.Adam({sg.zeros(2):requires_grad_()})
     assert.equal("sgen.optim.Adam.zero_grad: unknown option 'set_to_zero' (expected "
                  .. "set_to_none)", errmsg(function() opt:zero_grad({set_to_zero = true}) end))
     assert.equal("sgen.optim.Adam.zero_grad: set_to_none must be a boolean, got number",
@@ -280,7 +280,7 @@ end)
 
 describe("construction", function()
   it("fills PyTorch's defaults", function()
-    local p = sg.zeros(2):requires_grad()
+    local p = sg.zeros(2):requires_grad_()
     local g = optim.Adam({p}).param_groups[1]
     assert.same({lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
                  amsgrad = false, maximize = false, params = {p}}, g)
@@ -294,7 +294,7 @@ describe("construction", function()
   end)
 
   it("accepts parameter groups, a single tensor as a group's params, and .new", function()
-    local a, b = sg.zeros(2):requires_grad(), sg.zeros(3):requires_grad()
+    local a, b = sg.zeros(2):requires_grad_(), sg.zeros(3):requires_grad_()
     local opt = optim.SGD.new({{params = a, lr = 0.5}, {params = {b}}}, {lr = 0.1, momentum = 0.9})
     assert.equal(2, #opt.param_groups)
     assert.equal(0.5, opt.param_groups[1].lr)
@@ -304,7 +304,7 @@ describe("construction", function()
   end)
 
   it("does not share the defaults' tables between groups", function()
-    local a, b = sg.zeros(2):requires_grad(), sg.zeros(3):requires_grad()
+    local a, b = sg.zeros(2):requires_grad_(), sg.zeros(3):requires_grad_()
     local betas = {0.5, 0.6}
     local opt = optim.Adam({{params = {a}}, {params = {b}}}, {betas = betas})
     opt.param_groups[1].betas[1] = 0.1
@@ -313,7 +313,7 @@ describe("construction", function()
   end)
 
   it("add_param_group adds a group with the defaults", function()
-    local a, b = sg.zeros(2):requires_grad(), sg.zeros(3):requires_grad()
+    local a, b = sg.zeros(2):requires_grad_(), sg.zeros(3):requires_grad_()
     local opt = optim.Adam({a}, {lr = 0.01})
     opt:add_param_group({params = {b}, eps = 1e-3})
     assert.equal(2, #opt.param_groups)
@@ -334,7 +334,7 @@ describe("construction", function()
   end)
 
   it("prints like PyTorch", function()
-    local opt = optim.SGD({sg.zeros(2):requires_grad()}, {lr = 0.1})
+    local opt = optim.SGD({sg.zeros(2):requires_grad_()}, {lr = 0.1})
     assert.equal("SGD (\nParameter Group 1\n    dampening: 0\n    lr: 0.1\n    maximize: false\n"
                  .. "    momentum: 0\n    nesterov: false\n    weight_decay: 0\n)", tostring(opt))
   end)
@@ -342,7 +342,7 @@ end)
 
 describe("errors", function()
   local p
-  before_each(function() p = sg.zeros(2):requires_grad() end)
+  before_each(function() p = sg.zeros(2):requires_grad_() end)
 
   it("bad learning rates", function()
     assert.equal("sgen.optim.SGD: lr must be >= 0, got -1",
@@ -466,7 +466,7 @@ describe("state_dict", function()
       run(fx, opt, a1, a2, 4)
       local sd = opt:state_dict()
       -- a second optimizer on copies of the parameters, from the state_dict
-      local b1, b2 = a1:detach():clone():requires_grad(), a2:detach():clone():requires_grad()
+      local b1, b2 = a1:detach():clone():requires_grad_(), a2:detach():clone():requires_grad_()
       local opt2 = optim[c[1]]({b1, b2}, {lr = 123})
       opt2:load_state_dict(sd)
       assert.equal(c[2].lr, opt2.param_groups[1].lr)
@@ -482,8 +482,8 @@ describe("state_dict", function()
   end
 
   it("is indexed by parameter position like PyTorch", function()
-    local a, b, c = sg.zeros(2):requires_grad(), sg.zeros(3):requires_grad(),
-                    sg.zeros(1):requires_grad()
+    local a, b, c = sg.zeros(2):requires_grad_(), sg.zeros(3):requires_grad_(),
+                    sg.zeros(1):requires_grad_()
     local opt = optim.Adam({{params = {a, b}, lr = 0.1}, {params = {c}}})
     b.grad = sg.ones(3)
     c.grad = sg.ones(1)
@@ -502,7 +502,7 @@ describe("state_dict", function()
   end)
 
   it("returns the optimizer's own state tensors, updated in place as in PyTorch", function()
-    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad_()
     local opt = optim.Adam({a})
     a.grad = sg.ones_like(a)
     opt:step()
@@ -515,7 +515,7 @@ describe("state_dict", function()
   end)
 
   it("loading does not alias the state_dict's tensors", function()
-    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad()
+    local a = sg.tensor({1, 2}, {dtype = "float64"}):requires_grad_()
     local opt = optim.SGD({a}, {lr = 0.1, momentum = 0.9})
     a.grad = sg.ones_like(a)
     opt:step()
@@ -528,7 +528,7 @@ describe("state_dict", function()
   end)
 
   it("converts loaded state to the parameter's dtype", function()
-    local a = sg.zeros(2):requires_grad()
+    local a = sg.zeros(2):requires_grad_()
     local opt = optim.Adam({a})
     opt:load_state_dict({param_groups = {{params = {1}, lr = 0.1, betas = {0.9, 0.999},
                                           eps = 1e-8, weight_decay = 0, amsgrad = false,
@@ -540,7 +540,7 @@ describe("state_dict", function()
   end)
 
   it("refuses mismatches with clear messages", function()
-    local a, b = sg.zeros(2):requires_grad(), sg.zeros(3):requires_grad()
+    local a, b = sg.zeros(2):requires_grad_(), sg.zeros(3):requires_grad_()
     local opt = optim.Adam({a, b})
     a.grad, b.grad = sg.ones(2), sg.ones(3)
     opt:step()
@@ -551,7 +551,7 @@ describe("state_dict", function()
                  load_into(optim.Adam({{params = {a}}, {params = {b}}}), sd))
     assert.equal("sgen.optim.Adam.load_state_dict: parameter group 1 has 2 parameters in the "
                  .. "state_dict, 1 in the optimizer", load_into(optim.Adam({a}), sd))
-    local c = sg.zeros(4):requires_grad()
+    local c = sg.zeros(4):requires_grad_()
     assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state[2].exp_avg has shape 3, "
                  .. "the parameter has shape 4", load_into(optim.Adam({a, c}), sd))
     assert.equal("sgen.optim.SGD: unknown option 'amsgrad' in state_dict.param_groups[1] "
@@ -571,7 +571,7 @@ describe("state_dict", function()
     assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state[1] has no 'exp_avg'",
                  load_into(optim.Adam({a, b}), sd))
     sd.state[1].exp_avg = saved
-    sd.state[1].step = sg.tensor(1)
+    sd.state[1].step = sg.tensor(1.0)
     assert.equal("sgen.optim.Adam.load_state_dict: state_dict.state[1].step has shape scalar, "
                  .. "the parameter has shape 2", load_into(optim.Adam({a, b}), sd))
     sd.state[1].step = "1"
@@ -608,7 +608,7 @@ describe("saving the optimizer state to safetensors", function()
       sg.save(path, tensors, {metadata = meta})
 
       local t, m = sg.load(path)
-      local b1, b2 = t["model.p1"]:requires_grad(), t["model.p2"]:requires_grad()
+      local b1, b2 = t["model.p1"]:requires_grad_(), t["model.p2"]:requires_grad_()
       local opt2 = optim[c[1]]({b1, b2}, {lr = 1})
       opt2:load_state_dict(optim.unflatten_state(t, m))
       assert.same(opt.param_groups[1].betas, opt2.param_groups[1].betas)
@@ -621,7 +621,7 @@ describe("saving the optimizer state to safetensors", function()
   end
 
   it("names the tensors and metadata with a prefix", function()
-    local a = sg.zeros(2):requires_grad()
+    local a = sg.zeros(2):requires_grad_()
     local opt = optim.Adam({a}, {lr = 0.1})
     a.grad = sg.ones(2)
     opt:step()
@@ -685,8 +685,8 @@ describe("lr_scheduler against PyTorch 1.13", function()
     {"cosineannealinglr_default", function(o) return S.CosineAnnealingLR(o, 4) end},
   }
   local function two_groups()
-    local a = sg.zeros(2, {dtype = "float64"}):requires_grad()
-    local b = sg.zeros(2, {dtype = "float64"}):requires_grad()
+    local a = sg.zeros(2, {dtype = "float64"}):requires_grad_()
+    local b = sg.zeros(2, {dtype = "float64"}):requires_grad_()
     return optim.SGD({{params = {a}, lr = 0.1}, {params = {b}, lr = 0.05}}, {lr = 0.1})
   end
   for _, c in ipairs(cases) do

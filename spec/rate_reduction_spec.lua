@@ -21,10 +21,10 @@ describe("F.coding_rate", function()
   end)
 
   it("has PyTorch's gradient, passes gradcheck, and batches over leading dims", function()
-    local Z = fx.Z:clone():requires_grad()
+    local Z = fx.Z:clone():requires_grad_()
     F.coding_rate(Z, 0.5):backward()
     H.assert_close(Z.grad, fx["cr.grad.Z"], 1e-10, "d R / d Z")
-    local Zf = fx.Z:float():requires_grad()
+    local Zf = fx.Z:float():requires_grad_()
     F.coding_rate(Zf, 0.5):backward()
     H.assert_close(Zf.grad, fx["cr.grad.Z"], 1e-5, "float32 gradient")
     sg.manual_seed(0)
@@ -55,7 +55,7 @@ describe("F.rate_reduction", function()
       local opts = {normalize = mode == "norm"}
       for _, dt in ipairs({"float64", "float32"}) do
         local tol = dt == "float64" and 1e-10 or 1e-5
-        local Z, Zh = fx.Z:to(dt):clone():requires_grad(), fx.Zhat:to(dt):clone():requires_grad()
+        local Z, Zh = fx.Z:to(dt):clone():requires_grad_(), fx.Zhat:to(dt):clone():requires_grad_()
         local total, terms = F.rate_reduction(Z, Zh, fx.labels, 0.5, opts)
         terms.total = total
         for _, t in ipairs(TERMS) do

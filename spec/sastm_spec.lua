@@ -164,7 +164,7 @@ describe("nn.SASTM", function()
 
   it("passes the gradients of Eq. 6 to h and to the heads", function()
     local m = hand_module()
-    local h = hand_h():requires_grad()
+    local h = hand_h():requires_grad_()
     local z = sg.tensor(Z, f64)
     m(h, z):sum():backward()
     -- dL/dh = alpha_c + beta_p

@@ -206,7 +206,7 @@ describe("sg.gan: zero-centred penalty, self-sparse / spgan settings", function(
       local f = function(x) return ((x * w):reshape(x:size(1), -1):sum(2)) ^ 2 end
       -- enable_grad: the finite differences may run under no_grad
       return sg.enable_grad(function() return (P.zero_centered_gradient_penalty(f, real64, fake64, {eps = e})) end)
-    end, {sg.randn(1, 1, 2, 2, {dtype = "float64"}):requires_grad()})
+    end, {sg.randn(1, 1, 2, 2, {dtype = "float64"}):requires_grad_()})
   end)
 
   it("optimizer_settings: self-sparse (G 1e-4, D 3e-4, (0.5, 0.999), 2 D steps), spgan, sg.gan's kinds", function()

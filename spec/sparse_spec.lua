@@ -6,7 +6,7 @@ local H = require "spec.helpers"
 
 local function assert_close(a, b, tol) H.assert_close(a, b, tol or 1e-6) end
 
-local X = function() return sg.tensor({{1, -3, 2}, {4, 0, -5}}) end
+local X = function() return sg.tensor({{1.0, -3, 2}, {4, 0, -5}}) end
 
 describe("sg.sparse", function()
   it("is a plain, extensible table holding the core projections", function()
@@ -26,10 +26,10 @@ describe("sparse.l0_project", function()
     assert.same({{0, -3, 2}, {4, 0, -5}}, sparse.l0_project(X(), 2):totable())
     assert.same({{1, -3, 2}, {4, 0, -5}}, sparse.l0_project(X(), 3):totable())
     -- over all the non-batch dims of N x C x H x W
-    local x = sg.tensor({{{{1, 5}}, {{-7, 2}}}, {{{0, 0}}, {{0, 3}}}}) -- 2x2x1x2
+    local x = sg.tensor({{{{1.0, 5}}, {{-7, 2}}}, {{{0, 0}}, {{0, 3}}}}) -- 2x2x1x2
     assert.same({{{{0, 5}}, {{-7, 0}}}, {{{0, 0}}, {{0, 3}}}}, sparse.l0_project(x, 2):totable())
     -- ties keep the lower index
-    assert.same({{2, 0, 0}}, sparse.l0_project(sg.tensor({{2, -2, 1}}), 1):totable())
+    assert.same({{2, 0, 0}}, sparse.l0_project(sg.tensor({{2.0, -2, 1}}), 1):totable())
   end)
   it("takes a fraction in (0, 1] (a float) or a whole float as a count", function()
     assert.same({{0, -3, 2}, {4, 0, -5}}, sparse.l0_project(X(), 0.5):totable())   -- ceil(1.5) = 2
@@ -39,13 +39,13 @@ describe("sparse.l0_project", function()
     assert.same({{0, -3, 2}, {4, 0, -5}}, sparse.l0_project(X(), 4 / 2):totable()) -- 2.0: two
   end)
   it("passes the gradient through the kept entries only", function()
-    local x = X():requires_grad()
+    local x = X():requires_grad_()
     sparse.l0_project(x, 2):sum():backward()
     assert.same({{0, 1, 1}, {1, 0, 1}}, x.grad:totable())
   end)
   it("passes gradcheck and gradgradcheck in float64", function()
     sg.manual_seed(11)
-    local x = sg.randn(3, 2, 3, {dtype = "float64"}):requires_grad()
+    local x = sg.randn(3, 2, 3, {dtype = "float64"}):requires_grad_()
     local f = function(a) return sparse.l0_project(a, 3) * a end
     assert.is_true(sg.gradcheck(f, {x}))
     assert.is_true(sg.gradgradcheck(f, {x}))
@@ -63,7 +63,7 @@ describe("sparse.l0_project", function()
       "sgen.l0_project: argument 2 (k) expected an integer count or a fraction in (0, 1], got no value")
     assert.has_error(function() sparse.l0_project(X(), 4) end,
       "sgen.l0_project: k = 4 is more than the 3 entries per sample (input 2x3)")
-    assert.has_error(function() sparse.l0_project(sg.tensor({1, 2}), 1) end,
+    assert.has_error(function() sparse.l0_project(sg.tensor({1.0, 2}), 1) end,
       "sgen.l0_project: input has 1 dims (2), expected at least 2 (dim 1 is the batch)")
     assert.has_error(function() sparse.l0_project(X(), 1, {dim = 2}) end,
       "sgen.l0_project: takes (input, k), got a 3rd argument (table)")
@@ -86,7 +86,7 @@ end)
 
 describe("sparse.l0inf_project", function()
   -- 1 x 3 x 1 x 2: position 1 holds channels {1, -4, 2}, position 2 {3, 0, -1}
-  local function needles() return sg.tensor({{{{1, 3}}, {{-4, 0}}, {{2, -1}}}}) end
+  local function needles() return sg.tensor({{{{1.0, 3}}, {{-4, 0}}, {{2, -1}}}}) end
   it("keeps the k largest |entries| along the channels at every position", function()
     assert.same({{{{0, 3}}, {{-4, 0}}, {{0, 0}}}}, sparse.l0inf_project(needles(), 1):totable())
     assert.same({{{{0, 3}}, {{-4, 0}}, {{2, -1}}}}, sparse.l0inf_project(needles(), 2):totable())
@@ -102,13 +102,13 @@ describe("sparse.l0inf_project", function()
     assert.same({{0, -3, 0}, {0, 0, -5}}, sparse.l0inf_project(X(), 1):totable())
   end)
   it("passes the gradient through the kept entries only", function()
-    local x = needles():requires_grad()
+    local x = needles():requires_grad_()
     sparse.l0inf_project(x, 1):sum():backward()
     assert.same({{{{0, 1}}, {{1, 0}}, {{0, 0}}}}, x.grad:totable())
   end)
   it("passes gradcheck and gradgradcheck in float64", function()
     sg.manual_seed(12)
-    local x = sg.randn(2, 4, 2, 2, {dtype = "float64"}):requires_grad()
+    local x = sg.randn(2, 4, 2, 2, {dtype = "float64"}):requires_grad_()
     local f = function(a) return sparse.l0inf_project(a, 2) * a end
     assert.is_true(sg.gradcheck(f, {x}))
     assert.is_true(sg.gradgradcheck(f, {x}))
@@ -128,18 +128,18 @@ describe("sparse.l0inf_project", function()
       "sgen.l0inf_project: option 'dim' expected an integer, got string")
     assert.has_error(function() sparse.l0inf_project(needles(), 1, 2) end,
       "sgen.l0inf_project: argument 3 expected an options table, got number")
-    assert.has_error(function() sparse.l0inf_project(sg.tensor({1, 2}), 1) end,
+    assert.has_error(function() sparse.l0inf_project(sg.tensor({1.0, 2}), 1) end,
       "sgen.l0inf_project: input has 1 dims (2), expected at least 2 (dim 1 is the batch)")
   end)
 end)
 
 describe("sparse.l0inf_mask", function()
   it("returns the bool mask of the kept entries", function()
-    local m = sparse.l0inf_mask(sg.tensor({{1, -3, 2}, {4, 0, -5}}), 2)
+    local m = sparse.l0inf_mask(sg.tensor({{1.0, -3, 2}, {4, 0, -5}}), 2)
     assert.equal("bool", m:dtype())
     assert.same({{false, true, true}, {true, false, true}}, m:totable())
     assert.same({{false, true, false}, {true, false, true}},
-      sparse.l0inf_mask(sg.tensor({{1, -3, 2}, {4, 0, -5}}), 1, {dim = 1}):totable())
+      sparse.l0inf_mask(sg.tensor({{1.0, -3, 2}, {4, 0, -5}}), 1, {dim = 1}):totable())
   end)
 end)
 
@@ -148,23 +148,23 @@ describe("sparse.soft_threshold", function()
   it("shrinks towards zero by lambda (number or broadcast tensor)", function()
     assert.same({{-2, 0, 0, 0, 1}}, sparse.soft_threshold(v(), 1):totable())
     assert.same(v():totable(), sparse.soft_threshold(v(), 0):totable())
-    local x = sg.tensor({{-3, 3}, {-3, 3}})
-    assert.same({{-2, 2}, {-1, 1}}, sparse.soft_threshold(x, sg.tensor({{1}, {2}})):totable())
+    local x = sg.tensor({{-3.0, 3}, {-3, 3}})
+    assert.same({{-2, 2}, {-1, 1}}, sparse.soft_threshold(x, sg.tensor({{1.0}, {2}})):totable())
   end)
   it("differentiates in x and in a tensor lambda", function()
-    local x = v():requires_grad()
+    local x = v():requires_grad_()
     sparse.soft_threshold(x, 1):sum():backward()
     assert.same({{1, 0, 0, 0, 1}}, x.grad:totable())
-    local y = sg.tensor({{-3, 3, 0.5}}):requires_grad()
-    local lam = sg.tensor({1}):requires_grad()
+    local y = sg.tensor({{-3, 3, 0.5}}):requires_grad_()
+    local lam = sg.tensor({1.0}):requires_grad_()
     sparse.soft_threshold(y, lam):sum():backward()
     assert.same({{1, 1, 0}}, y.grad:totable())
     assert.same({0}, lam.grad:totable()) -- -sign(-3) - sign(3)
   end)
   it("passes gradcheck and gradgradcheck in float64 (x and lambda)", function()
     sg.manual_seed(13)
-    local x = sg.randn(2, 3, 2, {dtype = "float64"}):requires_grad()
-    local lam = (sg.rand(1, 3, 1, {dtype = "float64"}) * 0.5):requires_grad()
+    local x = sg.randn(2, 3, 2, {dtype = "float64"}):requires_grad_()
+    local lam = (sg.rand(1, 3, 1, {dtype = "float64"}) * 0.5):requires_grad_()
     local f = function(a, l) return sparse.soft_threshold(a, l) end
     assert.is_true(sg.gradcheck(f, {x, lam}))
     assert.is_true(sg.gradgradcheck(function(a, l) return f(a, l) * a end, {x, lam}))
@@ -189,10 +189,10 @@ describe("sparse.hard_threshold", function()
   local v = function() return sg.tensor({{-3, -1, 0, 0.5, 2}}) end
   it("zeros the entries with |x| <= lambda", function()
     assert.same({{-3, 0, 0, 0, 2}}, sparse.hard_threshold(v(), 1):totable())
-    assert.same({{-3, 0, 0, 0, 0}}, sparse.hard_threshold(v(), sg.tensor({2})):totable())
+    assert.same({{-3, 0, 0, 0, 0}}, sparse.hard_threshold(v(), sg.tensor({2.0})):totable())
   end)
   it("passes the gradient through the kept entries", function()
-    local x = v():requires_grad()
+    local x = v():requires_grad_()
     sparse.hard_threshold(x, 1):sum():backward()
     assert.same({{1, 0, 0, 0, 1}}, x.grad:totable())
   end)
@@ -207,15 +207,15 @@ end)
 describe("sparse.l1_penalty", function()
   it("is the mean over the batch of each sample's L1 norm", function()
     assert_close(sparse.l1_penalty(X()), (6 + 9) / 2)
-    assert_close(sparse.l1_penalty(sg.tensor({{{-1, 1}}, {{2, 0}}, {{0, 0}}})), 4 / 3)
+    assert_close(sparse.l1_penalty(sg.tensor({{{-1.0, 1}}, {{2, 0}}, {{0, 0}}})), 4 / 3)
   end)
   it("differentiates: sign(x) / N", function()
-    local x = X():requires_grad()
+    local x = X():requires_grad_()
     sparse.l1_penalty(x):backward()
     assert_close(x.grad, {{0.5, -0.5, 0.5}, {0.5, 0, -0.5}})
   end)
   it("rejects bad input", function()
-    assert.has_error(function() sparse.l1_penalty(sg.tensor(3)) end,
+    assert.has_error(function() sparse.l1_penalty(sg.tensor(3.0)) end,
       "sgen.l1_penalty: input has 0 dims (scalar), expected at least 1 (dim 1 is the batch)")
     assert.has_error(function() sparse.l1_penalty(3) end,
       "sgen.l1_penalty: argument 1 (input) expected a tensor, got number")
@@ -224,10 +224,10 @@ end)
 
 describe("sparse.sparsity", function()
   it("is the fraction of non-zero entries, a Lua number", function()
-    assert.equal(0.5, sparse.sparsity(sg.tensor({{1, -2, 0}, {0, 0, 3}})))
+    assert.equal(0.5, sparse.sparsity(sg.tensor({{1.0, -2, 0}, {0, 0, 3}})))
     assert.equal(5 / 6, sparse.sparsity(X()))
     assert.equal(0, sparse.sparsity(sg.zeros(2, 2)))
-    assert.equal("number", type(sparse.sparsity(sg.ones(2):requires_grad())))
+    assert.equal("number", type(sparse.sparsity(sg.ones(2):requires_grad_())))
   end)
   it("with dim, is the fraction of non-zero slices (n, i) along that dim", function()
     local x = sg.zeros(2, 4, 3, 3)

@@ -183,7 +183,7 @@ describe("models.spgan", function()
     lr:backward()
     for name, p in G:named_parameters() do assert.is_not_nil(p.grad, "G " .. name) end
     for name, p in E:named_parameters() do assert.is_not_nil(p.grad, "E " .. name) end
-    local a, b = sg.tensor({{3, 0}, {0, 0}}), sg.tensor({{0, 4}, {1, 0}})
+    local a, b = sg.tensor({{3.0, 0}, {0, 0}}), sg.tensor({{0.0, 4}, {1, 0}})
     assert.near((25 + 1) / 2, spgan.reconstruction_loss(a, b):item(), 1e-6)
     assert.near((5 + 1) / 2, spgan.reconstruction_loss(a, b, {squared = false}):item(), 1e-5)
     -- the encoder's loss of Eq. 6 with the same helper; G is not trained by it

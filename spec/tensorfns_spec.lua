@@ -63,7 +63,7 @@ describe("tensor functions against PyTorch (spec/fixtures/tensorfns.safetensors)
     it(case .. ": values and gradients (float64), values (float32)", function()
       local f = fx()
       local ins, vals = inputs_of(case), {}
-      for i, n in ipairs(ins) do vals[i] = f[case .. "." .. n]:clone():requires_grad() end
+      for i, n in ipairs(ins) do vals[i] = f[case .. "." .. n]:clone():requires_grad_() end
       local out = calls[case](table.unpack(vals))
       H.assert_close(out, f[case .. ".out"], 1e-12, case .. " out")
       assert.same(f[case .. ".out"]:shape(), out:shape())
@@ -122,17 +122,17 @@ describe("gradients: float64 finite differences and double backward", function()
   }
   for _, c in ipairs(cases) do
     it(c[1], function()
-      for _, t in ipairs(c[3]) do t:requires_grad() end
+      for _, t in ipairs(c[3]) do t:requires_grad_() end
       assert.is_true(sg.gradcheck(c[2], c[3], {eps = 1e-6, atol = 1e-6}))
       assert.is_true(sg.gradgradcheck(c[2], c[3], {eps = 1e-6, atol = 1e-6}))
     end)
   end
 
   it("prod's gradient with zeros is the product of the other entries", function()
-    local x = f64({2, 0, 3, 0.5}):requires_grad()
+    local x = f64({2, 0, 3, 0.5}):requires_grad_()
     x:prod():backward()
     assert.same({0, 3, 0, 0}, x.grad:totable())
-    local y = f64({2, 0, 3, 0}):requires_grad()
+    local y = f64({2, 0, 3, 0}):requires_grad_()
     y:prod():backward()
     assert.same({0, 0, 0, 0}, y.grad:totable())
   end)
@@ -153,8 +153,8 @@ describe("dtypes, shapes and copies", function()
     assert.equal(1, sg.zeros(0):prod():item())
     assert.same({1, 1}, sg.zeros(2, 0):prod(2):totable())
     assert.same({0, 2}, sg.zeros(0, 2):cumsum(1):shape())
-    assert.equal(5, sg.tensor(5):cumsum(1):item())
-    assert.equal(5, sg.tensor(5):prod():item())
+    assert.equal(5, sg.tensor(5.0):cumsum(1):item())
+    assert.equal(5, sg.tensor(5.0):prod():item())
     assert.is_true(sg.zeros(0):all():item())
     assert.is_false(sg.zeros(0):any():item())
     assert.same({0, 3}, sg.zeros(0, 3):flip(1):shape())
@@ -163,7 +163,7 @@ describe("dtypes, shapes and copies", function()
   end)
 
   it("results are copies, never views of the input", function()
-    local x = sg.tensor({{1, 2}, {3, 4}})
+    local x = sg.tensor({{1.0, 2}, {3, 4}})
     local outs = {x:flip(1):flip(1), x:roll(0), x:roll(2, 1), x:repeat_tensor(1, 1),
       x:tile({1}), x:cumsum(1), sg.einsum("ij->ji", x), sg.einsum("ii->i", x), x:diag(),
       x:tril(5), x:flip({})}
@@ -172,7 +172,7 @@ describe("dtypes, shapes and copies", function()
   end)
 
   it("x['repeat'] is repeat_tensor, and tile pads the repeats with leading 1s", function()
-    local x = sg.tensor({{1, 2}})
+    local x = sg.tensor({{1.0, 2}})
     assert.same({{1, 2, 1, 2}, {1, 2, 1, 2}}, x["repeat"](x, 2, 2):totable())
     assert.same({{1, 2, 1, 2}}, x:tile({2}):totable())
     assert.same({{1, 2, 1, 2}}, sg.tile(x, 2):totable())
@@ -183,7 +183,7 @@ describe("dtypes, shapes and copies", function()
     local i = sg.tensor({1, 2}, {dtype = "int64"})
     assert.same({false, false}, i:isnan():totable())
     assert.same({true, true}, i:isfinite():totable())
-    local t = sg.tensor({{{1, 0}, {1, 1}}, {{1, 1}, {1, 1}}})
+    local t = sg.tensor({{{1.0, 0}, {1, 1}}, {{1, 1}, {1, 1}}})
     assert.same({false, true}, t:all({2, 3}):totable())
     assert.same({{{false}}}, t:all({keepdim = true}):totable())
     assert.same({{true, true}}, t:any(1):any(1, true):totable())

@@ -112,7 +112,7 @@ function gan.gradient_penalty(D, real, fake, opts)
     end
     eps = eps:detach():to(real:device()):reshape(bshape)
   end
-  local xhat = (eps * real + (1 - eps) * fake):detach():requires_grad()
+  local xhat = (eps * real + (1 - eps) * fake):detach():requires_grad_()
   local out = D(xhat)
   local g = core.grad({out:sum()}, {xhat}, {create_graph = true})[1]
   if center == 0 then

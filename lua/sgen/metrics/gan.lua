@@ -133,7 +133,7 @@ local function load_network(fname, path, device)
   if not okd then fail(fname, "the weights '%s' do not fit models/fmnist_cnn.lua: %s", path, tostring(err)) end
   model:eval()
   if device ~= "cpu" then model:to(device) end
-  for _, p in ipairs(model:parameters()) do p:requires_grad(false) end
+  for _, p in ipairs(model:parameters()) do p:requires_grad_(false) end
   cache[key] = {model = model, meta = meta}
   return model, meta
 end

@@ -31,7 +31,7 @@ function Embedding:init(num_embeddings, embedding_dim, opts)
     self.weight = o._weight
   else
     self.weight = sg.empty({self.num_embeddings, self.embedding_dim},
-      {dtype = o.dtype or "float32", device = o.device or "cpu"}):requires_grad()
+      {dtype = o.dtype or "float32", device = o.device or "cpu"}):requires_grad_()
     self:reset_parameters()
   end
 end
@@ -67,10 +67,10 @@ function Embedding.from_pretrained(embeddings, opts)
   local freeze = o.freeze == nil and true or U.bool(name, "option 'freeze'", o.freeze)
   -- registered as a parameter, then frozen (PyTorch: requires_grad = False):
   -- it stays in parameters() and state_dict()
-  local w = embeddings:detach():requires_grad(true)
+  local w = embeddings:detach():requires_grad_(true)
   local m = Embedding(embeddings:size(1), embeddings:size(2),
     {padding_idx = o.padding_idx, _weight = w})
-  if freeze then w:requires_grad(false) end
+  if freeze then w:requires_grad_(false) end
   return m
 end
 

@@ -10,7 +10,7 @@ local L = {}
 -- A new parameter of the given shape (uninitialized), with the factory
 -- options {dtype=, device=} of a constructor.
 function L.new_param(shape, o)
-  return sg.empty(shape, {dtype = o.dtype or "float32", device = o.device or "cpu"}):requires_grad()
+  return sg.empty(shape, {dtype = o.dtype or "float32", device = o.device or "cpu"}):requires_grad_()
 end
 
 -- PyTorch's reset_parameters of Linear and ConvNd: kaiming_uniform_(a=sqrt(5))

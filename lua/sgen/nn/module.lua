@@ -188,7 +188,7 @@ function Module:register_parameter(name, t)
     fail(class_name(self), "register_parameter: attribute '%s' already exists", name)
   end
   local p = t
-  if not is_parameter_like(t) then p = t.is_leaf and t:requires_grad(true) or t:detach():requires_grad(true) end
+  if not is_parameter_like(t) then p = t.is_leaf and t:requires_grad_(true) or t:detach():requires_grad_(true) end
   od_set(self._parameters, name, p)
   return self
 end
@@ -422,7 +422,7 @@ function Module:to(a, b)
         local p = m._parameters.map[name]
         local q = convert(p, dtype, device)
         if q ~= p then
-          q = q:detach():requires_grad(p:needs_grad())
+          q = q:detach():requires_grad_(p:needs_grad())
           local g = p.grad
           if g then q.grad = convert(g, dtype, device) end
           m._parameters.map[name] = q
@@ -649,7 +649,7 @@ function Module:clone()
     if memo[t] then return memo[t] end
     local c = U.no_grad(function()
       local r = t:detach():clone()
-      if t.is_leaf and t:needs_grad() then r = r:requires_grad(true) end
+      if t.is_leaf and t:needs_grad() then r = r:requires_grad_(true) end
       local g = t.grad
       if g then r.grad = g:detach():clone() end
       return r
@@ -698,7 +698,7 @@ local function Parameter(t, requires_grad)
     error("sgen.nn.Parameter: expected a tensor, got " .. U.typename(t), 0)
   end
   local p = t.is_leaf and t or t:detach()
-  return p:requires_grad(requires_grad ~= false)
+  return p:requires_grad_(requires_grad ~= false)
 end
 
 -- The number of elements of all parameters (each counted once).

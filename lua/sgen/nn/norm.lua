@@ -35,8 +35,8 @@ function NormBase:_setup(name, num_features, opts, defaults)
   self.track_running_stats = U.bool(name, "option 'track_running_stats'", trs)
   local f = factory(o)
   if self.affine then
-    self.weight = sg.ones({self.num_features}, f):requires_grad()
-    self.bias = sg.zeros({self.num_features}, f):requires_grad()
+    self.weight = sg.ones({self.num_features}, f):requires_grad_()
+    self.bias = sg.zeros({self.num_features}, f):requires_grad_()
   end
   if self.track_running_stats then
     self:register_buffer("running_mean", sg.zeros({self.num_features}, f))
@@ -213,8 +213,8 @@ function LayerNorm:init(normalized_shape, opts)
   self.elementwise_affine = U.bool(name, "option 'elementwise_affine'", ea)
   if self.elementwise_affine then
     local f = factory(o)
-    self.weight = sg.ones(shape, f):requires_grad()
-    self.bias = sg.zeros(shape, f):requires_grad()
+    self.weight = sg.ones(shape, f):requires_grad_()
+    self.bias = sg.zeros(shape, f):requires_grad_()
   end
 end
 
@@ -263,8 +263,8 @@ function GroupNorm:init(num_groups, num_channels, opts)
   self.affine = U.bool(name, "option 'affine'", affine)
   if self.affine then
     local f = factory(o)
-    self.weight = sg.ones({self.num_channels}, f):requires_grad()
-    self.bias = sg.zeros({self.num_channels}, f):requires_grad()
+    self.weight = sg.ones({self.num_channels}, f):requires_grad_()
+    self.bias = sg.zeros({self.num_channels}, f):requires_grad_()
   end
 end
 

@@ -33,7 +33,7 @@ local function new(model, opts)
   local m = model:clone():eval()
   for _, p in ipairs(m:parameters()) do
     p.grad = nil
-    p:requires_grad(false)
+    p:requires_grad_(false)
   end
   return setmetatable({module = m, decay = decay, model = model, num_updates = 0}, EMA)
 end

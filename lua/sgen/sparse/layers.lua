@@ -82,7 +82,7 @@ function SoftThreshold:init(lambda, opts)
   self.channels = opts.channels
   if self.learnable then
     local shape = self.channels and {self.channels, 1, 1} or {1}
-    self.lambda = sg.full(shape, lambda):requires_grad()
+    self.lambda = sg.full(shape, lambda):requires_grad_()
   else
     self.value = lambda
   end

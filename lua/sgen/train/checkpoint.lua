@@ -468,7 +468,7 @@ end
 
 local function with_traceback(e)
   if type(e) == "string" and not e:find("\nstack traceback:\n", 1, true) then
-    return debug.traceback(e, 2)
+    return core.traceback(e, 2) -- sgen's names (sgen.add, not sgen.core.add), as `sgen run` prints
   end
   return e
 end
