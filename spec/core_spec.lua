@@ -31,6 +31,29 @@ describe("sgen.tensor", function()
   end)
 end)
 
+describe("int64 edge values", function()
+  -- no undefined behaviour in C (make sanitize aborts on any): int64
+  -- arithmetic wraps as PyTorch's does, float -> int64 saturates (NaN -> 0)
+  it("wraps int64 arithmetic on overflow", function()
+    local big, small = math.maxinteger, math.mininteger
+    assert.same({small}, (sg.tensor({big}) + sg.tensor({1})):totable())
+    assert.same({big}, (sg.tensor({small}) - sg.tensor({1})):totable())
+    assert.same({big, -2, -9223372036854775805}, (sg.tensor({1, 2, -3}) * big):totable())
+    assert.same({small}, sg.tensor({small}):neg():totable())
+    assert.same({small}, sg.tensor({small}):abs():totable())
+    assert.same({0}, sg.tensor({2^32 | 0}):square():totable())
+    assert.equal(small, sg.tensor({2^62 | 0, 2^62 | 0}):sum():item())
+    -- integer pow multiplies (exact below 2^63, wrapping above), as PyTorch's
+    assert.same({0, 4052555153018976267, 4611686018427387904, 1, 0}, sg.tensor({2, 3, -2, 1, 5}):pow(sg.tensor({80, 39, 62, -3, -1})):totable())
+    assert.same({small}, sg.tensor({{2^62 | 0}, {2^62 | 0}}):sum(1):totable())
+  end)
+  it("saturates float -> int64 conversions", function()
+    assert.same({math.maxinteger, math.mininteger, 0, 3, -3},
+      sg.tensor({1e300, -1e300, 0 / 0, 3.7, -3.7}):long():totable())
+    assert.same({math.maxinteger}, sg.full({1}, 1e300, {dtype = "int64"}):totable())
+  end)
+end)
+
 describe("tensor properties", function()
   it("x.shape is x:shape(): a size table that compares by value", function()
     local x = sg.zeros(2, 3)

@@ -30,6 +30,34 @@ static void iter_for(sg_iter *it, int nops, sg_tensor *const *ts, const int64_t 
 #define CONV_TO(TD, v) ((TD)(v))
 #define CONV_BOOL(v) ((sg_bool8)((v) != 0))
 
+/* A float to int64 out of range (or NaN) is undefined behaviour in C: saturate
+ * instead (NaN -> 0), the value x86's conversion gives PyTorch for +-inf aside. */
+static inline int64_t f2i64(double v) {
+  if (v != v) return 0;
+  if (v >= 9223372036854775808.0) return INT64_MAX;
+  if (v < -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+}
+
+/* int64 arithmetic wraps on overflow, as PyTorch's does in practice; through
+ * uint64 it is defined behaviour here */
+static inline int64_t wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t wrap_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static inline int64_t wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+static inline int64_t wrap_neg(int64_t a) { return (int64_t)(0u - (uint64_t)a); }
+
+/* a^b by squaring, wrapping like the products PyTorch's integer pow makes;
+ * negative powers truncate toward zero (1/a^|b|) */
+static inline int64_t wrap_pow(int64_t a, int64_t b) {
+  if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+  uint64_t r = 1, x = (uint64_t)a;
+  for (uint64_t e = (uint64_t)b; e; e >>= 1) {
+    if (e & 1) r *= x;
+    x *= x;
+  }
+  return (int64_t)r;
+}
+
 #define DEFINE_COPY(NAME, TD, TS, CONV)                                        \
   static void NAME(char **p, const int64_t *s, int64_t n, void *ctx) {         \
     (void)ctx;                                                                 \
@@ -44,21 +72,23 @@ static void iter_for(sg_iter *it, int nops, sg_tensor *const *ts, const int64_t 
 #define CONV_F32(v) CONV_TO(float, v)
 #define CONV_F64(v) CONV_TO(double, v)
 #define CONV_I64(v) CONV_TO(int64_t, v)
-/* via int64 so negative floats wrap instead of being undefined */
+#define CONV_I64_SAT(v) f2i64((double)(v))
+/* via int64 so negative values wrap instead of being undefined */
 #define CONV_U8(v) ((uint8_t)(int64_t)(v))
+#define CONV_U8_SAT(v) ((uint8_t)f2i64((double)(v)))
 
-#define DEFINE_COPY_FROM(SUF, TS)                                              \
+#define DEFINE_COPY_FROM(SUF, TS, TO_I64, TO_U8)                               \
   DEFINE_COPY(copy_f32_##SUF, float, TS, CONV_F32)                             \
   DEFINE_COPY(copy_f64_##SUF, double, TS, CONV_F64)                            \
-  DEFINE_COPY(copy_i64_##SUF, int64_t, TS, CONV_I64)                           \
-  DEFINE_COPY(copy_u8_##SUF, uint8_t, TS, CONV_U8)                             \
+  DEFINE_COPY(copy_i64_##SUF, int64_t, TS, TO_I64)                             \
+  DEFINE_COPY(copy_u8_##SUF, uint8_t, TS, TO_U8)                               \
   DEFINE_COPY(copy_b_##SUF, sg_bool8, TS, CONV_BOOL)
 
-DEFINE_COPY_FROM(f32, float)
-DEFINE_COPY_FROM(f64, double)
-DEFINE_COPY_FROM(i64, int64_t)
-DEFINE_COPY_FROM(u8, uint8_t)
-DEFINE_COPY_FROM(b, sg_bool8)
+DEFINE_COPY_FROM(f32, float, CONV_I64_SAT, CONV_U8_SAT)
+DEFINE_COPY_FROM(f64, double, CONV_I64_SAT, CONV_U8_SAT)
+DEFINE_COPY_FROM(i64, int64_t, CONV_I64, CONV_U8)
+DEFINE_COPY_FROM(u8, uint8_t, CONV_I64, CONV_U8)
+DEFINE_COPY_FROM(b, sg_bool8, CONV_I64, CONV_U8)
 
 static const sg_row_fn copy_table[SG_DTYPE_COUNT][SG_DTYPE_COUNT] = {
 #define ROW(D) {copy_##D##_f32, copy_##D##_f64, copy_##D##_i64, copy_##D##_u8, copy_##D##_b}
@@ -111,8 +141,8 @@ static sg_status cpu_fill(sg_tensor *t, double value) {
   switch (t->dtype) {
     case SG_FLOAT32: v.f = (float)value; fn = fill_f32; break;
     case SG_FLOAT64: v.d = value; fn = fill_f64; break;
-    case SG_INT64: v.i = (int64_t)value; fn = fill_i64; break;
-    case SG_UINT8: v.u = (uint8_t)(int64_t)value; fn = fill_u8; break;
+    case SG_INT64: v.i = f2i64(value); fn = fill_i64; break;
+    case SG_UINT8: v.u = (uint8_t)f2i64(value); fn = fill_u8; break;
     case SG_BOOL: v.u = value != 0; fn = fill_u8; break;
     default: return sg_error(SG_ERR_ARG, "fill_: invalid dtype");
   }
@@ -172,14 +202,14 @@ FLOAT_UNARY(f32, float, FN_F32)
 FLOAT_UNARY(f64, double, FN_F64)
 
 #define INT_UNARY(SUF, T, ABS)                                                 \
-  UNARY_ROW(neg_##SUF, T, T, -v)                                               \
+  UNARY_ROW(neg_##SUF, T, T, wrap_neg(v))                                      \
   UNARY_ROW(abs_##SUF, T, T, ABS)                                              \
   UNARY_ROW(sign_##SUF, T, T, (v > 0) - (v < 0))                               \
   UNARY_ROW(relu_##SUF, T, T, v < 0 ? 0 : v)                                   \
-  UNARY_ROW(square_##SUF, T, T, v * v)                                         \
+  UNARY_ROW(square_##SUF, T, T, wrap_mul(v, v))                                \
   UNARY_ROW(not_##SUF, sg_bool8, T, v == 0)
-/* unsigned negation wraps, as in PyTorch */
-INT_UNARY(i64, int64_t, v < 0 ? -v : v)
+/* negation wraps (abs(INT64_MIN) is INT64_MIN), as in PyTorch */
+INT_UNARY(i64, int64_t, v < 0 ? wrap_neg(v) : v)
 UNARY_ROW(neg_u8, uint8_t, uint8_t, (uint8_t)(0u - v))
 UNARY_ROW(abs_u8, uint8_t, uint8_t, v)
 UNARY_ROW(sign_u8, uint8_t, uint8_t, v > 0)
@@ -260,10 +290,10 @@ static sg_status cpu_unary(sg_unary_op op, sg_tensor *out, const sg_tensor *x) {
     }                                                                          \
   }
 
-#define ALL_BINARY(SUF, T, POW, MAXX, MINX)                                    \
-  BINARY_ROW(add_##SUF, T, T, a + b)                                           \
-  BINARY_ROW(sub_##SUF, T, T, a - b)                                           \
-  BINARY_ROW(mul_##SUF, T, T, a * b)                                           \
+#define ALL_BINARY(SUF, T, ADD, SUB, MUL, POW, MAXX, MINX)                      \
+  BINARY_ROW(add_##SUF, T, T, ADD)                                             \
+  BINARY_ROW(sub_##SUF, T, T, SUB)                                             \
+  BINARY_ROW(mul_##SUF, T, T, MUL)                                             \
   BINARY_ROW(div_##SUF, T, T, a / b)                                           \
   BINARY_ROW(pow_##SUF, T, T, POW)                                             \
   BINARY_ROW(max_##SUF, T, T, MAXX)                                            \
@@ -278,10 +308,13 @@ static sg_status cpu_unary(sg_unary_op op, sg_tensor *out, const sg_tensor *x) {
   BINARY_ROW(or_##SUF, sg_bool8, T, (a != 0) || (b != 0))
 
 /* NaN propagates through maximum/minimum, as in PyTorch. */
-ALL_BINARY(f32, float, powf(a, b), (a > b || a != a) ? a : b, (a < b || a != a) ? a : b)
-ALL_BINARY(f64, double, pow(a, b), (a > b || a != a) ? a : b, (a < b || a != a) ? a : b)
-ALL_BINARY(i64, int64_t, (int64_t)pow((double)a, (double)b), a > b ? a : b, a < b ? a : b)
-ALL_BINARY(u8, uint8_t, (uint8_t)(int64_t)pow((double)a, (double)b), a > b ? a : b, a < b ? a : b)
+ALL_BINARY(f32, float, a + b, a - b, a * b, powf(a, b), (a > b || a != a) ? a : b,
+           (a < b || a != a) ? a : b)
+ALL_BINARY(f64, double, a + b, a - b, a * b, pow(a, b), (a > b || a != a) ? a : b,
+           (a < b || a != a) ? a : b)
+ALL_BINARY(i64, int64_t, wrap_add(a, b), wrap_sub(a, b), wrap_mul(a, b), wrap_pow(a, b),
+           a > b ? a : b, a < b ? a : b)
+ALL_BINARY(u8, uint8_t, a + b, a - b, a * b, (uint8_t)wrap_pow(a, b), a > b ? a : b, a < b ? a : b)
 
 static const sg_row_fn binary_table[SG_BINARY_COUNT][SG_DTYPE_COUNT] = {
 #define E(OP, N) [OP] = {N##_f32, N##_f64, N##_i64, N##_u8, N##_u8}

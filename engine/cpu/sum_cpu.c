@@ -48,7 +48,8 @@
 
 DEFINE_AKR(akr_f32, float, double)
 DEFINE_AKR(akr_f64, double, double)
-DEFINE_AKR(akr_i64, int64_t, int64_t)
+/* int64 sums wrap on overflow (through uint64: defined behaviour), as PyTorch's do */
+DEFINE_AKR(akr_i64, int64_t, uint64_t)
 
 /* One long row (K == 1): split it across threads. */
 #define DEFINE_FULL(NAME, T, ACC)                                              \
@@ -60,7 +61,7 @@ DEFINE_AKR(akr_i64, int64_t, int64_t)
   }
 DEFINE_FULL(full_f32, float, double)
 DEFINE_FULL(full_f64, double, double)
-DEFINE_FULL(full_i64, int64_t, int64_t)
+DEFINE_FULL(full_i64, int64_t, uint64_t)
 
 static void sum_akr(sg_dtype dt, void *out, const void *x, int64_t A, int64_t K, int64_t R) {
   if (K == 1) {
