@@ -15,7 +15,6 @@ local function fail(fname, fmt, ...)
   error(string.format("sgen.%s: " .. fmt, fname, ...), 0)
 end
 
-
 local function check_tensor(fname, i, what, x)
   if not is_tensor(x) then
     fail(fname, "argument %d (%s) expected a tensor, got %s", i, what, typename(x))

@@ -27,8 +27,9 @@ function U.typename(v)
   return type(v)
 end
 
--- The options table at position idx of a constructor (nil -> {}); unknown
--- keys raise "sgen.nn.Conv2d: unknown option 'strides' (expected a, b)".
+-- The options table of a constructor (nil -> {}); unknown keys raise
+-- check.options' message, named "sgen.nn.<name>", without a position as
+-- every sgen.nn message.
 function U.opts(name, o, allowed)
   if o == nil then return {} end
   if type(o) ~= "table" or U.is_tensor(o) or U.is_module(o) then
