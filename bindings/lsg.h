@@ -58,6 +58,7 @@ sg_tensor *lsg_opt_tensor(lua_State *L, int idx, const char *fname, const char *
 /* NULL if the value at idx is not a (live) tensor; never raises. */
 sg_tensor *lsg_to_tensor(lua_State *L, int idx);
 bool lsg_is_tensor(lua_State *L, int idx);
+int lsg_l_is_tensor(lua_State *L);
 /* copy_ / fill_ into t with autograd's in-place rules (lsg_create.c); `op`
  * names the operation in errors. Raise on error. */
 void lsg_copy_into(lua_State *L, sg_tensor *t, sg_tensor *src, const char *op);

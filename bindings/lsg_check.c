@@ -18,6 +18,13 @@ sg_tensor *lsg_to_tensor(lua_State *L, int idx) {
 
 bool lsg_is_tensor(lua_State *L, int idx) { return lsg_to_tensor(L, idx) != NULL; }
 
+/* sgen.core.is_tensor(v): the Lua library's one type test. A freed tensor is
+ * still a tensor, so that messages say "freed tensor" rather than "userdata". */
+int lsg_l_is_tensor(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, LSG_TENSOR_MT) != NULL);
+  return 1;
+}
+
 static int arg_error(lua_State *L, int idx, const char *fname, const char *argname,
                      const char *expected) {
   return luaL_error(L, "sgen.%s: argument %d (%s) expected %s, got %s", fname, idx, argname,

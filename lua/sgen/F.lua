@@ -24,10 +24,10 @@ for _, name in ipairs(from_core) do
   F[name] = assert(core[name], "sgen.core lacks " .. name)
 end
 
-local TensorMT = getmetatable(core.zeros(0))
+local is_tensor = require("sgen.util.check").is_tensor
 
 local function check_tensor(fname, x)
-  if getmetatable(x) ~= TensorMT then
+  if not is_tensor(x) then
     error(string.format("sgen.%s: argument 1 (input) expected a tensor, got %s", fname,
       type(x)), 0)
   end

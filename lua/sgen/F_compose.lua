@@ -8,15 +8,12 @@ local core = require "sgen.core"
 
 local M = {}
 
-local TensorMT = getmetatable(core.zeros(0))
-
-local function is_tensor(v) return getmetatable(v) == TensorMT end
+local check = require "sgen.util.check"
+local is_tensor, typename, shape_str = check.is_tensor, check.typename, check.shape_str
 
 local function fail(fname, fmt, ...)
   error(string.format("sgen.%s: " .. fmt, fname, ...), 0)
 end
-
-local function typename(v) return is_tensor(v) and "tensor" or type(v) end
 
 local function check_tensor(fname, i, what, x)
   if not is_tensor(x) then
@@ -28,24 +25,12 @@ end
 local function opts(fname, o, allowed)
   if o == nil then return {} end
   if type(o) ~= "table" then fail(fname, "expected an options table, got %s", typename(o)) end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(o) do
-    if not set[k] then
-      fail(fname, "unknown option '%s' (expected %s)", tostring(k), table.concat(allowed, ", "))
-    end
-  end
-  return o
+  return check.options(o, allowed, "sgen." .. fname, 0)
 end
 
 local function is_int(v)
   return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and
     v > -math.huge and v < math.huge)
-end
-
-local function shape_str(t)
-  local s = t:shape()
-  return #s == 0 and "scalar" or table.concat(s, "x")
 end
 
 -- A 1-based dim option (negative from the end) for a tensor of nd dims.

@@ -15,13 +15,14 @@ local sg = require "sgen"
 
 local M = {}
 
-local TensorMT = getmetatable(sg.zeros(0))
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function fail(fname, fmt, ...)
   error(string.format("sgen.F.%s: " .. fmt, fname, ...), 0)
 end
 
-local function shape_str(t) return table.concat(t:shape(), "x") end
+local shape_str = check.shape_str
 
 local function check_eps2(fname, eps2)
   if eps2 == nil then return 0.5 end
@@ -33,7 +34,7 @@ local function check_eps2(fname, eps2)
 end
 
 local function check_features(fname, what, Z, batched)
-  if getmetatable(Z) ~= TensorMT then
+  if not is_tensor(Z) then
     fail(fname, "%s expected a tensor, got %s", what, type(Z))
   end
   local d = Z:dim()
@@ -76,7 +77,7 @@ end
 -- of 1-based row indices.
 local function group(fname, labels, n, device)
   local list
-  if getmetatable(labels) == TensorMT then
+  if is_tensor(labels) then
     if labels:numel() ~= n or labels:dim() > 1 then
       fail(fname, "labels has shape %s, expected %d entries (one per row)",
         labels:dim() == 0 and "scalar" or shape_str(labels), n)
@@ -118,7 +119,7 @@ local function normalize_rows(Z)
   return Z / Z:norm(2, -1, true):clamp(1e-12)
 end
 
-local RR_OPTS = {normalize = true}
+local RR_OPTS = {"normalize"}
 
 -- F.rate_reduction(Z, Zhat, labels, [eps2 = 0.5], [{normalize = true}]) ->
 -- total, terms. Z and Zhat: n x d features of the same samples (Ẑ = f(g(Z))),
@@ -141,9 +142,7 @@ function M.rate_reduction(Z, Zhat, labels, eps2, opts)
     fail(fname, "expected an options table, got %s", type(opts))
   end
   opts = opts or {}
-  for k in pairs(opts) do
-    if not RR_OPTS[k] then fail(fname, "unknown option '%s' (expected normalize)", tostring(k)) end
-  end
+  check.options(opts, RR_OPTS, "sgen.F." .. fname, 0)
   if opts.normalize ~= nil and type(opts.normalize) ~= "boolean" then
     fail(fname, "option 'normalize' must be a boolean, got %s", type(opts.normalize))
   end

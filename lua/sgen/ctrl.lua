@@ -44,6 +44,8 @@
 -- shared dictionaries each keeps its own moments for them.
 local sg = require "sgen"
 local F_rate = require "sgen.F_rate"
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local M = {}
 
@@ -80,13 +82,7 @@ function M.Game(f, g, opts)
   if not is_module(g) then fail("Game: argument 2 (g) expected an nn module, got %s", type(g)) end
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then fail("Game: expected an options table, got %s", type(opts)) end
-  local known = {}
-  for _, k in ipairs(OPTS) do known[k] = true end
-  for k in pairs(opts) do
-    if not known[k] then
-      fail("Game: unknown option '%s' (expected %s)", tostring(k), table.concat(OPTS, ", "))
-    end
-  end
+  check.options(opts, OPTS, "sgen.ctrl: Game", 0)
   local strategy = opts.strategy == nil and 2 or opts.strategy
   if strategy ~= 1 and strategy ~= 2 then
     fail("Game: option 'strategy' must be 1 or 2, got %s", tostring(strategy))
@@ -162,10 +158,9 @@ function Game:objective(X, labels, mode)
 end
 
 local function check_batch(X, labels)
-  local mt = type(X) == "userdata" and getmetatable(X) or nil
-  if type(mt) ~= "table" or mt.__name ~= "sgen.Tensor" or X:dim() ~= 4 then
+  if not is_tensor(X) or X:dim() ~= 4 then
     fail("step: X must be a batch of images N x C x H x W, got %s",
-      (type(mt) == "table" and mt.__name == "sgen.Tensor") and (X:dim() .. " dims") or type(X))
+      is_tensor(X) and (X:dim() .. " dims") or type(X))
   end
   if X:size(1) < 2 then fail("step: the batch needs at least 2 samples, got %d", X:size(1)) end
   if labels ~= nil and type(labels) ~= "table" and type(labels) ~= "userdata" then

@@ -18,7 +18,8 @@ local core = require "sgen.core"
 
 local gan = {}
 
-local TensorMT = getmetatable(core.zeros(0))
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function fail(fmt, ...) error(string.format("sgen.gan." .. fmt, ...), 0) end
 
@@ -32,7 +33,7 @@ local function check_kind(fname, kind)
 end
 
 local function check_tensor(fname, i, what, x)
-  if getmetatable(x) ~= TensorMT then
+  if not is_tensor(x) then
     fail("%s: argument %d (%s) expected a tensor, got %s", fname, i, what, type(x))
   end
 end
@@ -77,15 +78,11 @@ function gan.gradient_penalty(D, real, fake, opts)
   end
   check_tensor("gradient_penalty", 2, "real", real)
   check_tensor("gradient_penalty", 3, "fake", fake)
-  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) == TensorMT) then
+  if opts ~= nil and (type(opts) ~= "table" or is_tensor(opts)) then
     fail("gradient_penalty: argument 4 (opts) expected a table, got %s", type(opts))
   end
   opts = opts or {}
-  for k in pairs(opts) do
-    if k ~= "lambda" and k ~= "eps" and k ~= "center" then
-      fail("gradient_penalty: unknown option '%s' (expected center, eps, lambda)", tostring(k))
-    end
-  end
+  check.options(opts, {"center", "eps", "lambda"}, "sgen.gan.gradient_penalty", 0)
   local rs, fs = real:shape(), fake:shape()
   if table.concat(rs, "x") ~= table.concat(fs, "x") or #rs < 1 then
     fail("gradient_penalty: real is %s and fake is %s, expected the same shape (N x ...)",
@@ -128,7 +125,7 @@ end
 -- zero_centered_gradient_penalty(D, real, fake, {lambda = 10, eps =}):
 -- gradient_penalty with center = 0 (Self-Sparse GAN, Eq. 13).
 function gan.zero_centered_gradient_penalty(D, real, fake, opts)
-  if opts ~= nil and (type(opts) ~= "table" or getmetatable(opts) == TensorMT) then
+  if opts ~= nil and (type(opts) ~= "table" or is_tensor(opts)) then
     fail("zero_centered_gradient_penalty: argument 4 (opts) expected a table, got %s", type(opts))
   end
   local o = {center = 0}

@@ -13,13 +13,8 @@ local core = require "sgen.core"
 
 local M = {}
 
-local function shape_str(t) return table.concat(t:shape(), "x") end
-
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "sgen.Tensor"
-end
+local check = require "sgen.util.check"
+local is_tensor, shape_str = check.is_tensor, check.shape_str
 M.is_tensor = is_tensor
 
 local function check_opts(opts, fname, allowed, level)
@@ -28,15 +23,7 @@ local function check_opts(opts, fname, allowed, level)
     error("sgen.image." .. fname .. ": expected an options table, got " ..
       (is_tensor(opts) and "tensor" or type(opts)), level + 1)
   end
-  local ok = {}
-  for _, k in ipairs(allowed) do ok[k] = true end
-  for k in pairs(opts) do
-    if not ok[k] then
-      error("sgen.image." .. fname .. ": unknown option '" .. tostring(k) .. "' (expected " ..
-        table.concat(allowed, ", ") .. ")", level + 1)
-    end
-  end
-  return opts
+  return check.options(opts, allowed, "sgen.image." .. fname)
 end
 
 -- Rewrites an error of a core function ("sgen.png_read: png: msg") as ours.

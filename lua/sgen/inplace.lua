@@ -14,7 +14,8 @@ local core = require "sgen.core"
 local M = {}
 local methods = core.Tensor -- the tensor method table
 
-local is_tensor = require("sgen.util.argcheck").is_tensor
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function needs_grad(v)
   return is_tensor(v) and v:needs_grad()
@@ -46,11 +47,8 @@ local function opts_value(name, opts, key, default)
     error(string.format("sgen.%s: expected an options table {%s = ...}, got %s", name, key,
       is_tensor(opts) and "a tensor" or type(opts)), 3)
   end
-  for k in pairs(opts) do
-    if k ~= key then
-      error(string.format("sgen.%s: unknown option '%s' (expected %s)", name, tostring(k), key), 3)
-    end
-  end
+  -- no position: method() re-raises at the caller's line
+  check.options(opts, {key}, "sgen." .. name, 0)
   local v = opts[key]
   if v == nil then return default end
   if type(v) ~= "number" then

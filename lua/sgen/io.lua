@@ -48,7 +48,8 @@ local function call_core(level, f, ...)
   error(msg, level)
 end
 
-local is_tensor = require("sgen.util.argcheck").is_tensor
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function is_module(v)
   if type(v) ~= "table" then return false end
@@ -174,7 +175,7 @@ local function save_objects(path, obj, user_meta)
   call_core(4, core.save, path, tensors, {metadata = meta})
 end
 
-local SAVE_KEYS = {metadata = true, checkpoint = true}
+local SAVE_KEYS = {"metadata", "checkpoint"}
 
 --- sg.save(path, tensors | objects, [{metadata =, checkpoint =}])
 function M.save(path, obj, opts, ...)
@@ -196,11 +197,7 @@ function M.save(path, obj, opts, ...)
     end
     if opts ~= nil then
       if not plain_opts then fail("save", "argument 3 (options) expected a table, got %s", typename(opts)) end
-      for k in pairs(opts) do
-        if not SAVE_KEYS[k] then
-          fail("save", "unknown option '%s' (expected metadata, checkpoint)", tostring(k))
-        end
-      end
+      check.options(opts, SAVE_KEYS, "sgen.save", 0)
       if opts.metadata ~= nil and (type(opts.metadata) ~= "table" or is_tensor(opts.metadata)) then
         fail("save", "option 'metadata' expected a table {key = \"value\"}, got %s", typename(opts.metadata))
       end
@@ -212,11 +209,7 @@ function M.save(path, obj, opts, ...)
     return
   end
   if checkpoint == false then
-    for k in pairs(opts) do
-      if not SAVE_KEYS[k] then
-        fail("save", "unknown option '%s' (expected metadata, checkpoint)", tostring(k))
-      end
-    end
+    check.options(opts, SAVE_KEYS, "sgen.save", 0)
     opts = {metadata = opts.metadata}
   end
   call_core(3, core.save, path, obj, opts, ...)
@@ -276,7 +269,7 @@ local function decode_entries(path, tensors, meta)
   return out, kinds
 end
 
-local shape_str = require("sgen.util.argcheck").shape_str
+local shape_str = check.shape_str
 
 -- Checks an optimizer's state_dict against an optimizer without changing it:
 -- the group sizes and the shapes of the state tensors against the parameters.

@@ -32,7 +32,7 @@ local M = {}
 
 local TRUNCATE = 3.5 -- scipy.ndimage's Gaussian truncation used by scikit-image
 
-local C = require("sgen.util.argcheck").new("sgen.metrics.")
+local C = require("sgen.util.check").new("sgen.metrics.")
 local fail, typename, shape_str, check_opts = C.fail, C.typename, C.shape_str, C.check_opts
 local is_tensor = C.is_tensor
 

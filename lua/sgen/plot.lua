@@ -10,6 +10,8 @@
 -- x and y may be Lua lists or 1-D tensors. Points whose x or y is NaN or
 -- infinite (or <= 0 on a log axis) are skipped and break the line. Ticks fall
 -- on round numbers (1, 2, 5 x 10^k); log axes tick at powers of ten.
+local check = require "sgen.util.check"
+
 local M = {}
 
 local palette = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -102,9 +104,8 @@ local function log_label(v)
   return (s:gsub("e%+?(%-?)0*(%d)", "e%1%2"))
 end
 
-local opt_keys = {series = true, title = true, xlabel = true, ylabel = true, logy = true,
-                  logx = true, width = true, height = true, xlim = true, ylim = true,
-                  markers = true}
+local OPT_KEYS = {"series", "title", "xlabel", "ylabel", "logy", "logx", "width", "height",
+                  "xlim", "ylim", "markers"}
 
 local function check_lim(v, name)
   if v == nil then return nil end
@@ -119,12 +120,7 @@ function M.svg(opts)
   if type(opts) ~= "table" then
     error("sgen.plot.svg: argument 1 (opts) expected a table, got " .. type(opts), 3)
   end
-  for k in pairs(opts) do
-    if not opt_keys[k] then
-      error("sgen.plot.lines: unknown option '" .. tostring(k) ..
-        "' (expected series, title, xlabel, ylabel, logy, logx, width, height, xlim, ylim, markers)", 3)
-    end
-  end
+  check.options(opts, OPT_KEYS, "sgen.plot.lines")
   local series = opts.series
   if type(series) ~= "table" or #series == 0 then
     error("sgen.plot.lines: option series expected a non-empty list of {name=, x=, y=}", 3)

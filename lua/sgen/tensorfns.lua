@@ -15,7 +15,8 @@ local function fail(name, fmt, ...)
   error("sgen." .. name .. ": " .. string.format(fmt, ...), 0)
 end
 
-local is_tensor = require("sgen.util.argcheck").is_tensor
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function typename(v)
   if is_tensor(v) then return "tensor" end
@@ -31,7 +32,7 @@ local function check_tensor(name, v, i, argname)
   return v
 end
 
-local shape_str = require("sgen.util.argcheck").shape_str
+local shape_str = check.shape_str
 
 local function check_int(name, v, what)
   if math.type(v) ~= "integer" then
@@ -61,14 +62,7 @@ local function is_opts(v)
 end
 
 local function check_opts(name, opts, allowed)
-  for k in pairs(opts) do
-    local ok = false
-    for _, a in ipairs(allowed) do if k == a then ok = true end end
-    if not ok then
-      fail(name, "unknown option '%s' (expected %s)", tostring(k),
-        #allowed > 0 and table.concat(allowed, ", ") or "no options")
-    end
-  end
+  check.options(opts, allowed, "sgen." .. name, 0)
 end
 
 local function opt_bool(name, opts, key, def)

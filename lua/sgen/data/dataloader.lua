@@ -21,55 +21,55 @@
 -- epochs. loader:next() -> x, y walks the epochs one batch at a time (for
 -- loops counted in iterations rather than epochs).
 local core = require "sgen.core"
+local check = require "sgen.util.check"
 
-local DataLoader = {}
-DataLoader.__index = DataLoader
-DataLoader.__name = "sgen.data.DataLoader"
+local class = require "sgen.util.class"
 
-local opt_keys = {batch_size = true, shuffle = true, drop_last = true, seed = true, transform = true}
+local DataLoader = class("sgen.data.DataLoader")
 
-local function fail(msg, level) error("sgen.data.DataLoader: " .. msg, level + 1) end
+local OPT_KEYS = {"batch_size", "shuffle", "drop_last", "seed", "transform"}
 
-local function new(dataset, opts)
+-- Raised at the user's line, however the loader was reached (data.DataLoader(),
+-- a training loop of sg.train).
+local function fail(msg) check.error("sgen.data.DataLoader: " .. msg) end
+
+-- data.DataLoader(dataset, opts)
+function DataLoader:init(dataset, opts)
   if type(dataset) ~= "table" or type(dataset.len) ~= "function" then
     fail("argument 1 (dataset) expected a dataset with len() and get(i) or batch(index), got " ..
-      type(dataset), 3)
+      type(dataset))
   end
   if type(dataset.batch) ~= "function" and type(dataset.get) ~= "function" then
-    fail("argument 1 (dataset) has neither batch(index) nor get(i)", 3)
+    fail("argument 1 (dataset) has neither batch(index) nor get(i)")
   end
   opts = opts or {}
-  if type(opts) ~= "table" then fail("argument 2 (opts) expected an options table, got " .. type(opts), 3) end
-  for k in pairs(opts) do
-    if not opt_keys[k] then
-      fail("unknown option '" .. tostring(k) .. "' (expected batch_size, shuffle, drop_last, seed, transform)", 3)
-    end
-  end
+  if type(opts) ~= "table" then fail("argument 2 (opts) expected an options table, got " .. type(opts)) end
+  check.options(opts, OPT_KEYS, "sgen.data.DataLoader")
   local bs = opts.batch_size or 1
   if math.type(bs) ~= "integer" then
     if type(bs) == "number" and bs == math.floor(bs) then bs = math.tointeger(bs) end
   end
   if math.type(bs) ~= "integer" or bs < 1 then
-    fail("batch_size must be an integer >= 1, got " .. tostring(opts.batch_size), 3)
+    fail("batch_size must be an integer >= 1, got " .. tostring(opts.batch_size))
   end
   for _, k in ipairs({"shuffle", "drop_last"}) do
     if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
-      fail("option " .. k .. " expected a boolean, got " .. type(opts[k]), 3)
+      fail("option " .. k .. " expected a boolean, got " .. type(opts[k]))
     end
   end
   local seed = opts.seed
   if seed ~= nil and math.type(seed) ~= "integer" then
-    fail("option seed expected an integer, got " .. tostring(seed), 3)
+    fail("option seed expected an integer, got " .. tostring(seed))
   end
   if seed == nil then seed = core.initial_seed() end
   if opts.transform ~= nil and type(opts.transform) ~= "function" then
-    fail("option transform expected a function(x, y) -> x, y, got " .. type(opts.transform), 3)
+    fail("option transform expected a function(x, y) -> x, y, got " .. type(opts.transform))
   end
   local n = dataset:len()
-  if math.type(n) ~= "integer" or n < 0 then fail("dataset:len() returned " .. tostring(n), 3) end
-  return setmetatable({dataset = dataset, batch_size = bs, shuffle = opts.shuffle or false,
-                       drop_last = opts.drop_last or false, seed = seed, transform = opts.transform,
-                       epoch = 0, batch = 0}, DataLoader)
+  if math.type(n) ~= "integer" or n < 0 then fail("dataset:len() returned " .. tostring(n)) end
+  self.dataset, self.batch_size, self.seed, self.transform = dataset, bs, seed, opts.transform
+  self.shuffle, self.drop_last = opts.shuffle or false, opts.drop_last or false
+  self.epoch, self.batch = 0, 0
 end
 
 -- Number of batches per epoch.
@@ -98,7 +98,7 @@ end
 -- Sets the number of epochs already done (resuming: the next iter() runs epoch e + 1).
 function DataLoader:set_epoch(e)
   if math.type(e) ~= "integer" or e < 0 then
-    fail("set_epoch: argument 1 (epoch) expected an integer >= 0, got " .. tostring(e), 2)
+    fail("set_epoch: argument 1 (epoch) expected an integer >= 0, got " .. tostring(e))
   end
   self.epoch = e
   self.batch = self:len()
@@ -116,7 +116,7 @@ end
 -- its s.batch-th batch (or starts epoch s.epoch + 1 when that one was done).
 -- The batch size and the dataset's length must be those of the saved loader.
 function DataLoader:load_state_dict(s)
-  local function bad(msg) fail("load_state_dict: " .. msg, 3) end
+  local function bad(msg) fail("load_state_dict: " .. msg) end
   if type(s) ~= "table" then bad("argument 1 (state) expected a table {epoch =, batch =}, got " .. type(s)) end
   for _, k in ipairs({"epoch", "batch"}) do
     local v = s[k]
@@ -200,7 +200,7 @@ end
 -- current one is done (iteration-counted loops: `for it = 1, n do local x, y =
 -- loader:next() ... end`). Continues the epoch of the last iter().
 function DataLoader:next()
-  if self:len() == 0 then fail("next: the loader yields no batch (dataset smaller than a batch)", 2) end
+  if self:len() == 0 then fail("next: the loader yields no batch (dataset smaller than a batch)") end
   if self._it == nil or self.batch >= self:len() then self:iter() end
   return self._it()
 end
@@ -210,4 +210,4 @@ function DataLoader:__tostring()
     self.dataset:len(), self.batch_size, tostring(self.shuffle), tostring(self.drop_last), self:len())
 end
 
-return new
+return DataLoader

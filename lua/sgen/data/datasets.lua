@@ -14,13 +14,8 @@ local core = require "sgen.core"
 
 local M = {}
 
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "sgen.Tensor"
-end
-
-local function shape_str(t) return table.concat(t:shape(), "x") end
+local check = require "sgen.util.check"
+local is_tensor, shape_str = check.is_tensor, check.shape_str
 
 local function exists(path)
   local f = io.open(path, "rb")
@@ -53,7 +48,7 @@ Dataset.__index = Dataset
 Dataset.__name = "sgen.data.Dataset"
 M.Dataset = Dataset
 
-local td_keys = {name = true, classes = true, range = true}
+local TD_KEYS = {"name", "classes", "range"}
 
 -- data.TensorDataset(images, labels, opts): images a tensor whose first dim
 -- indexes samples (uint8 images are scaled to [0,1] float32 per batch, or to
@@ -81,11 +76,7 @@ function M.TensorDataset(images, labels, opts)
   end
   opts = opts or {}
   if type(opts) ~= "table" then error(fname .. ": argument 3 (opts) expected a table, got " .. type(opts), 2) end
-  for k in pairs(opts) do
-    if not td_keys[k] then
-      error(fname .. ": unknown option '" .. tostring(k) .. "' (expected name, classes, range)", 2)
-    end
-  end
+  check.options(opts, TD_KEYS, fname)
   local range = opts.range or "01"
   if range ~= "01" and range ~= "pm1" then
     error(fname .. ": option range expected \"01\" ([0,1]) or \"pm1\" ([-1,1]), got " .. tostring(range), 2)
@@ -329,7 +320,7 @@ local function to_channels(img, channels)
   return (img[1] * 0.299 + img[2] * 0.587 + img[3] * 0.114):unsqueeze(1)
 end
 
-local images_keys = {size = true, channels = true}
+local IMAGES_KEYS = {"size", "channels"}
 
 -- data.images(dir, {size=, channels=}): every *.png of dir, sorted by name.
 -- If dir has no PNG files of its own but subfolders holding PNGs, each
@@ -344,9 +335,7 @@ function M.images(dir, opts)
   check_dir(dir, fname, "", 2)
   opts = opts or {}
   if type(opts) ~= "table" then error(fname .. ": argument 2 (opts) expected a table, got " .. type(opts), 2) end
-  for k in pairs(opts) do
-    if not images_keys[k] then error(fname .. ": unknown option '" .. tostring(k) .. "' (expected size, channels)", 2) end
-  end
+  check.options(opts, IMAGES_KEYS, fname)
   local size = opts.size
   if size ~= nil then
     if math.type(size) == "integer" then size = {size, size} end

@@ -46,7 +46,7 @@ local sg = require "sgen"
 
 local M = {}
 
-local C = require("sgen.util.argcheck").new("sgen.metrics.")
+local C = require("sgen.util.check").new("sgen.metrics.")
 local fail, is_tensor, typename, shape_str = C.fail, C.is_tensor, C.typename, C.shape_str
 local check_opts, opt_int = C.check_opts, C.opt_int
 

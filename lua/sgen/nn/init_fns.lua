@@ -2,6 +2,7 @@
 -- its tensor in place without recording autograd and returns it.
 local sg = require "sgen"
 local U = require "sgen.nn.util"
+local check = require "sgen.util.check"
 
 local init = {}
 
@@ -149,11 +150,7 @@ local function kaiming_args(fname, a, opts)
   end
   opts = opts or {}
   if type(opts) ~= "table" then ferr(fname, "expected an options table, got %s", U.typename(opts)) end
-  for k in pairs(opts) do
-    if k ~= "a" and k ~= "mode" and k ~= "nonlinearity" then
-      ferr(fname, "unknown option '%s' (expected a, mode, nonlinearity)", tostring(k))
-    end
-  end
+  check.options(opts, {"a", "mode", "nonlinearity"}, "sgen.nn.init." .. fname, 0)
   a = num(fname, "a", a ~= nil and a or opts.a, 0)
   return a, opts.mode or "fan_in", opts.nonlinearity or "leaky_relu"
 end

@@ -20,6 +20,7 @@
 -- field assignment reaches __newindex.
 local sg = require "sgen"
 local U = require "sgen.nn.util"
+local class = require "sgen.util.class"
 
 local is_tensor, is_module, fail = U.is_tensor, U.is_module, U.fail
 
@@ -40,31 +41,29 @@ local function od_del(d, k)
 end
 
 -- ---------------------------------------------------------------- class machinery
-local Module = {}
-Module.__name = "Module"
+-- Module is made with sgen.util.class, which copies the metamethods below
+-- (__index, __newindex, __call, __tostring, __len, __pairs) into each class
+-- that extend() makes.
+local Module = class("Module")
 Module.__is_module = true
 
 local function class_name(self)
   return getmetatable(self).__name or "Module"
 end
 
--- Metamethods must live in the metatable itself (Lua does not look them up
--- through __index), so extend() copies them into each new class.
-local METAMETHODS = {"__index", "__newindex", "__call", "__tostring", "__len", "__pairs"}
+local function module_class_tostring(cls) return "sgen.nn." .. cls.__name .. " (class)" end
+getmetatable(Module).__tostring = module_class_tostring
 
-local function new_instance(cls, ...)
-  local self = setmetatable({
+-- An instance's raw table: registration goes through __newindex.
+function Module.__alloc()
+  return {
     _parameters = od_new(),
     _buffers = od_new(),
     _modules = od_new(),
     _attrs = {training = true},
     _nonpersistent = {},
-  }, cls)
-  self:init(...)
-  return self
+  }
 end
-
-local class_mt_cache = setmetatable({}, {__mode = "k"})
 
 -- Module:extend(name) -> a new class inheriting from Module (or from the
 -- class it is called on). Call the class to make an instance.
@@ -72,20 +71,11 @@ function Module:extend(name)
   if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
     error("sgen.nn.Module:extend: expected a class name (an identifier), got " .. U.typename(name), 2)
   end
-  local parent = self
-  local cls = {}
-  for _, mm in ipairs(METAMETHODS) do cls[mm] = parent[mm] end
-  cls.__name = name
+  local cls = class(name, self)
   cls.__is_module = true
-  cls.super = parent
-  local mt = {__index = parent, __call = new_instance,
-              __tostring = function() return "sgen.nn." .. name .. " (class)" end}
-  class_mt_cache[cls] = mt
-  return setmetatable(cls, mt)
+  getmetatable(cls).__tostring = module_class_tostring
+  return cls
 end
-
-setmetatable(Module, {__call = new_instance,
-                      __tostring = function() return "sgen.nn.Module (class)" end})
 
 -- ---------------------------------------------------------------- field access
 function Module.__index(self, k)

@@ -5,15 +5,9 @@ local sg = require "sgen"
 
 local U = {}
 
-local tensor_methods = sg.core.Tensor
+local check = require "sgen.util.check"
 
--- True for a live or freed sgen tensor (userdata whose __index finds the
--- Tensor method table).
-function U.is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__methods == tensor_methods
-end
+U.is_tensor = check.is_tensor
 
 function U.is_module(v)
   if type(v) ~= "table" then return false end
@@ -21,12 +15,7 @@ function U.is_module(v)
   return type(mt) == "table" and mt.__is_module == true
 end
 
--- "2x3x4" ("scalar" for a 0-dim tensor)
-function U.shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+U.shape_str = check.shape_str
 
 function U.fail(name, fmt, ...)
   error("sgen.nn." .. name .. ": " .. string.format(fmt, ...), 0)
@@ -38,21 +27,15 @@ function U.typename(v)
   return type(v)
 end
 
--- The options table at position idx of a constructor (nil -> {}); unknown
--- keys raise "sgen.nn.Conv2d: unknown option 'strides' (expected a, b)".
+-- The options table of a constructor (nil -> {}); unknown keys raise
+-- check.options' message, named "sgen.nn.<name>", without a position as
+-- every sgen.nn message.
 function U.opts(name, o, allowed)
   if o == nil then return {} end
   if type(o) ~= "table" or U.is_tensor(o) or U.is_module(o) then
     U.fail(name, "expected an options table, got %s", U.typename(o))
   end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(o) do
-    if not set[k] then
-      U.fail(name, "unknown option '%s' (expected %s)", tostring(k), table.concat(allowed, ", "))
-    end
-  end
-  return o
+  return check.options(o, allowed, "sgen.nn." .. name, 0)
 end
 
 local function is_int(v) return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v) and v == v and v ~= math.huge and v ~= -math.huge) end

@@ -7,13 +7,14 @@
 -- step (last_epoch becomes 0). Call scheduler:step() after optimizer:step(),
 -- usually once per epoch.
 local Optimizer = require "sgen.optim.optimizer"
+local check = require "sgen.util.check"
+local class = require "sgen.util.class"
 
 local fail, typename = Optimizer.fail, Optimizer.typename
 
 local M = {}
 
-local LRScheduler = {}
-LRScheduler.__index = LRScheduler
+local LRScheduler = class("sgen.optim.lr_scheduler.LRScheduler")
 M.LRScheduler = LRScheduler
 
 local function is_optimizer(o)
@@ -27,15 +28,7 @@ local function check_opts(fname, opts, allowed)
     fail(string.format("%s: the options argument expected a table, got %s", fname,
                        typename(opts)))
   end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      fail(string.format("%s: unknown option '%s' (expected %s)", fname, tostring(k),
-                         table.concat(allowed, ", ")))
-    end
-  end
-  return opts
+  return check.options(opts, allowed, fname, 0)
 end
 
 local function check_number(fname, what, v)
@@ -59,24 +52,29 @@ local function check_integer(fname, what, v, lo)
   return v
 end
 
--- Defines a scheduler class: Class(optimizer, ...) calls cls._setup(self, ...)
+function LRScheduler.init()
+  fail("sgen.optim.lr_scheduler.LRScheduler: a base class; use StepLR, MultiStepLR, "
+       .. "ExponentialLR or CosineAnnealingLR")
+end
+
+-- Prints "StepLR(last_epoch=3, lr=0.01)".
+function LRScheduler:__tostring()
+  return string.format("%s(last_epoch=%d, lr=%s)", getmetatable(self).name, self.last_epoch,
+                       table.concat(self:get_last_lr(), ", "))
+end
+
+-- Defines a scheduler class: Class(optimizer, ...) calls setup(self, ...)
 -- which checks and stores its settings and returns last_epoch.
 local function define(name, setup)
-  local cls = setmetatable({}, {__index = LRScheduler})
-  cls.__index = cls
+  local cls = class("sgen.optim.lr_scheduler." .. name, LRScheduler)
   cls.name = name
-  cls.fname = "sgen.optim.lr_scheduler." .. name
-  cls.__name = cls.fname
-  cls.__tostring = function(self)
-    return string.format("%s(last_epoch=%d, lr=%s)", name, self.last_epoch,
-                         table.concat(self:get_last_lr(), ", "))
-  end
-  local function new(optimizer, ...)
+  cls.fname = cls.__name
+  function cls:init(optimizer, ...)
     if not is_optimizer(optimizer) then
       fail(string.format("%s: argument 1 (optimizer) expected an optimizer, got %s", cls.fname,
                          typename(optimizer)))
     end
-    local self = setmetatable({optimizer = optimizer}, cls)
+    self.optimizer = optimizer
     local last_epoch = setup(self, ...)
     last_epoch = check_integer(cls.fname, "last_epoch", last_epoch, -1)
     local groups = optimizer.param_groups
@@ -98,10 +96,8 @@ local function define(name, setup)
     self.last_epoch = last_epoch
     self._step_count = 0
     self:step()
-    return self
   end
-  cls.new = new
-  return setmetatable(cls, {__index = LRScheduler, __call = function(_, ...) return new(...) end})
+  return cls
 end
 
 local function check_self(self, method)

@@ -16,10 +16,10 @@
 --             under sg.no_grad, writes the parameter and the state tensors
 --             with copy_ and registers its temporaries with Optimizer.tmp
 local core = require "sgen.core"
+local check = require "sgen.util.check"
+local class = require "sgen.util.class"
 
-local Optimizer = {}
-Optimizer.__index = Optimizer
-Optimizer.__name = "sgen.optim.Optimizer"
+local Optimizer = class("sgen.optim.Optimizer")
 
 -- Marks a required option in `defaults` (SGD's lr, as in PyTorch).
 Optimizer.REQUIRED = setmetatable({}, {__tostring = function() return "<required>" end})
@@ -30,11 +30,7 @@ local EXTRA_GROUP_KEYS = {params = true, initial_lr = true}
 
 -- ---- small helpers (shared with the rest of sgen.optim) ----
 
-local function is_tensor(x)
-  if type(x) ~= "userdata" then return false end
-  local mt = getmetatable(x)
-  return type(mt) == "table" and mt.__name == "sgen.Tensor"
-end
+local is_tensor = check.is_tensor
 Optimizer.is_tensor = is_tensor
 
 -- "tensor", "freed tensor", "number", ... for messages.
@@ -47,12 +43,7 @@ Optimizer.typename = typename
 local function fail(msg) error(msg, 0) end
 Optimizer.fail = fail
 
--- Shapes as "3x4" (a 0-dim tensor as "scalar").
-local function shape_str(t)
-  local s = t:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+local shape_str = check.shape_str
 Optimizer.shape_str = shape_str
 
 -- Deep copy of plain values (tables of numbers such as betas); tensors are
@@ -153,46 +144,30 @@ function Optimizer.define(spec)
   for _, k in ipairs({"name", "keys", "defaults", "validate", "init_state", "update"}) do
     if spec[k] == nil then error("sgen.optim.Optimizer.define: spec." .. k .. " is missing", 2) end
   end
-  local cls = {}
+  local cls = class("sgen.optim." .. spec.name, Optimizer)
   for k, v in pairs(spec) do cls[k] = v end
-  cls.fname = "sgen.optim." .. spec.name
-  cls.__index = cls
-  cls.__name = cls.fname
-  cls.__tostring = Optimizer.__tostring
-  cls.new = function(params, opts) return Optimizer._construct(cls, params, opts) end
-  return setmetatable(cls, {
-    __index = Optimizer,
-    __call = function(c, params, opts) return Optimizer._construct(c, params, opts) end,
-  })
-end
-
-local function keys_list(cls, with_params)
-  local names = {}
-  if with_params then names[1] = "params" end
-  for _, k in ipairs(cls.keys) do names[#names + 1] = k end
-  return table.concat(names, ", ")
+  cls.fname = cls.__name
+  return cls
 end
 
 -- Raises on keys of t that are not options of cls. `where` names the table
 -- (" in params[2]") and `extra` allows group keys (params, initial_lr).
 local function check_keys(cls, t, where, extra)
-  local known = {}
-  for _, k in ipairs(cls.keys) do known[k] = true end
-  -- report the first unknown key in a stable (sorted) order
-  local bad
-  for k in pairs(t) do
-    if not (type(k) == "string" and (known[k] or (extra and EXTRA_GROUP_KEYS[k]))) then
-      local s = type(k) == "string" and k or ("(" .. type(k) .. " key " .. tostring(k) .. ")")
-      if bad == nil or s < bad then bad = s end
-    end
+  local allowed = {}
+  if extra then
+    allowed[1] = "params"
+    for k in pairs(EXTRA_GROUP_KEYS) do allowed[k] = true end
   end
-  if bad then
-    fail(string.format("%s: unknown option '%s'%s (expected %s)", cls.fname, bad, where,
-                       keys_list(cls, extra)))
-  end
+  for _, k in ipairs(cls.keys) do allowed[#allowed + 1] = k end
+  check.options(t, allowed, cls.fname, 0, where)
 end
 
-function Optimizer._construct(cls, params, opts)
+-- Optimizer(params, opts) through a class made by define.
+function Optimizer:init(params, opts)
+  local cls = getmetatable(self)
+  if cls == Optimizer then
+    fail("sgen.optim.Optimizer: a base class; make optimizers with Optimizer.define (see sgd.lua)")
+  end
   local fname = cls.fname
   if opts ~= nil and (type(opts) ~= "table" or is_tensor(opts)) then
     fail(string.format("%s: argument 2 (options) expected a table, got %s", fname,
@@ -214,7 +189,7 @@ function Optimizer._construct(cls, params, opts)
   end
   if not has_required then cls.validate(fname, probe, "") end
 
-  local self = setmetatable({defaults = defaults, state = {}, param_groups = {}}, cls)
+  self.defaults, self.state, self.param_groups = defaults, {}, {}
 
   if type(params) ~= "table" or is_tensor(params) then
     fail(string.format("%s: argument 1 (params) expected a list of tensors or of parameter "
@@ -238,7 +213,6 @@ function Optimizer._construct(cls, params, opts)
   else
     self:_add_group({params = params}, nil)
   end
-  return self
 end
 
 -- Adds a group. `label` names the group in messages ("params[2]"), nil when
@@ -385,11 +359,7 @@ function Optimizer:zero_grad(opts)
       fail(string.format("%s: argument 1 (options) expected a table, got %s", fname,
                          typename(opts)))
     end
-    for k in pairs(opts) do
-      if k ~= "set_to_none" then
-        fail(string.format("%s: unknown option '%s' (expected set_to_none)", fname, tostring(k)))
-      end
-    end
+    check.options(opts, {"set_to_none"}, fname, 0)
     if opts.set_to_none ~= nil then
       if type(opts.set_to_none) ~= "boolean" then
         fail(string.format("%s: set_to_none must be a boolean, got %s", fname,

@@ -12,6 +12,7 @@
 -- so an optimizer's state can share a file with a model's weights.
 local Optimizer = require "sgen.optim.optimizer"
 
+local check = require "sgen.util.check"
 local fail, typename, is_tensor = Optimizer.fail, Optimizer.typename, Optimizer.is_tensor
 
 local FORMAT = "sgen.optim.state/1"
@@ -201,11 +202,7 @@ local function check_prefix(fname, opts)
     fail(string.format("%s: the options argument expected a table, got %s", fname,
                        typename(opts)))
   end
-  for k in pairs(opts) do
-    if k ~= "prefix" then
-      fail(string.format("%s: unknown option '%s' (expected prefix)", fname, tostring(k)))
-    end
-  end
+  check.options(opts, {"prefix"}, fname, 0)
   if opts.prefix == nil then return "optim." end
   if type(opts.prefix) ~= "string" then
     fail(string.format("%s: prefix must be a string, got %s", fname, typename(opts.prefix)))

@@ -39,7 +39,7 @@ local core = require "sgen.core"
 
 local M = {}
 
-local C = require("sgen.util.argcheck").new("sgen.sparse.")
+local C = require("sgen.util.check").new("sgen.sparse.")
 local is_tensor, fail, shape_str = C.is_tensor, C.fail, C.shape_str
 local function check_opts(fname, opts, allowed) return C.check_opts(fname, opts, 2, allowed) end
 

@@ -18,12 +18,13 @@ for _, name in ipairs({ "l0_project", "l0inf_project", "soft_threshold", "hard_t
   sparse[name] = assert(core[name], "sgen.core lacks " .. name)
 end
 
-local TensorMT = getmetatable(core.zeros(0))
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
 
 local function check_tensor(fname, x)
-  if getmetatable(x) ~= TensorMT then
+  if not is_tensor(x) then
     fail("sgen.%s: argument 1 (input) expected a tensor, got %s", fname, type(x))
   end
   if x:is_freed() then
@@ -31,27 +32,14 @@ local function check_tensor(fname, x)
   end
 end
 
-local function shape_str(x)
-  local s = x:shape()
-  if #s == 0 then return "scalar" end
-  return table.concat(s, "x")
-end
+local shape_str = check.shape_str
 
 local function check_opts(fname, opts, allowed)
   if opts == nil then return {} end
-  if type(opts) ~= "table" or getmetatable(opts) == TensorMT then
-    fail("sgen.%s: argument 2 expected an options table, got %s", fname,
-      getmetatable(opts) == TensorMT and "tensor" or type(opts))
+  if type(opts) ~= "table" or is_tensor(opts) then
+    fail("sgen.%s: argument 2 expected an options table, got %s", fname, check.typename(opts))
   end
-  for k in pairs(opts) do
-    local ok = false
-    for _, a in ipairs(allowed) do if k == a then ok = true end end
-    if not ok then
-      fail("sgen.%s: unknown option '%s' (expected %s)", fname,
-        type(k) == "string" and k or "(not a string)", table.concat(allowed, ", "))
-    end
-  end
-  return opts
+  return check.options(opts, allowed, "sgen." .. fname, 0)
 end
 
 -- l1_penalty(x): mean over the batch (dim 1) of the L1 norm of each sample,

@@ -8,6 +8,7 @@
 local sg = require "sgen"
 local core = require "sgen.core"
 local Module = require("sgen.nn.module").Module
+local check = require "sgen.util.check"
 
 local M = {}
 
@@ -30,15 +31,7 @@ end
 local function check_opts(name, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then fail(name, "argument 2 (opts) expected a table, got %s", type(opts)) end
-  for key in pairs(opts) do
-    if not allowed[key] then
-      local names = {}
-      for a in pairs(allowed) do names[#names + 1] = a end
-      table.sort(names)
-      fail(name, "unknown option '%s' (expected %s)", tostring(key), table.concat(names, ", "))
-    end
-  end
-  return opts
+  return check.options(opts, allowed, "sgen.nn." .. name, 0)
 end
 
 -- L0Project(k): per sample (dim 1 is the batch) keep the k largest |entries|

@@ -39,13 +39,8 @@ local function fail(fname, fmt, ...)
   error("sgen.train." .. fname .. ": " .. string.format(fmt, ...), 0)
 end
 
-local function is_tensor(x)
-  if type(x) ~= "userdata" then return false end
-  local mt = getmetatable(x)
-  return type(mt) == "table" and mt.__name == "sgen.Tensor"
-end
-
-local function typename(x) return is_tensor(x) and "tensor" or type(x) end
+local check = require "sgen.util.check"
+local is_tensor, typename = check.is_tensor, check.typename
 
 local function enc(v, what, fname) return state_io.json_encode(v, what, "sgen.train." .. fname) end
 local function dec(s, what, fname) return state_io.json_decode(s, what, "sgen.train." .. fname) end
@@ -188,7 +183,7 @@ local function value_of(state, field)
   return v
 end
 
-local shape_str = require("sgen.util.argcheck").shape_str
+local shape_str = check.shape_str
 
 -- ---- save ----
 
@@ -399,7 +394,7 @@ local Checkpointer = {}
 Checkpointer.__index = Checkpointer
 Checkpointer.__name = "sgen.train.Checkpointer"
 
-local CKPT_KEYS = {every = true, keep = true}
+local CKPT_KEYS = {"every", "keep"}
 
 -- Checkpointer(dir, {every = 0, keep = 2}): checkpoints in dir (created at
 -- the first save); every N steps with maybe_save / loop (0: only the final
@@ -411,9 +406,7 @@ function M.Checkpointer(dir, opts)
   end
   opts = opts or {}
   if type(opts) ~= "table" then fail(fname, "argument 2 (opts) expected a table, got %s", typename(opts)) end
-  for k in pairs(opts) do
-    if not CKPT_KEYS[k] then fail(fname, "unknown option '%s' (expected every, keep)", tostring(k)) end
-  end
+  check.options(opts, CKPT_KEYS, "sgen.train." .. fname, 0)
   local every, keep = opts.every or 0, opts.keep or 2
   if math.type(every) ~= "integer" or every < 0 then
     fail(fname, "option every expected an integer >= 0, got %s", tostring(opts.every))

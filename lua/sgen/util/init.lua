@@ -4,6 +4,7 @@
 --   util.json.encode/decode/read/write (sgen.util.json, over lua-dkjson)
 --   util.clock() -> wall seconds; util.timer() -> t:elapsed(), t:reset()
 --   util.format_duration(s) -> "MM:SS" / "H:MM:SS"
+--   util.check, util.class: argument checks and the class helper (sgen.util.check, .class)
 local time = require "sgen.util.time"
 
 local M = {
@@ -11,6 +12,8 @@ local M = {
   log = require "sgen.util.log",
   json = require "sgen.util.json",
   time = time,
+  check = require "sgen.util.check",
+  class = require "sgen.util.class",
   clock = time.clock,
   timer = time.timer,
   format_duration = time.format_duration,

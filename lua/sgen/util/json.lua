@@ -21,11 +21,8 @@ function M.object(t) return setmetatable(t or {}, {__jsontype = "object"}) end
 -- A table that encodes as an array even when empty.
 function M.array(t) return setmetatable(t or {}, {__jsontype = "array"}) end
 
-local function is_tensor(v)
-  if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "sgen.Tensor"
-end
+local check = require "sgen.util.check"
+local is_tensor = check.is_tensor
 
 local function exception(reason, value, state, defaultmessage)
   if is_tensor(value) then
@@ -38,18 +35,14 @@ local function exception(reason, value, state, defaultmessage)
   return nil, defaultmessage
 end
 
-local encode_keys = {indent = true, keyorder = true}
+local ENCODE_KEYS = {"indent", "keyorder"}
 
 function M.encode(value, opts)
   opts = opts or {}
   if type(opts) ~= "table" then
     error("sgen.util.json.encode: argument 2 (opts) expected an options table, got " .. type(opts), 2)
   end
-  for k in pairs(opts) do
-    if not encode_keys[k] then
-      error("sgen.util.json.encode: unknown option '" .. tostring(k) .. "' (expected indent, keyorder)", 2)
-    end
-  end
+  check.options(opts, ENCODE_KEYS, "sgen.util.json.encode")
   local ok, s = pcall(dkjson.encode, value,
     {indent = opts.indent or false, keyorder = opts.keyorder, exception = exception})
   if not ok or type(s) ~= "string" then

@@ -19,6 +19,7 @@
 -- opts.append = true continues existing files (the CSV's header must match
 -- `fields` when both are given; else its header gives the columns).
 local json = require "sgen.util.json"
+local check = require "sgen.util.check"
 
 local M = {}
 
@@ -109,7 +110,7 @@ function M.csv_split(line)
   return out
 end
 
-local opt_keys = {csv = true, jsonl = true, fields = true, append = true}
+local OPT_KEYS = {"csv", "jsonl", "fields", "append"}
 
 -- log.new(path | {csv=, jsonl=}, {fields=, append=})
 function M.new(spec, opts)
@@ -135,11 +136,7 @@ function M.new(spec, opts)
   else
     error("sgen.util.log.new: argument 1 expected a path or a table {csv=, jsonl=}, got " .. type(spec), 2)
   end
-  for k in pairs(cfg) do
-    if not opt_keys[k] then
-      error("sgen.util.log.new: unknown option '" .. tostring(k) .. "' (expected csv, jsonl, fields, append)", 2)
-    end
-  end
+  check.options(cfg, OPT_KEYS, "sgen.util.log.new")
   if cfg.csv == nil and cfg.jsonl == nil then
     error("sgen.util.log.new: give a csv and/or a jsonl path", 2)
   end

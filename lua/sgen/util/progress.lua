@@ -17,6 +17,7 @@
 -- (run once per process through os.execute; the shell inherits our stdout).
 -- Output goes to opts.out (a file handle; io.stdout by default).
 local time = require "sgen.util.time"
+local check = require "sgen.util.check"
 
 local M = {}
 
@@ -43,8 +44,7 @@ end
 M.isatty = stdout_isatty
 
 local modes = {bar = true, plain = true, off = true}
-local opt_keys = {desc = true, every = true, seconds = true, out = true, mode = true,
-                  width = true, refresh = true, unit = true}
+local OPT_KEYS = {"desc", "every", "seconds", "out", "mode", "width", "refresh", "unit"}
 
 local function check_count(v, what, fname, allow_nil)
   if v == nil and allow_nil then return end
@@ -65,12 +65,7 @@ function M.new(total, opts)
   if type(opts) ~= "table" then
     error("sgen.util.progress.new: argument 2 (opts) expected an options table, got " .. type(opts), 2)
   end
-  for k in pairs(opts) do
-    if not opt_keys[k] then
-      error("sgen.util.progress.new: unknown option '" .. tostring(k) ..
-        "' (expected desc, every, seconds, out, mode, width, refresh, unit)", 2)
-    end
-  end
+  check.options(opts, OPT_KEYS, "sgen.util.progress.new")
   local mode = opts.mode or os.getenv("SGEN_PROGRESS")
   if mode == "" then mode = nil end
   if mode ~= nil and not modes[mode] then
