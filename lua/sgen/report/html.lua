@@ -69,10 +69,10 @@ end
 -- key/value table of a flat table (sorted keys).
 function M.kv_table(t, opts)
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
   table.sort(keys)
   local rows = {}
-  for _, k in ipairs(keys) do rows[#rows + 1] = {key = k .. (M.is_fid(k) and " †" or ""), value = t[k]} end
+  for _, k in ipairs(keys) do rows[#rows + 1] = {key = k .. (M.is_fid(k) and " †" or ""), value = t[k] or t[tonumber(k)]} end
   return M.table({{key = "key", label = "key"}, {key = "value", label = "value"}}, rows, opts)
 end
 

@@ -393,7 +393,7 @@ end
 
 local function check_dirs(dirs, fname)
   if type(dirs) == "string" then dirs = {dirs} end
-  if type(dirs) ~= "table" or #dirs == 0 then
+  if type(dirs) ~= "table" then
     error(fname .. ": argument dirs expected a folder or a list of folders, got " .. type(dirs), 3)
   end
   for i, d in ipairs(dirs) do

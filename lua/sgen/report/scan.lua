@@ -76,7 +76,10 @@ function M.read_json(path)
   if text:match("^%s*$") then fail("%s is empty", path) end
   local ok, v = pcall(json.decode, text)
   if not ok then fail("%s is not valid JSON: %s", path, (tostring(v):gsub("^.-json%.decode: ", ""))) end
-  if type(v) ~= "table" then fail("%s holds a %s, expected a JSON object", path, type(v)) end
+  local mt = getmetatable(v)
+  if type(v) ~= "table" or (mt and mt.__jsontype == "array") then
+    fail("%s holds a JSON %s, expected a JSON object", path, type(v) == "table" and "array" or type(v))
+  end
   return v
 end
 

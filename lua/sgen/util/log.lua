@@ -18,6 +18,10 @@
 -- needed), booleans, and one-element tensors (their :item()).
 -- opts.append = true continues existing files (the CSV's header must match
 -- `fields` when both are given; else its header gives the columns).
+-- A CSV named metrics.csv is a run's log: after each row its folder's
+-- report.html is brought up to date now and then (sgen.report.live, at most
+-- 1 % of the run's time); opts.report = false (or SGEN_LIVE_REPORT=0) leaves
+-- it alone.
 local json = require "sgen.util.json"
 
 local M = {}
@@ -109,7 +113,22 @@ function M.csv_split(line)
   return out
 end
 
-local opt_keys = {csv = true, jsonl = true, fields = true, append = true}
+-- The live report (required at the first row: sgen.report reads CSVs with
+-- this module). A missing piece (lfs) disables it with one warning.
+local live
+local function live_update(dir)
+  if live == nil then
+    local ok, mod = pcall(require, "sgen.report.live")
+    if not ok then
+      io.stderr:write("sgen: warning: no live report.html: ", tostring(mod), "\n")
+      mod = false
+    end
+    live = mod
+  end
+  if live then live.update(dir) end
+end
+
+local opt_keys = {csv = true, jsonl = true, fields = true, append = true, report = true}
 
 -- log.new(path | {csv=, jsonl=}, {fields=, append=})
 function M.new(spec, opts)
@@ -137,8 +156,11 @@ function M.new(spec, opts)
   end
   for k in pairs(cfg) do
     if not opt_keys[k] then
-      error("sgen.util.log.new: unknown option '" .. tostring(k) .. "' (expected csv, jsonl, fields, append)", 2)
+      error("sgen.util.log.new: unknown option '" .. tostring(k) .. "' (expected csv, jsonl, fields, append, report)", 2)
     end
+  end
+  if cfg.report ~= nil and type(cfg.report) ~= "boolean" then
+    error("sgen.util.log.new: option report expected a boolean, got " .. type(cfg.report), 2)
   end
   if cfg.csv == nil and cfg.jsonl == nil then
     error("sgen.util.log.new: give a csv and/or a jsonl path", 2)
@@ -185,6 +207,9 @@ function M.new(spec, opts)
     local f, err = io.open(cfg.csv, mode)
     if not f then error("sgen.util.log.new: cannot open " .. cfg.csv .. ": " .. tostring(err), 2) end
     self.csv, self.csv_path, self.header_written = f, cfg.csv, header_written
+    if cfg.report ~= false and (cfg.csv == "metrics.csv" or cfg.csv:match("/metrics%.csv$")) then
+      self.live_dir = cfg.csv:match("^(.*)/metrics%.csv$") or "."
+    end
   end
   if cfg.jsonl then
     local f, err = io.open(cfg.jsonl, mode)
@@ -234,6 +259,7 @@ function Logger:write(row)
     for i, f in ipairs(self.fields) do cells[i] = csv_cell(vals[f]) end
     self.csv:write(table.concat(cells, ","), "\n")
     self.csv:flush()
+    if self.live_dir then live_update(self.live_dir) end
   end
   if self.jsonl then
     local order, seen = {}, {}
