@@ -111,8 +111,10 @@ end
 
 local function is_image(name) return name:match("%.png$") or name:match("%.svg$") end
 
--- Images of a folder: its own *.png/*.svg, and the newest image of each
--- plain subfolder (samples/iter_NNNNNN.png: the latest samples).
+-- Images of a folder: its own *.png/*.svg, and (with_subdirs: a run still
+-- training) the newest image of each plain subfolder
+-- (samples/iter_NNNNNN.png: the latest samples; a finished run has its
+-- final ones at the top).
 local function images_of(dir, lenient, with_subdirs)
   local imgs = {}
   local function add(rel)
@@ -228,7 +230,7 @@ function M.load_run(dir, opts)
       run.values[k] = v
     end
   end
-  run.images = images_of(dir, opts.lenient, true)
+  run.images = images_of(dir, opts.lenient, not run.summary)
   run.status = run.summary and "done" or "running"
   return run
 end
