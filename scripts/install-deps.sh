@@ -6,7 +6,7 @@
 #   bash scripts/install-deps.sh --bench   also PyTorch, numpy and python3-venv (the PyPI torch peer), for `make bench`
 #                                          and the fixture scripts tools/make_*.py
 #   bash scripts/install-deps.sh --browser also headless Chromium, for the `sgen report` browser tests
-#                                          (spec/report_browser_spec.lua; `make test` asks for it)
+#                                          (spec/report_spec.lua; `make test` asks for it)
 #   ... --list                             print the packages, install nothing
 #
 # Chromium (several hundred MB) is likewise only for the report's browser
