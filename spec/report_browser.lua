@@ -17,8 +17,10 @@ local function flags(profile)
 end
 
 -- find() -> the browser command, or nil and why it cannot start.
+-- SGEN_CHROMIUM names the browser to use (else the first of CANDIDATES on PATH).
 function B.find()
-  for _, name in ipairs(CANDIDATES) do
+  local chosen = os.getenv("SGEN_CHROMIUM")
+  for _, name in ipairs(chosen and {chosen} or CANDIDATES) do
     local path = H.sh("command -v " .. name .. " 2>/dev/null || true"):gsub("%s+$", "")
     if path ~= "" then
       local profile = H.tmpdir()
@@ -30,7 +32,7 @@ function B.find()
         (err:match("[^\n]*ERROR[^\n]*") or err:sub(1, 200)))
     end
   end
-  return nil, "no chromium on PATH"
+  return nil, chosen and ("SGEN_CHROMIUM=" .. chosen .. " is not found") or "no chromium on PATH"
 end
 
 -- dump(browser, file, query) -> the DOM after load, as text.
