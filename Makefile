@@ -1,5 +1,6 @@
 # Thin wrapper around CMake. `make test` and `make demo` first install any
-# missing Debian packages (scripts/install-deps.sh, a no-op when all are there).
+# missing Debian packages (scripts/install-deps.sh, a no-op when all are there);
+# `make test` also headless Chromium (--browser), for the report's browser tests.
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc)
@@ -17,6 +18,7 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: deps build
+	@bash scripts/install-deps.sh --browser
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # C tests, then the Lua specs (plain lua5.4 loading the instrumented core.so,
@@ -38,9 +40,11 @@ sanitize: deps
 DEMO_OUT ?= runs/demo
 demo: deps build
 	$(BUILD)/bin/sgen run experiments/dip_denoise.lua --demo --out=$(DEMO_OUT)
+	@$(BUILD)/bin/sgen report $(DEMO_OUT) --title "make demo: DIP denoising, three variants" >/dev/null
 	@echo
 	@echo "demo images: $(DEMO_OUT)/noisy.png and $(DEMO_OUT)/<variant>/best_average.png,"
 	@echo "PSNR curves: $(DEMO_OUT)/<variant>/psnr.svg, table: $(DEMO_OUT)/table.md"
+	@echo "report, the three variants side by side (open it in a browser): $(DEMO_OUT)/report.html"
 
 bench: deps build
 	@bash scripts/install-deps.sh --bench

@@ -68,5 +68,10 @@ int sgen_cmd_eval(int argc, char **argv);  /* sgen_run.c: sgen -e CODE [ARGS] */
 int sgen_cmd_repl(void);                   /* sgen_repl.c */
 int sgen_cmd_info(void);                   /* sgen_info.c */
 int sgen_cmd_test(int argc, char **argv);  /* sgen_info.c: argv = busted's arguments */
+int sgen_cmd_report(int argc, char **argv); /* sgen_report.c: RUN_DIR... [--out FILE] */
+/* sgen_run.c: after a script, rewrites the live report.html of each run
+ * folder its metrics log touched, without the refresh (sgen.report.live);
+ * status is "done" or "stopped". */
+void sgen_finish_live_reports(lua_State *L, const char *status);
 
 #endif

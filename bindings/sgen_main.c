@@ -1,5 +1,5 @@
 /* The `sgen` executable: `sgen run FILE.lua [--key=value ...]`, the REPL,
- * `sgen info`, `sgen test`, `sgen help`, `sgen --version`
+ * `sgen info`, `sgen test`, `sgen report`, `sgen help`, `sgen --version`
  * (ARCHITECTURE.md §4). The bindings are linked in: sgen.core is put in
  * package.preload and the Lua library (lua/sgen) is found next to the
  * executable after `cmake --install`, else in the source tree. */
@@ -29,6 +29,10 @@ static void usage(FILE *f) {
         "  sgen -e CODE [ARGS]         run the Lua chunk CODE (sg, nn, F defined)\n"
         "  sgen info                   version, build options, BLAS, threads, CUDA\n"
         "  sgen test [BUSTED ARGS]     run the spec suite with busted (build tree)\n"
+        "  sgen report RUN_DIR... [--out FILE] [--images embed|link|none] [--title T]\n"
+        "                              one HTML page of a run folder, or comparing\n"
+        "                              several (default FILE: report.html in the one\n"
+        "                              folder given, else ./report.html)\n"
         "  sgen help, -h, --help       this help\n"
         "  sgen --version, -v          the version\n"
         "\n"
@@ -276,6 +280,7 @@ int main(int argc, char **argv) {
     return sgen_cmd_info();
   }
   if (strcmp(cmd, "test") == 0) return sgen_cmd_test(argc - 2, argv + 2);
+  if (strcmp(cmd, "report") == 0) return sgen_cmd_report(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
     usage(stdout);
     return 0;

@@ -40,6 +40,27 @@ static void warn_unread_options(lua_State *L) {
   lua_settop(L, top);
 }
 
+static int finish_live(lua_State *L) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  /* only when the script's logs loaded it: no live report was written else */
+  if (lua_getfield(L, -1, "sgen.report.live") != LUA_TTABLE) return 0;
+  lua_getfield(L, -1, "finish_all");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+void sgen_finish_live_reports(lua_State *L, const char *status) {
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, finish_live);
+  lua_pushstring(L, status);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    fprintf(stderr, "sgen: warning: cannot finish the live report.html: %s\n", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+}
+
 static int set_args(lua_State *L) {
   /* upvalue-free: arguments are (argv table, script, progname) */
   lua_getglobal(L, "require");
@@ -110,10 +131,12 @@ int sgen_cmd_run(int argc, char **argv) {
     int code = sgen_is_usage_error(L, -1) ? SGEN_EXIT_USAGE : SGEN_EXIT_ERROR;
     int interrupted = sgen_interrupted();
     sgen_report(L);
+    sgen_finish_live_reports(L, interrupted ? "interrupted" : "stopped by an error");
     lua_close(L);
     if (interrupted) sgen_exit_interrupted(); /* killed by SIGINT: 130 in the shell */
     return code;
   }
+  sgen_finish_live_reports(L, sgen_interrupted() ? "interrupted" : "done");
   warn_unread_options(L);
   int interrupted = sgen_interrupted();
   lua_close(L);

@@ -5,22 +5,27 @@
 #   bash scripts/install-deps.sh           building, `make demo` and `make test`
 #   bash scripts/install-deps.sh --bench   also PyTorch, numpy and python3-venv (the PyPI torch peer), for `make bench`
 #                                          and the fixture scripts tools/make_*.py
+#   bash scripts/install-deps.sh --browser also headless Chromium, for the `sgen report` browser tests
+#                                          (spec/report_spec.lua; `make test` asks for it)
 #   ... --list                             print the packages, install nothing
 #
+# Chromium (several hundred MB) is likewise only for the report's browser
+# tests; `make demo` and `sgen report` itself need no browser.
 # PyTorch (python3-torch and its dependencies, several hundred MB) is kept out
 # of the default set: the tests read committed fixtures and need no Python.
 set -euo pipefail
 
 usage() {
-  echo "usage: bash scripts/install-deps.sh [--bench] [--list]"
-  echo "  --bench  also PyTorch and numpy (make bench, tools/make_*.py fixture scripts)"
-  echo "  --list   print the packages, one a line, and install nothing"
+  echo "usage: bash scripts/install-deps.sh [--bench] [--browser] [--list]"
+  echo "  --bench    also PyTorch and numpy (make bench, tools/make_*.py fixture scripts)"
+  echo "  --browser  also headless Chromium (the sgen report browser tests, make test)"
+  echo "  --list     print the packages, one a line, and install nothing"
 }
 
 # building, the demo and the tests
 packages=(
   build-essential cmake pkg-config
-  liblua5.4-dev lua5.4 lua-busted lua-dkjson
+  liblua5.4-dev lua5.4 lua-busted lua-dkjson lua-filesystem
   libpng-dev zlib1g-dev libcjson-dev libedit-dev
   libopenblas-openmp-dev libdnnl-dev
   dataset-fashion-mnist
@@ -30,17 +35,25 @@ bench_packages=(
   python3 python3-torch python3-numpy python3-pil python3-venv
 )
 
+# the browser tests of `sgen report` (headless Chromium)
+browser_packages=(
+  chromium
+)
+
 bench=0
+browser=0
 list=0
 for arg in "$@"; do
   case "$arg" in
     --bench) bench=1 ;;
+    --browser) browser=1 ;;
     --list) list=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
   esac
 done
 if [ "$bench" -eq 1 ]; then packages+=("${bench_packages[@]}"); fi
+if [ "$browser" -eq 1 ]; then packages+=("${browser_packages[@]}"); fi
 
 if [ "$list" -eq 1 ]; then
   printf '%s\n' "${packages[@]}"

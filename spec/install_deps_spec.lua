@@ -39,6 +39,16 @@ describe("scripts/install-deps.sh", function()
     assert.is_true(nbench > nbase)
   end)
 
+  it("adds headless Chromium only with --browser (the report's browser tests)", function()
+    local base, nbase = list()
+    assert.is_nil(base.chromium)
+    assert.is_true(base["lua-filesystem"])   -- sgen report lists folders with it
+    local browser, nbrowser = list("--browser")
+    for p in pairs(base) do assert.is_true(browser[p], p) end
+    assert.is_true(browser.chromium)
+    assert.equal(nbase + 1, nbrowser)
+  end)
+
   it("rejects unknown arguments", function()
     local _, err, code = H.sh("bash " .. H.shell_quote(SCRIPT) .. " --benchh")
     assert.equal(2, code)

@@ -281,7 +281,7 @@ describe("sg.util.log", function()
       "sgen.util.log.new: argument 1 expected a path or a table {csv=, jsonl=}, got number")
     assert.has_error(function() util.log.new{} end, "sgen.util.log.new: give a csv and/or a jsonl path")
     assert.has_error(function() util.log.new{cvs = "x.csv"} end,
-      "sgen.util.log.new: unknown option 'cvs' (expected csv, jsonl, fields, append)")
+      "sgen.util.log.new: unknown option 'cvs' (expected csv, jsonl, fields, append, report)")
     assert.has_error(function() util.log.new("/nonexistent-dir/m.csv") end,
       "sgen.util.log.new: cannot open /nonexistent-dir/m.csv: /nonexistent-dir/m.csv: No such file or directory")
     local csv = tmpname(".csv")

@@ -18,6 +18,10 @@
 -- needed), booleans, and one-element tensors (their :item()).
 -- opts.append = true continues existing files (the CSV's header must match
 -- `fields` when both are given; else its header gives the columns).
+-- A CSV named metrics.csv is a run's log: after each row its folder's
+-- report.html is brought up to date now and then (sgen.report.live, at most
+-- 1 % of the run's time); opts.report = false (or SGEN_LIVE_REPORT=0) leaves
+-- it alone.
 local json = require "sgen.util.json"
 local check = require "sgen.util.check"
 
@@ -110,7 +114,22 @@ function M.csv_split(line)
   return out
 end
 
-local OPT_KEYS = {"csv", "jsonl", "fields", "append"}
+-- The live report (required at the first row: sgen.report reads CSVs with
+-- this module). A missing piece (lfs) disables it with one warning.
+local live
+local function live_update(dir)
+  if live == nil then
+    local ok, mod = pcall(require, "sgen.report.live")
+    if not ok then
+      io.stderr:write("sgen: warning: no live report.html: ", tostring(mod), "\n")
+      mod = false
+    end
+    live = mod
+  end
+  if live then live.update(dir) end
+end
+
+local OPT_KEYS = {"csv", "jsonl", "fields", "append", "report"}
 
 -- log.new(path | {csv=, jsonl=}, {fields=, append=})
 function M.new(spec, opts)
@@ -137,6 +156,9 @@ function M.new(spec, opts)
     error("sgen.util.log.new: argument 1 expected a path or a table {csv=, jsonl=}, got " .. type(spec), 2)
   end
   check.options(cfg, OPT_KEYS, "sgen.util.log.new")
+  if cfg.report ~= nil and type(cfg.report) ~= "boolean" then
+    error("sgen.util.log.new: option report expected a boolean, got " .. type(cfg.report), 2)
+  end
   if cfg.csv == nil and cfg.jsonl == nil then
     error("sgen.util.log.new: give a csv and/or a jsonl path", 2)
   end
@@ -182,6 +204,9 @@ function M.new(spec, opts)
     local f, err = io.open(cfg.csv, mode)
     if not f then error("sgen.util.log.new: cannot open " .. cfg.csv .. ": " .. tostring(err), 2) end
     self.csv, self.csv_path, self.header_written = f, cfg.csv, header_written
+    if cfg.report ~= false and (cfg.csv == "metrics.csv" or cfg.csv:match("/metrics%.csv$")) then
+      self.live_dir = cfg.csv:match("^(.*)/metrics%.csv$") or "."
+    end
   end
   if cfg.jsonl then
     local f, err = io.open(cfg.jsonl, mode)
@@ -231,6 +256,7 @@ function Logger:write(row)
     for i, f in ipairs(self.fields) do cells[i] = csv_cell(vals[f]) end
     self.csv:write(table.concat(cells, ","), "\n")
     self.csv:flush()
+    if self.live_dir then live_update(self.live_dir) end
   end
   if self.jsonl then
     local order, seen = {}, {}
