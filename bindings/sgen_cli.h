@@ -68,5 +68,9 @@ int sgen_cmd_eval(int argc, char **argv);  /* sgen_run.c: sgen -e CODE [ARGS] */
 int sgen_cmd_repl(void);                   /* sgen_repl.c */
 int sgen_cmd_info(void);                   /* sgen_info.c */
 int sgen_cmd_test(int argc, char **argv);  /* sgen_info.c: argv = busted's arguments */
+int sgen_cmd_launch(int argc, char **argv); /* sgen_launch.c: sgen launch -n N FILE.lua ... */
+/* sgen_launch.c: RANK, WORLD_SIZE, LOCAL_RANK (and the NCCL rank's GPU) from
+ * the MPI launcher's environment; called first thing in main. */
+void sgen_launcher_env(void);
 
 #endif

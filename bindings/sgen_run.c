@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sgen/dist.h"
 #include "sgen_cli.h"
 
 /* After a script that declared no options (sgen.cli.options) ends: names
@@ -110,6 +111,8 @@ int sgen_cmd_run(int argc, char **argv) {
     int code = sgen_is_usage_error(L, -1) ? SGEN_EXIT_USAGE : SGEN_EXIT_ERROR;
     int interrupted = sgen_interrupted();
     sgen_report(L);
+    /* a rank of `sgen launch` (sg.dist): the others must not wait for it */
+    sg_dist_abort_job(code);
     lua_close(L);
     if (interrupted) sgen_exit_interrupted(); /* killed by SIGINT: 130 in the shell */
     return code;
@@ -155,6 +158,7 @@ int sgen_cmd_eval(int argc, char **argv) {
   if (status != LUA_OK) {
     code = sgen_is_usage_error(L, -1) ? SGEN_EXIT_USAGE : SGEN_EXIT_ERROR;
     sgen_report(L);
+    sg_dist_abort_job(code);
   }
   lua_close(L);
   if (interrupted) sgen_exit_interrupted();
