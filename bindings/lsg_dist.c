@@ -121,6 +121,12 @@ static int m_reduce_scatter(lua_State *L) {
   return push_result(L, sg_dist_reduce_scatter(d, t, op));
 }
 
+static int m_all_reduce_autograd(lua_State *L) {
+  sg_dist *d = check_comm(L, "nn.all_reduce");
+  sg_tensor *t = lsg_check_tensor(L, 2, "dist.nn.all_reduce", "tensor");
+  return push_result(L, sg_dist_all_reduce_autograd(d, t));
+}
+
 static int m_barrier(lua_State *L) {
   check(L, sg_dist_barrier(check_comm(L, "barrier")));
   return 0;
@@ -133,6 +139,7 @@ void lsg_open_dist(lua_State *L, int core, int methods) {
       {"all_reduce", m_all_reduce}, {"broadcast", m_broadcast},
       {"all_gather", m_all_gather}, {"reduce_scatter", m_reduce_scatter},
       {"barrier", m_barrier},       {"bytes_communicated", m_bytes},
+      {"all_reduce_autograd", m_all_reduce_autograd},
       {NULL, NULL}};
   luaL_newmetatable(L, LSG_DIST_MT);
   int mt = lua_gettop(L);

@@ -308,3 +308,39 @@ void sg_dist_abort_job(int code) {
   (void)code;
 #endif
 }
+
+/* d(sum over ranks of t)/dt: the incoming gradients of all ranks summed
+ * (every rank runs the same backward, so the collectives pair up). */
+static sg_status all_reduce_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_status st = sg_require_first_order(node);
+  if (st != SG_OK) return st;
+  gi[0] = NULL;
+  if (go[0] == NULL || !sg_node_wants(node, 0)) return SG_OK;
+  sg_tensor *g = sg_clone(go[0]);
+  if (g == NULL) return sg_last_status();
+  st = sg_dist_all_reduce(node->extra, g, SG_DIST_SUM);
+  if (st != SG_OK) {
+    sg_release(g);
+    return st;
+  }
+  gi[0] = g;
+  return SG_OK;
+}
+
+sg_tensor *sg_dist_all_reduce_autograd(sg_dist *d, sg_tensor *t) {
+  if (check_tensor(d, "dist.nn.all_reduce", t, true, SG_DIST_SUM) != SG_OK) return NULL;
+  bool prev = sg_set_grad_enabled(false);
+  sg_tensor *out = sg_clone(t);
+  sg_set_grad_enabled(prev);
+  if (out == NULL) return NULL;
+  if (sg_dist_all_reduce(d, out, SG_DIST_SUM) != SG_OK) {
+    sg_release(out);
+    return NULL;
+  }
+  sg_node *n = sg_record("dist_all_reduce", all_reduce_backward, &t, 1, out);
+  if (n != NULL) {
+    n->extra = d; /* borrowed: backward must run before sg_dist_destroy */
+    n->differentiable = false;
+  }
+  return out;
+}

@@ -136,9 +136,28 @@ function M.reduce_scatter(t, opts)
   return call(c, "reduce_scatter", t, opts.op)
 end
 
+--- sg.dist.nn.all_reduce(t) -> a new tensor, the sum over ranks of t, recorded by
+-- autograd (its backward sums the gradients over ranks): torch.distributed.nn.all_reduce
+M.nn = {}
+function M.nn.all_reduce(t)
+  return call(comm("nn.all_reduce"), "all_reduce_autograd", t)
+end
+
 function M.barrier() call(comm("barrier"), "barrier") end
 
 --- sg.dist.bytes_communicated() -> payload bytes handed to the collectives so far
 function M.bytes_communicated() return comm("bytes_communicated"):bytes_communicated() end
+
+--- sg.dist.save(path, obj, opts): sg.save on rank 0 only, then a barrier so that no
+-- rank reads the file before it is complete; call it on every rank. Save the
+-- unwrapped module (ddp.module): the checkpoint then loads at any world size.
+-- Before init (one process) it is sg.save.
+function M.save(path, obj, opts)
+  if state.comm == nil or state.comm:info().rank == 0 then
+    local ok, err = pcall(require("sgen.io").save, path, obj, opts)
+    if not ok then error(err, 2) end
+  end
+  if state.comm ~= nil then call(state.comm, "barrier") end
+end
 
 return M

@@ -53,6 +53,11 @@ sg_tensor *sg_dist_all_gather(sg_dist *d, sg_tensor *t);
  * over ranks of the rank's block of t along dim 0 (shape {n / world, ...}). */
 sg_tensor *sg_dist_reduce_scatter(sg_dist *d, sg_tensor *t, sg_dist_op op);
 sg_status sg_dist_barrier(sg_dist *d);
+/* Out of place and recorded by autograd (torch.distributed.nn.all_reduce):
+ * the sum over ranks of t; its backward sums the gradients over ranks, so
+ * every rank must run backward through it (SyncBatchNorm's statistics).
+ * d must outlive the backward. */
+sg_tensor *sg_dist_all_reduce_autograd(sg_dist *d, sg_tensor *t);
 /* Bytes this communicator has sent as collective payload (the ring/tree
  * algorithms' internal traffic is the library's business: this counts the
  * tensors handed to it, for per-step communication volume). */

@@ -26,7 +26,8 @@ local DataLoader = {}
 DataLoader.__index = DataLoader
 DataLoader.__name = "sgen.data.DataLoader"
 
-local opt_keys = {batch_size = true, shuffle = true, drop_last = true, seed = true, transform = true}
+local opt_keys = {batch_size = true, shuffle = true, drop_last = true, seed = true, transform = true,
+                  sampler = true}
 
 local function fail(msg, level) error("sgen.data.DataLoader: " .. msg, level + 1) end
 
@@ -42,7 +43,7 @@ local function new(dataset, opts)
   if type(opts) ~= "table" then fail("argument 2 (opts) expected an options table, got " .. type(opts), 3) end
   for k in pairs(opts) do
     if not opt_keys[k] then
-      fail("unknown option '" .. tostring(k) .. "' (expected batch_size, shuffle, drop_last, seed, transform)", 3)
+      fail("unknown option '" .. tostring(k) .. "' (expected batch_size, shuffle, drop_last, seed, transform, sampler)", 3)
     end
   end
   local bs = opts.batch_size or 1
@@ -67,14 +68,28 @@ local function new(dataset, opts)
   end
   local n = dataset:len()
   if math.type(n) ~= "integer" or n < 0 then fail("dataset:len() returned " .. tostring(n), 3) end
+  local sampler = opts.sampler
+  if sampler ~= nil then
+    if type(sampler) ~= "table" or type(sampler.indices) ~= "function" or type(sampler.len) ~= "function" then
+      fail("option sampler expected a sampler with len() and indices(epoch) (data.DistributedSampler), got "
+        .. type(sampler), 3)
+    end
+    if opts.shuffle then fail("options sampler and shuffle exclude each other (the sampler shuffles)", 3) end
+  end
   return setmetatable({dataset = dataset, batch_size = bs, shuffle = opts.shuffle or false,
                        drop_last = opts.drop_last or false, seed = seed, transform = opts.transform,
-                       epoch = 0, batch = 0}, DataLoader)
+                       sampler = sampler, epoch = 0, batch = 0}, DataLoader)
+end
+
+-- Samples per epoch: the sampler's share, else the dataset.
+local function samples(self)
+  if self.sampler then return self.sampler:len() end
+  return self.dataset:len()
 end
 
 -- Number of batches per epoch.
 function DataLoader:len()
-  local n = self.dataset:len()
+  local n = samples(self)
   if self.drop_last then return n // self.batch_size end
   return (n + self.batch_size - 1) // self.batch_size
 end
@@ -83,6 +98,11 @@ DataLoader.__len = DataLoader.len
 -- The 1-based int64 sample order of epoch e (default: the next epoch).
 function DataLoader:order(e)
   local n = self.dataset:len()
+  if self.sampler then
+    -- the sampler's own epoch once set_epoch was called on it, else this loader's
+    if self.sampler.epoch_set then return self.sampler:indices() end
+    return self.sampler:indices(e or (self.epoch + 1))
+  end
   if not self.shuffle then return core.arange(1, n + 1, {dtype = "int64"}) end
   e = e or (self.epoch + 1)
   local state = core.get_rng_state()
@@ -172,7 +192,7 @@ function DataLoader:iter()
   self.epoch = self.epoch + 1
   local order = self:order(self.epoch)
   local ds, bs = self.dataset, self.batch_size
-  local n = ds:len()
+  local n = samples(self)
   local nb = self:len()
   local b = self._skip or 0 -- batches already yielded (a resumed epoch)
   self._skip = nil
