@@ -198,6 +198,13 @@ function DDP:extra_repr()
     U.pyfloat(self.bucket_bytes / 1048576), U.py(self.sync_bn))
 end
 
-return {DistributedDataParallel = DDP,
-        -- nn.SyncBatchNorm.convert_sync_batchnorm(m), PyTorch's name (DDP's sync_bn = true does it)
-        SyncBatchNorm = {convert_sync_batchnorm = convert_sync_batchnorm}}
+-- nn.SyncBatchNorm.convert_sync_batchnorm(m), PyTorch's name (DDP's sync_bn = true does it);
+-- there is no SyncBatchNorm layer of its own: BatchNorm modules are converted in place.
+local SyncBatchNorm = setmetatable({convert_sync_batchnorm = convert_sync_batchnorm}, {
+  __call = function()
+    U.fail("SyncBatchNorm", "build a BatchNorm1d/2d and convert it: nn.SyncBatchNorm.convert_sync_batchnorm(module), "
+      .. "or nn.DistributedDataParallel(module, {sync_bn = true})")
+  end,
+})
+
+return {DistributedDataParallel = DDP, SyncBatchNorm = SyncBatchNorm}
