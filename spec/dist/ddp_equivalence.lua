@@ -14,6 +14,8 @@ local dcgan = require "models.dcgan"
 
 local ATOL, RTOL = 1e-6, 1e-5
 local B, STEPS = 2, 3
+-- --device=cuda with sgen launch --backend=nccl: the same check on GPUs (ctest dist.nccl_ddp)
+local DEVICE = require("sgen.cli").options({device = "cpu"}).device
 
 sg.set_num_threads(1)
 sg.dist.init({debug = true})
@@ -21,6 +23,7 @@ local rank, world = sg.dist.rank(), sg.dist.world_size()
 assert(world == 2, "run with sgen launch -n 2")
 
 local function shard(t) return t:narrow(1, rank * B + 1, B) end
+local function dev(t) return t:to(DEVICE) end
 
 -- worst violation of the tolerance over a state_dict: max over entries of
 -- |a - b| / (ATOL + RTOL |b|) (<= 1 passes), and its entry
@@ -50,9 +53,9 @@ end
 -- ---- DIP: U-Net (BatchNorm in every level), MSE to a target, SGD + momentum
 local function dip(mode)
   sg.manual_seed(1)
-  local net = UNetDIP({in_channels = 4, out_channels = 3, channels = {4, 6}, skip = 2, scales = 2})
+  local net = UNetDIP({in_channels = 4, out_channels = 3, channels = {4, 6}, skip = 2, scales = 2}):to(DEVICE)
   sg.manual_seed(2)
-  local z, target = sg.randn(2 * B, 4, 16, 16), sg.rand(2 * B, 3, 16, 16)
+  local z, target = dev(sg.randn(2 * B, 4, 16, 16)), dev(sg.rand(2 * B, 3, 16, 16))
   local model = net
   if mode ~= "ref" then
     model = nn.DistributedDataParallel(net, {sync_bn = true})
@@ -74,8 +77,8 @@ end
 -- non-saturating loss, Adam, one D step and one G step per iteration
 local function gan(mode)
   sg.manual_seed(3)
-  local G = dcgan.Generator({nz = 8, ngf = 4, nc = 1})
-  local D = dcgan.Discriminator({ndf = 4, nc = 1})
+  local G = dcgan.Generator({nz = 8, ngf = 4, nc = 1}):to(DEVICE)
+  local D = dcgan.Discriminator({ndf = 4, nc = 1}):to(DEVICE)
   local mG, mD = G, D
   if mode ~= "ref" then
     mG = nn.DistributedDataParallel(G, {sync_bn = true})
@@ -90,18 +93,19 @@ local function gan(mode)
   end
   sg.manual_seed(4)
   for _ = 1, STEPS do
-    local real = sg.rand(2 * B, 1, 32, 32) * 2.0 - 1.0
-    local z = sg.randn(2 * B, 8, 1, 1)
+    local real = dev(sg.rand(2 * B, 1, 32, 32) * 2.0 - 1.0)
+    local z = dev(sg.randn(2 * B, 8, 1, 1))
     if mode ~= "ref" then real, z = shard(real), shard(z) end
     local n = real:size(1)
     optD:zero_grad()
     local fake = mG(z)
-    local lossD = F.binary_cross_entropy_with_logits(mD(real), sg.ones(n)) +
-      F.binary_cross_entropy_with_logits(mD(fake:detach()), sg.zeros(n))
+    local ones, zeros = dev(sg.ones(n)), dev(sg.zeros(n))
+    local lossD = F.binary_cross_entropy_with_logits(mD(real), ones) +
+      F.binary_cross_entropy_with_logits(mD(fake:detach()), zeros)
     backward(mD, lossD)
     optD:step()
     optG:zero_grad()
-    local lossG = F.binary_cross_entropy_with_logits(mD(fake), sg.ones(n))
+    local lossG = F.binary_cross_entropy_with_logits(mD(fake), ones)
     backward(mG, lossG)
     optG:step()
   end
