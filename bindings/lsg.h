@@ -136,6 +136,7 @@ void lsg_open_traceback(lua_State *L, int core, int methods);   /* lsg_traceback
 /* luaL_traceback with one name per function, whatever is loaded (lsg_traceback.c) */
 void lsg_traceback(lua_State *L, lua_State *L1, const char *msg, int level);
 void lsg_open_optim(lua_State *L, int core, int methods);       /* lsg_optim.c */
+void lsg_open_dist(lua_State *L, int core, int methods);        /* lsg_dist.c */
 
 /* Ctrl-C (lsg_system.c). The `sgen` executable's SIGINT handler calls
  * lsg_interrupt_note() and, unless lsg_interrupt_deferred(), makes the

@@ -28,6 +28,7 @@ int luaopen_sgen_core(lua_State *L) {
   lsg_open_autograd(L, core, methods);
   lsg_open_system(L, core, methods);
   lsg_open_optim(L, core, methods);
+  lsg_open_dist(L, core, methods);
   lsg_open_traceback(L, core, methods);
   lua_pushcfunction(L, lsg_l_is_tensor);
   lua_setfield(L, core, "is_tensor");

@@ -73,5 +73,9 @@ int sgen_cmd_report(int argc, char **argv); /* sgen_report.c: RUN_DIR... [--out 
  * folder its metrics log touched, without the refresh (sgen.report.live);
  * status is "done" or "stopped". */
 void sgen_finish_live_reports(lua_State *L, const char *status);
+int sgen_cmd_launch(int argc, char **argv); /* sgen_launch.c: sgen launch -n N FILE.lua ... */
+/* sgen_launch.c: RANK, WORLD_SIZE, LOCAL_RANK (and the NCCL rank's GPU) from
+ * the MPI launcher's environment; called first thing in main. */
+void sgen_launcher_env(void);
 
 #endif

@@ -1,5 +1,5 @@
 /* The `sgen` executable: `sgen run FILE.lua [--key=value ...]`, the REPL,
- * `sgen info`, `sgen test`, `sgen report`, `sgen help`, `sgen --version`
+ * `sgen launch`, `sgen info`, `sgen test`, `sgen report`, `sgen help`, `sgen --version`
  * (ARCHITECTURE.md §4). The bindings are linked in: sgen.core is put in
  * package.preload and the Lua library (lua/sgen) is found next to the
  * executable after `cmake --install`, else in the source tree. */
@@ -27,6 +27,9 @@ static void usage(FILE *f) {
         "                              FILE - reads the script from stdin\n"
         "  sgen FILE.lua [...]         same as sgen run FILE.lua [...]\n"
         "  sgen -e CODE [ARGS]         run the Lua chunk CODE (sg, nn, F defined)\n"
+        "  sgen launch -n N [--backend=mpi|nccl] FILE.lua [...]\n"
+        "                              run FILE.lua as N data-parallel ranks (mpirun;\n"
+        "                              sg.dist, docs/distributed.md)\n"
         "  sgen info                   version, build options, BLAS, threads, CUDA\n"
         "  sgen test [BUSTED ARGS]     run the spec suite with busted (build tree)\n"
         "  sgen report RUN_DIR... [--out FILE] [--images embed|link|none] [--title T]\n"
@@ -266,6 +269,7 @@ static void default_passive_openmp(char **argv) {
 }
 
 int main(int argc, char **argv) {
+  sgen_launcher_env();
   default_passive_openmp(argv);
   sgen_set_argv0(argc > 0 ? argv[0] : NULL);
   if (argc < 2) return sgen_cmd_repl();
@@ -281,6 +285,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "test") == 0) return sgen_cmd_test(argc - 2, argv + 2);
   if (strcmp(cmd, "report") == 0) return sgen_cmd_report(argc - 2, argv + 2);
+  if (strcmp(cmd, "launch") == 0) return sgen_cmd_launch(argc - 2, argv + 2);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
     usage(stdout);
     return 0;

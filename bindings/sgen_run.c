@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sgen/dist.h"
 #include "sgen_cli.h"
 
 /* After a script that declared no options (sgen.cli.options) ends: names
@@ -132,6 +133,8 @@ int sgen_cmd_run(int argc, char **argv) {
     int interrupted = sgen_interrupted();
     sgen_report(L);
     sgen_finish_live_reports(L, interrupted ? "interrupted" : "stopped by an error");
+    /* a rank of `sgen launch` (sg.dist): the others must not wait for it */
+    sg_dist_abort_job(code);
     lua_close(L);
     if (interrupted) sgen_exit_interrupted(); /* killed by SIGINT: 130 in the shell */
     return code;
@@ -178,6 +181,7 @@ int sgen_cmd_eval(int argc, char **argv) {
   if (status != LUA_OK) {
     code = sgen_is_usage_error(L, -1) ? SGEN_EXIT_USAGE : SGEN_EXIT_ERROR;
     sgen_report(L);
+    sg_dist_abort_job(code);
   }
   lua_close(L);
   if (interrupted) sgen_exit_interrupted();

@@ -22,12 +22,14 @@ usage() {
   echo "  --list     print the packages, one a line, and install nothing"
 }
 
-# building, the demo and the tests
+# building, the demo and the tests (OpenMPI: sg.dist, `sgen launch` and the
+# data-parallel equivalence test, docs/distributed.md)
 packages=(
   build-essential cmake pkg-config
   liblua5.4-dev lua5.4 lua-busted lua-dkjson lua-filesystem
   libpng-dev zlib1g-dev libcjson-dev libedit-dev
   libopenblas-openmp-dev libdnnl-dev
+  libopenmpi-dev openmpi-bin
   dataset-fashion-mnist
 )
 # the benchmarks' PyTorch side and the scripts that make the fixtures

@@ -402,7 +402,7 @@ describe("sg.data.DataLoader", function()
     assert.has_error(function() data.DataLoader(ds, {batch_size = "8"}) end,
       "sgen.data.DataLoader: batch_size must be an integer >= 1, got 8")
     assert.has_error(function() data.DataLoader(ds, {batchsize = 8}) end,
-      "sgen.data.DataLoader: unknown option 'batchsize' (expected batch_size, shuffle, drop_last, seed, transform)")
+      "sgen.data.DataLoader: unknown option 'batchsize' (expected batch_size, shuffle, drop_last, seed, transform, sampler)")
     assert.has_error(function() data.DataLoader(ds, {shuffle = 1}) end,
       "sgen.data.DataLoader: option shuffle expected a boolean, got number")
     assert.has_error(function() data.DataLoader(ds, {seed = 1.5}) end,

@@ -21,7 +21,9 @@ describe("scripts/install-deps.sh", function()
     -- regression: every `make test` user got Debian's python3-torch (hundreds of MB)
     local base = list()
     for _, p in ipairs({"cmake", "liblua5.4-dev", "lua5.4", "lua-busted", "libedit-dev",
-                        "libopenblas-openmp-dev", "libdnnl-dev", "dataset-fashion-mnist"}) do
+                        "libopenblas-openmp-dev", "libdnnl-dev", "dataset-fashion-mnist",
+                        -- sg.dist and `sgen launch`: the data-parallel tests run in make test
+                        "libopenmpi-dev", "openmpi-bin"}) do
       assert.is_true(base[p], p)
     end
     for _, p in ipairs({"python3-torch", "python3-numpy", "python3"}) do

@@ -42,6 +42,7 @@ local lazy = {
   train = "sgen.train",
   gan = "sgen.gan",
   ctrl = "sgen.ctrl",
+  dist = "sgen.dist",
 }
 
 return setmetatable(sg, {

@@ -27,7 +27,7 @@ local class = require "sgen.util.class"
 
 local DataLoader = class("sgen.data.DataLoader")
 
-local OPT_KEYS = {"batch_size", "shuffle", "drop_last", "seed", "transform"}
+local OPT_KEYS = {"batch_size", "shuffle", "drop_last", "seed", "transform", "sampler"}
 
 -- Raised at the user's line, however the loader was reached (data.DataLoader(),
 -- a training loop of sg.train).
@@ -67,14 +67,29 @@ function DataLoader:init(dataset, opts)
   end
   local n = dataset:len()
   if math.type(n) ~= "integer" or n < 0 then fail("dataset:len() returned " .. tostring(n)) end
+  local sampler = opts.sampler
+  if sampler ~= nil then
+    if type(sampler) ~= "table" or type(sampler.indices) ~= "function" or type(sampler.len) ~= "function" then
+      fail("option sampler expected a sampler with len() and indices(epoch) (data.DistributedSampler), got "
+        .. type(sampler))
+    end
+    if opts.shuffle then fail("options sampler and shuffle exclude each other (the sampler shuffles)") end
+  end
   self.dataset, self.batch_size, self.seed, self.transform = dataset, bs, seed, opts.transform
   self.shuffle, self.drop_last = opts.shuffle or false, opts.drop_last or false
+  self.sampler = sampler
   self.epoch, self.batch = 0, 0
+end
+
+-- Samples per epoch: the sampler's share, else the dataset.
+local function samples(self)
+  if self.sampler then return self.sampler:len() end
+  return self.dataset:len()
 end
 
 -- Number of batches per epoch.
 function DataLoader:len()
-  local n = self.dataset:len()
+  local n = samples(self)
   if self.drop_last then return n // self.batch_size end
   return (n + self.batch_size - 1) // self.batch_size
 end
@@ -83,6 +98,11 @@ DataLoader.__len = DataLoader.len
 -- The 1-based int64 sample order of epoch e (default: the next epoch).
 function DataLoader:order(e)
   local n = self.dataset:len()
+  if self.sampler then
+    -- the sampler's own epoch once set_epoch was called on it, else this loader's
+    if self.sampler.epoch_set then return self.sampler:indices() end
+    return self.sampler:indices(e or (self.epoch + 1))
+  end
   if not self.shuffle then return core.arange(1, n + 1, {dtype = "int64"}) end
   e = e or (self.epoch + 1)
   local state = core.get_rng_state()
@@ -172,7 +192,7 @@ function DataLoader:iter()
   self.epoch = self.epoch + 1
   local order = self:order(self.epoch)
   local ds, bs = self.dataset, self.batch_size
-  local n = ds:len()
+  local n = samples(self)
   local nb = self:len()
   local b = self._skip or 0 -- batches already yielded (a resumed epoch)
   self._skip = nil

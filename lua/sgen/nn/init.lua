@@ -12,7 +12,7 @@ local nn = {
 }
 
 for _, file in ipairs({"linear", "conv", "norm", "activation", "pooling", "misc", "container",
-                       "embedding", "loss"}) do
+                       "embedding", "loss", "ddp"}) do
   for k, v in pairs(require("sgen.nn." .. file)) do
     if k:sub(1, 1) ~= "_" then nn[k] = v end
   end
