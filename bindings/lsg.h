@@ -132,6 +132,12 @@ void lsg_open_io(lua_State *L, int core, int methods);          /* lsg_io.c */
 void lsg_open_autograd(lua_State *L, int core, int methods);    /* lsg_autograd.c */
 void lsg_open_system(lua_State *L, int core, int methods);      /* lsg_system.c */
 void lsg_open_optim(lua_State *L, int core, int methods);       /* lsg_optim.c */
+void lsg_open_anomaly(lua_State *L, int core, int methods);     /* lsg_anomaly.c */
+
+/* Anomaly mode (lsg_anomaly.c): raises the engine's pending forward anomaly
+ * (a NaN/Inf an op recorded in this mode produced), if any. lsg_push_result
+ * calls it after each op while the mode is on. */
+void lsg_anomaly_raise_pending(lua_State *L);
 
 /* Ctrl-C (lsg_system.c). The `sgen` executable's SIGINT handler calls
  * lsg_interrupt_note() and, unless lsg_interrupt_deferred(), makes the

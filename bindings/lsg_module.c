@@ -28,6 +28,7 @@ int luaopen_sgen_core(lua_State *L) {
   lsg_open_autograd(L, core, methods);
   lsg_open_system(L, core, methods);
   lsg_open_optim(L, core, methods);
+  lsg_open_anomaly(L, core, methods);
 
   lua_settop(L, core);
   return 1;

@@ -116,7 +116,7 @@ void sg_anomaly_on_record(sg_node *node, sg_tensor *const *inputs, int n_inputs,
     char what[96], shape[128];
     describe_counts(what, sizeof what, nans, infs);
     snprintf(pending_msg, sizeof pending_msg,
-             "anomaly mode: %s produced %s in its output %d (%s %s) in the forward pass; %s",
+             "detect_anomaly: %s produced %s in its output %d (%s %s) in the forward pass; %s",
              node->name, what, k + 1, sg_dtype_name(outs[k]->dtype),
              sg_shape_str(outs[k], shape, sizeof shape),
              node->anomaly_info ? node->anomaly_info : "");
@@ -132,7 +132,7 @@ sg_status sg_anomaly_check_grads(sg_node *node, sg_tensor **grads) {
     char what[96], shape[128];
     describe_counts(what, sizeof what, nans, infs);
     return sg_error(SG_ERR_STATE,
-                    "anomaly mode: the backward of %s returned %s in the gradient of its input "
+                    "detect_anomaly: the backward of %s returned %s in the gradient of its input "
                     "%d (%s %s); the op's %s",
                     node->name, what, k + 1, sg_dtype_name(grads[k]->dtype),
                     sg_shape_str(grads[k], shape, sizeof shape),

@@ -43,7 +43,7 @@ static void forward_nan_is_named(void) {
   sg_clear_error();
   CHECK(sg_anomaly_check() == SG_ERR_STATE);
   const char *msg = sg_last_error();
-  CHECK(strstr(msg, "anomaly mode: log produced 3 NaN in its output 1 (float32 2x2)") != NULL);
+  CHECK(strstr(msg, "detect_anomaly: log produced 3 NaN in its output 1 (float32 2x2)") != NULL);
   CHECK(strstr(msg, "inputs (float32 2x2)") != NULL);
   CHECK(strstr(msg, "script.lua:7: in main chunk") != NULL);
   CHECK_OK(sg_anomaly_check()); /* raised once */
@@ -72,7 +72,7 @@ static void backward_nan_is_named(void) {
   sg_tensor *s = sg_sum(r, NULL, 0, false);
   CHECK_OK(sg_anomaly_check());
   CHECK_STATUS_FAILS(sg_backward(&s, NULL, 1, true, false),
-                     "anomaly mode: the backward of sqrt returned 1 Inf in the gradient of "
+                     "detect_anomaly: the backward of sqrt returned 1 Inf in the gradient of "
                      "its input 1 (float64 3)");
   CHECK(strstr(sg_last_error(), "train.lua:12: in function 'step'") != NULL);
   CHECK(x->grad == NULL); /* stopped before reaching the leaf */
