@@ -101,20 +101,8 @@ end
 -- Written like sg.save: temp file next to it, then rename (atomic).
 local function write_latest(dir, v, fname)
   local path = join(dir, LATEST)
-  local tmp = string.format("%s.tmp.%d", path, math.random(1, 1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then fail(fname, "cannot write '%s': %s", path, tostring(err)) end
-  local ok, werr = f:write(enc(v, "latest", fname), "\n")
-  local cok = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    fail(fname, "cannot write '%s': %s", path, tostring(werr))
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    fail(fname, "cannot write '%s': %s", path, tostring(rerr))
-  end
+  local ok, err = pcall(core.write_file, path, enc(v, "latest", fname) .. "\n")
+  if not ok then fail(fname, "%s", (tostring(err):gsub("^sgen%.write_file: ", ""))) end
 end
 
 -- The checkpoint file that `path` designates: a file as it is; a directory
