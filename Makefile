@@ -5,7 +5,7 @@ SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test sanitize demo bench clean
+.PHONY: all build deps test sanitize soak demo bench clean
 
 all: build
 
@@ -32,6 +32,15 @@ sanitize: deps
 	cd $(SANITIZE_BUILD) && LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '^lua\.'
+
+# Soak (issue 18): 10,000 small training steps with host memory (RSS and
+# sg.memory_stats()) flat, then 1,000 save/load/PNG/JSON cycles with the open
+# file descriptors flat (tools/soak.lua; about 5 min on 2 idle cores). The
+# short form runs in ctest as lua.soak.
+SOAK_STEPS ?= 10000
+SOAK_IO ?= 1000
+soak: deps build
+	OMP_WAIT_POLICY=passive $(BUILD)/bin/sgen run tools/soak.lua --steps=$(SOAK_STEPS) --io=$(SOAK_IO)
 
 # The README's demo: Deep Image Prior denoising of a shipped image with the
 # three variants (vanilla, L0, L0,inf) at a small scale (about a minute on 2 cores).
