@@ -98,7 +98,7 @@ local function read_latest(dir)
   return v
 end
 
--- Written like sg.save: temp file next to it, then rename (atomic).
+-- Written like sg.save (sg.core.write_file: temp file next to it, fsync, rename).
 local function write_latest(dir, v, fname)
   local path = join(dir, LATEST)
   local ok, err = pcall(core.write_file, path, enc(v, "latest", fname) .. "\n")
