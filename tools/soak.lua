@@ -29,11 +29,12 @@ local function rss_kb()
 end
 
 -- Entries of /proc/<our pid>/fd, counted by ls (the pipe to it counts too,
--- the same at every call).
+-- the same at every call). SOAK_FD_LIST=1 prints them.
 local function fd_count()
   local f = assert(io.open("/proc/self/stat"))
   local pid = f:read("a"):match("^(%d+)")
   f:close()
+  if os.getenv("SOAK_FD_LIST") then os.execute("ls -l /proc/" .. pid .. "/fd >&2") end
   local p = assert(io.popen("ls /proc/" .. pid .. "/fd | wc -l"))
   local n = tonumber(p:read("a"))
   p:close()
@@ -100,7 +101,10 @@ if opts.io > 0 then
     assert(sg.core.png_read(dir .. "/i.png"):shape()[1] == 3)
     sg.util.json.write(dir .. "/s.json", {i = i})
     assert(sg.util.json.read(dir .. "/s.json").i == i)
-    if i == 1 then fd0 = fd_count() end
+    if i == 1 then
+      collectgarbage() -- files Lua closes only when collected do not count
+      fd0 = fd_count()
+    end
   end
   collectgarbage()
   local fd1 = fd_count()
