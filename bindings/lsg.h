@@ -137,6 +137,12 @@ void lsg_open_traceback(lua_State *L, int core, int methods);   /* lsg_traceback
 void lsg_traceback(lua_State *L, lua_State *L1, const char *msg, int level);
 void lsg_open_optim(lua_State *L, int core, int methods);       /* lsg_optim.c */
 void lsg_open_dist(lua_State *L, int core, int methods);        /* lsg_dist.c */
+void lsg_open_anomaly(lua_State *L, int core, int methods);     /* lsg_anomaly.c */
+
+/* Anomaly mode (lsg_anomaly.c): raises the engine's pending forward anomaly
+ * (a NaN/Inf an op recorded in this mode produced), if any. lsg_push_result
+ * calls it after each op while the mode is on. */
+void lsg_anomaly_raise_pending(lua_State *L);
 
 /* Ctrl-C (lsg_system.c). The `sgen` executable's SIGINT handler calls
  * lsg_interrupt_note() and, unless lsg_interrupt_deferred(), makes the

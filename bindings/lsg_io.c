@@ -164,6 +164,20 @@ static int f_load(lua_State *L) {
 
 /* ---- raw readers and writers (sg.core.*) ---- */
 
+/* sg.core.write_file(path, bytes): the engine's crash-safe write, for the
+ * text files the Lua library writes (JSON, SVG, CSV rewrites). */
+static int f_write_file(lua_State *L) {
+  const char *path = check_path(L, 1, "write_file");
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return luaL_error(L, "sgen.write_file: argument 2 (data) expected a string, got %s",
+                      lsg_typename(L, 2));
+  size_t n;
+  const char *data = lua_tolstring(L, 2, &n);
+  if (sg_write_file_atomic("write_file", path, data, n) != SG_OK)
+    return luaL_error(L, "sgen.%s", sg_last_error());
+  return 0;
+}
+
 static int f_png_read(lua_State *L) {
   const char *path = check_path(L, 1, "png_read");
   sg_tensor *t = sg_png_read(path);
@@ -212,6 +226,6 @@ void lsg_open_io(lua_State *L, int core, int methods) {
   static const luaL_Reg funcs[] = {{"save", f_save},           {"load", f_load},
                                    {"png_read", f_png_read},   {"png_write", f_png_write},
                                    {"idx_read", f_idx_read},   {"cifar10_read", f_cifar10_read},
-                                   {NULL, NULL}};
+                                   {"write_file", f_write_file}, {NULL, NULL}};
   lsg_register(L, core, funcs);
 }

@@ -32,6 +32,7 @@ int luaopen_sgen_core(lua_State *L) {
   lsg_open_traceback(L, core, methods);
   lua_pushcfunction(L, lsg_l_is_tensor);
   lua_setfield(L, core, "is_tensor");
+  lsg_open_anomaly(L, core, methods);
 
   lua_settop(L, core);
   return 1;

@@ -70,12 +70,14 @@ int lsg_raise_engine_as(lua_State *L, const char *fname) {
 int lsg_push_result_as(lua_State *L, sg_tensor *t, const char *fname) {
   if (!t) return lsg_raise_engine_as(L, fname);
   lsg_push_tensor(L, t);
+  if (sg_anomaly_enabled()) lsg_anomaly_raise_pending(L);
   return 1;
 }
 
 int lsg_push_result(lua_State *L, sg_tensor *t) {
   if (!t) return lsg_raise_engine(L);
   lsg_push_tensor(L, t);
+  if (sg_anomaly_enabled()) lsg_anomaly_raise_pending(L);
   return 1;
 }
 

@@ -1,4 +1,4 @@
-/* `sgen run FILE.lua [--key=value ...] [--] [ARGS]`: runs a script with the
+/* `sgen run [--detect-anomaly] FILE.lua [--key=value ...] [--] [ARGS]`: runs a script with the
  * typed options in the global `opts` and the positional arguments in `arg`
  * and `...` (parsed by sgen.cli). A Lua error prints its traceback and exits
  * with status 1; an option error (sgen.cli.options) prints its message
@@ -76,22 +76,52 @@ static int set_args(lua_State *L) {
   return lua_gettop(L) - base;
 }
 
+/* Anomaly mode through the Lua binding, which installs the traceback hook. */
+static int enable_anomaly(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "sgen.autograd");
+  int st = lua_pcall(L, 1, 1, 0);
+  if (st != LUA_OK) return st;
+  lua_getfield(L, -1, "set_detect_anomaly");
+  lua_remove(L, -2);
+  lua_pushboolean(L, 1);
+  st = lua_pcall(L, 1, 0, 0);
+  return st;
+}
+
 int sgen_cmd_run(int argc, char **argv) {
   if (argc < 1) {
     fputs("sgen run: missing script (usage: sgen run FILE.lua [--key=value ...] [--] [ARGS])\n",
           stderr);
     return SGEN_EXIT_USAGE;
   }
+  /* sgen's own flags go before the script, the script's options after it,
+   * so neither can shadow the other. */
+  int detect_anomaly = 0;
+  while (argc >= 1 && strcmp(argv[0], "--detect-anomaly") == 0) {
+    detect_anomaly = 1;
+    argc--;
+    argv++;
+  }
+  if (argc < 1) {
+    fputs("sgen run: missing script after --detect-anomaly\n", stderr);
+    return SGEN_EXIT_USAGE;
+  }
   const char *script = argv[0];
   if (script[0] == '-' && script[1] == '-') {
     fprintf(stderr,
-            "sgen run: unexpected option '%s' before the script (options go after it: "
-            "sgen run FILE.lua %s)\n",
+            "sgen run: unexpected option '%s' before the script (the script's options go "
+            "after it: sgen run FILE.lua %s; sgen run's own: --detect-anomaly)\n",
             script, script);
     return SGEN_EXIT_USAGE;
   }
   lua_State *L = sgen_new_state(0);
   if (L == NULL) return SGEN_EXIT_ERROR;
+  if (detect_anomaly && enable_anomaly(L) != LUA_OK) {
+    sgen_report(L);
+    lua_close(L);
+    return SGEN_EXIT_ERROR;
+  }
 
   int is_stdin = strcmp(script, "-") == 0;
   if (!is_stdin) {

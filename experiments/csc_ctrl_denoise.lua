@@ -184,9 +184,7 @@ end
 md[#md + 1] = ""
 md[#md + 1] = string.format("Clean inputs, training λ: PSNR %.4f dB, SSIM %.4f (the reconstruction ceiling).",
   clean_score.psnr, clean_score.ssim)
-local f = assert(io.open(out .. "/table.md", "w"))
-f:write(table.concat(md, "\n"), "\n")
-f:close()
+require("sgen.util.file").write(out .. "/table.md", table.concat(md, "\n") .. "\n")
 
 -- denoise.svg
 local xs, ps, ss = {}, {}, {}

@@ -340,9 +340,7 @@ if #variants > 1 then
       string.format(" (k=%d)", opts.k), r.best_single, r.best_average, r.final_single, r.final_average)
   end
   local text = table.concat(lines, "\n") .. "\n"
-  local f = assert(io.open(out_root .. "/table.md", "w"))
-  f:write(text)
-  f:close()
+  require("sgen.util.file").write(out_root .. "/table.md", text)
   io.write("\n" .. text)
 end
 -- One variant: its summary.json is already at the top; several: collect them.

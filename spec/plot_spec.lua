@@ -139,7 +139,7 @@ describe("sg.plot.lines", function()
     assert.has_error(function() plot.lines("x.svg", {series = {{y = {1}}}, ylim = {1, 0}}) end,
       "sgen.plot.lines: option ylim expected {lo, hi} with lo < hi")
     assert.has_error(function() plot.lines("/nonexistent-dir/x.svg", {series = {{y = {1, 2}}}}) end,
-      "sgen.plot.lines: cannot write /nonexistent-dir/x.svg: /nonexistent-dir/x.svg.tmp: No such file or directory")
+      "sgen.plot.lines: cannot write '/nonexistent-dir/x.svg': cannot create a temp file next to it: No such file or directory")
   end)
 end)
 

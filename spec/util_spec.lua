@@ -356,7 +356,7 @@ describe("sg.util.json", function()
     assert.has_error(function() json.read("/nonexistent.json") end,
       "sgen.util.json.read: cannot open /nonexistent.json: /nonexistent.json: No such file or directory")
     assert.has_error(function() json.write("/nonexistent-dir/x.json", {}) end,
-      "sgen.util.json.write: cannot write /nonexistent-dir/x.json: /nonexistent-dir/x.json.tmp: No such file or directory")
+      "sgen.util.json.write: cannot write '/nonexistent-dir/x.json': cannot create a temp file next to it: No such file or directory")
     os.remove(p)
     os.remove(bad)
   end)

@@ -114,6 +114,4 @@ if variants_seen.none then
 end
 local text = table.concat(lines, "\n") .. "\n"
 io.write(text)
-local f = assert(io.open(opts.dir .. "/table.md", "w"))
-f:write(text)
-f:close()
+require("sgen.util.file").write(opts.dir .. "/table.md", text)

@@ -165,9 +165,7 @@ if sweep_seed then
   end
 end
 local text = table.concat(lines, "\n") .. "\n"
-local f = assert(io.open(opts.dir .. "/table.md", "w"))
-f:write(text)
-f:close()
+require("sgen.util.file").write(opts.dir .. "/table.md", text)
 io.write(text)
 
 local series = {}

@@ -316,9 +316,7 @@ for _, name in ipairs(fam.images) do
 end
 
 local text = table.concat(lines, "\n") .. "\n"
-local f = assert(io.open(out .. "/table.md", "w"))
-f:write(text)
-f:close()
+require("sgen.util.file").write(out .. "/table.md", text)
 io.write(text)
 print("wrote " .. out .. "/table.md, curves and pictures (cells left to right: "
   .. table.concat(fam.cells, ", ") .. ")")

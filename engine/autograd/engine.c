@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/anomaly.h"
 #include "internal/backend.h"
 #include "internal/kernels_ew.h"
 #include "internal/tensor_internal.h"
@@ -380,6 +381,11 @@ static int run_graph(sg_tensor **outputs, sg_tensor **grad_outputs, int n_out, c
         rc = -1;
         goto done;
       }
+      if (sg_anomaly_enabled() && sg_anomaly_check_grads(n, gin)) {
+        sg_release_all(gin, SG_NODE_MAX_INPUTS);
+        rc = -1;
+        goto done;
+      }
       if (!retain_graph) {
         for (int k = 0; k < n->n_saved; k++) {
           sg_release(n->saved[k].t);
@@ -432,6 +438,7 @@ done:
 
 sg_status sg_backward(sg_tensor **outputs, sg_tensor **grad_outputs, int n, bool retain_graph,
                       bool create_graph) {
+  if (sg_anomaly_enabled() && sg_anomaly_check()) return sg_last_status();
   bool prev = sg_set_grad_enabled(create_graph);
   int rc = run_graph(outputs, grad_outputs, n, NULL, NULL, retain_graph, create_graph);
   sg_set_grad_enabled(prev);
@@ -441,6 +448,7 @@ sg_status sg_backward(sg_tensor **outputs, sg_tensor **grad_outputs, int n, bool
 sg_status sg_grad(sg_tensor **outputs, sg_tensor **grad_outputs, int n_out, sg_tensor **inputs,
                   int n_in, sg_tensor **grads_out, bool retain_graph, bool create_graph,
                   bool allow_unused) {
+  if (sg_anomaly_enabled() && sg_anomaly_check()) return sg_last_status();
   if (!outputs || n_out < 1)
     return sg_error(SG_ERR_ARG, "grad: %d outputs given%s, expected at least one", n_out,
                     outputs ? "" : " (outputs array is NULL)");

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/anomaly.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 
@@ -54,6 +55,7 @@ void sg_node_release(sg_node *n) {
       drop_tensor(m->inputs[k].leaf, &w);
     }
     if (m->free_extra) m->free_extra(m->extra);
+    free(m->anomaly_info);
     free(m);
   }
   free(w.items);
@@ -117,6 +119,7 @@ sg_node *sg_record_multi(const char *name, sg_backward_fn fn, sg_tensor *const *
   sg_node *n = sg_node_new(name, fn, inputs, n_inputs);
   if (!n) return NULL;
   sg_node_set_outputs(n, outs, n_outs);
+  if (sg_anomaly_enabled()) sg_anomaly_on_record(n, inputs, n_inputs, outs, n_outs);
   sg_node_release(n); /* the outputs hold it */
   return n;
 }

@@ -1,6 +1,7 @@
 /* Shared file helpers for engine/io: checked opening and atomic writes. */
 #include "io/io_util.h"
 #include "internal/tensor_internal.h"
+#include "sgen/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +154,18 @@ sg_status sg_atomic_commit(sg_atomic_file *af) {
   af->tmp_path = NULL;
   sync_parent_dir(af->path);
   return SG_OK;
+}
+
+sg_status sg_write_file_atomic(const char *op, const char *path, const void *buf, size_t n) {
+  sg_atomic_file af;
+  sg_status st = sg_atomic_open(op, path, &af);
+  if (st != SG_OK) return st;
+  st = sg_atomic_write(&af, buf, n);
+  if (st != SG_OK) {
+    sg_atomic_abort(&af);
+    return st;
+  }
+  return sg_atomic_commit(&af);
 }
 
 sg_tensor *sg_io_host_contiguous(sg_tensor *t) {

@@ -11,4 +11,7 @@ return {
   enable_grad = core.enable_grad,
   set_grad_enabled = core.set_grad_enabled,
   is_grad_enabled = core.is_grad_enabled,
+  set_detect_anomaly = core.set_detect_anomaly,
+  is_anomaly_enabled = core.is_anomaly_enabled,
+  detect_anomaly = core.detect_anomaly,
 }

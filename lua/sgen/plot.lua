@@ -293,16 +293,7 @@ function M.svg(opts)
 end
 
 local function write_file(path, text, fname)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then error("sgen.plot." .. fname .. ": cannot write " .. path .. ": " .. tostring(err), 3) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then
-    os.remove(tmp)
-    error("sgen.plot." .. fname .. ": cannot write " .. path .. ": " .. tostring(rerr), 3)
-  end
+  require("sgen.util.file").write(path, text, "sgen.plot." .. fname, 3)
 end
 
 -- plot.lines(path, opts): writes an SVG line plot. Options: series (list of

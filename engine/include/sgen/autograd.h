@@ -63,6 +63,9 @@ struct sg_node {
   int64_t i[24];
   void *extra;
   void (*free_extra)(void *);
+  /* Anomaly mode only (else NULL): the op's input shapes and where it was
+   * created (the hook's traceback), for the error naming it. Owned. */
+  char *anomaly_info;
 };
 
 /* Whether a backward formula should compute the gradient of input k. */
@@ -72,6 +75,26 @@ static inline bool sg_node_wants(const sg_node *n, int k) { return (n->input_nee
 bool sg_grad_enabled(void);
 /* Sets grad mode, returns the previous value. */
 bool sg_set_grad_enabled(bool on);
+
+/* ---- anomaly mode (thread-local, like grad mode; PyTorch's detect_anomaly) ----
+ * On: every recorded op's outputs and every gradient a backward formula
+ * returns are checked for NaN/Inf. A non-finite gradient fails the backward
+ * with an error naming the op, its input shapes and where it was created.
+ * A non-finite forward output cannot fail the op that made it (ops ignore
+ * sg_record's result), so the first one is kept pending: sg_anomaly_check
+ * raises it (the Lua bindings call it after each op) and so does the next
+ * sg_backward / sg_grad. Off (the default) costs one branch per record. */
+bool sg_anomaly_enabled(void);
+/* Sets anomaly mode, returns the previous value; turning it off drops a
+ * pending forward anomaly. */
+bool sg_set_detect_anomaly(bool on);
+/* Called (anomaly mode on) when a node is recorded: returns a malloc'd text
+ * saying where (a Lua traceback), or NULL. One per thread. */
+typedef char *(*sg_anomaly_hook)(void *ud);
+void sg_set_anomaly_hook(sg_anomaly_hook fn, void *ud);
+void *sg_anomaly_hook_ud(void);
+/* SG_OK, or the pending forward anomaly as the current error (cleared). */
+sg_status sg_anomaly_check(void);
 
 /* ---- leaves ---- */
 sg_status sg_set_requires_grad(sg_tensor *t, bool on);

@@ -40,6 +40,12 @@ sg_status sg_safetensors_load(const char *path, sg_tensor_dict *out);
 sg_tensor *sg_png_read(const char *path);
 sg_status sg_png_write(const char *path, sg_tensor *img);
 
+/* Writes n bytes to path the way the writers above do: into a temp file
+ * next to it, fsync, rename over path, fsync the directory. A kill at any
+ * moment leaves path old or new, never cut (a temp file may stay behind).
+ * `op` names the caller in errors. */
+sg_status sg_write_file_atomic(const char *op, const char *path, const void *buf, size_t n);
+
 /* IDX (optionally gzip-compressed): returns a tensor of the file's dims with
  * dtype uint8 (ubyte), int64 (sbyte, short, int), float32 (float) or float64
  * (double). */

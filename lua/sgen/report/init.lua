@@ -13,6 +13,7 @@
 -- (shown for a run without summary.json, default "running"); lenient (skip
 -- unreadable images instead of failing: the live view reads files that are
 -- being written).
+local core = require "sgen.core"
 local scan = require "sgen.report.scan"
 local html = require "sgen.report.html"
 
@@ -417,8 +418,9 @@ function M.render(dirs, opts)
   return html.page("sgen report: " .. title, body, {refresh = ctx.refresh}), runs
 end
 
--- write(path, dirs, opts) -> path, runs: the page, written atomically (a
--- temporary file renamed over it: a browser never sees half a page).
+-- write(path, dirs, opts) -> path, runs: the page, written atomically
+-- (sg.core.write_file: temp file, fsync, rename: a browser never sees half a
+-- page, a kill never leaves one).
 function M.write(path, dirs, opts)
   if type(path) ~= "string" or path == "" then
     error("sgen.report.write: argument 1 (path) expected a file name, got " .. tostring(path), 2)
@@ -429,16 +431,8 @@ function M.write(path, dirs, opts)
   o.out_dir = path:match("^(.*)/[^/]*$") or "."
   if o.out_dir == "" then o.out_dir = "/" end
   local text, runs = M.render(dirs, o)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then scan.fail("cannot write %s: %s", path, tostring(err)) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then
-    os.remove(tmp)
-    scan.fail("cannot write %s: %s", path, tostring(rerr))
-  end
+  local ok, err = pcall(core.write_file, path, text)
+  if not ok then scan.fail("cannot write %s: %s", path, (tostring(err):gsub("^sgen%.write_file: ", ""))) end
   return path, runs
 end
 

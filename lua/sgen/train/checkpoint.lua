@@ -93,23 +93,11 @@ local function read_latest(dir)
   return v
 end
 
--- Written like sg.save: temp file next to it, then rename (atomic).
+-- Written like sg.save (sg.core.write_file: temp file next to it, fsync, rename).
 local function write_latest(dir, v, fname)
   local path = join(dir, LATEST)
-  local tmp = string.format("%s.tmp.%d", path, math.random(1, 1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then fail(fname, "cannot write '%s': %s", path, tostring(err)) end
-  local ok, werr = f:write(enc(v, "latest", fname), "\n")
-  local cok = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    fail(fname, "cannot write '%s': %s", path, tostring(werr))
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    fail(fname, "cannot write '%s': %s", path, tostring(rerr))
-  end
+  local ok, err = pcall(core.write_file, path, enc(v, "latest", fname) .. "\n")
+  if not ok then fail(fname, "%s", (tostring(err):gsub("^sgen%.write_file: ", ""))) end
 end
 
 -- The checkpoint file that `path` designates: a file as it is; a directory

@@ -208,10 +208,7 @@ function M.bar_chart(path, labels, values, opts)
       x + 24, H - bottom + 14, x + 24, H - bottom + 14, esc(labels[i] or i))
   end
   parts[#parts + 1] = "</svg>\n"
-  local f = assert(io.open(path, "w"))
-  f:write(table.concat(parts, "\n"))
-  f:close()
-  return path
+  return require("sgen.util.file").write(path, table.concat(parts, "\n"), "bar_chart", 2)
 end
 
 -- open_log(out, fields, start_iter, iters): metrics.csv, appended to (and cut

@@ -71,16 +71,8 @@ function M.write(path, value, opts)
   opts = opts or {}
   local ok, s = pcall(M.encode, value, {indent = opts.indent ~= false, keyorder = opts.keyorder})
   if not ok then error((tostring(s):gsub("json%.encode", "json.write")), 2) end
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then error("sgen.util.json.write: cannot write " .. path .. ": " .. tostring(err), 2) end
-  f:write(s, "\n")
-  f:close()
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    error("sgen.util.json.write: cannot write " .. path .. ": " .. tostring(rerr), 2)
-  end
+  -- required here: reading JSON needs no sgen.core
+  require("sgen.util.file").write(path, s .. "\n", "sgen.util.json.write", 2)
 end
 
 function M.read(path)

@@ -131,6 +131,22 @@ end
 
 local OPT_KEYS = {"csv", "jsonl", "fields", "append", "report"}
 
+-- Rows are appended whole and flushed, so a kill cuts at most the last one
+-- (no newline after it): an appending logger drops it (crash-safe rewrite)
+-- rather than glue its first row onto it. Returns the file's text, nil when
+-- there is no file.
+local function drop_cut_row(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  if text ~= "" and text:sub(-1) ~= "\n" then
+    text = text:match("^(.*\n)") or ""
+    require("sgen.util.file").write(path, text, "sgen.util.log.new", 3)
+  end
+  return text
+end
+
 -- log.new(path | {csv=, jsonl=}, {fields=, append=})
 function M.new(spec, opts)
   local cfg = {}
@@ -186,10 +202,9 @@ function M.new(spec, opts)
   if cfg.csv then
     local header_written = false
     if cfg.append then
-      local f = io.open(cfg.csv, "r")
-      if f then
-        local first = f:read("l")
-        f:close()
+      local text = drop_cut_row(cfg.csv)
+      if text then
+        local first = text:match("^([^\n]*)")
         if first and first ~= "" then
           local cols = M.csv_split(first)
           if self.fields and table.concat(cols, "\0") ~= table.concat(self.fields, "\0") then
@@ -209,6 +224,7 @@ function M.new(spec, opts)
     end
   end
   if cfg.jsonl then
+    if cfg.append then drop_cut_row(cfg.jsonl) end
     local f, err = io.open(cfg.jsonl, mode)
     if not f then
       if self.csv then self.csv:close() end
@@ -341,17 +357,17 @@ function M.truncate_csv(path, last, keep)
   end
   local f = io.open(path, "r")
   if not f then return false end
+  local text = f:read("a")
+  f:close()
   local lines = {}
-  for line in f:lines() do
+  -- Only lines ending in a newline: a row cut by a kill mid-write ("12" of
+  -- "125,0.3") would else pass for the row of iteration 12.
+  for line in text:gmatch("([^\n]*)\n") do
     local n = tonumber(line:match("^([^,]*)"))
     if #lines == 0 or (n and n <= last and (keep == nil or keep(line, n))) then lines[#lines + 1] = line end
   end
-  f:close()
-  local tmp = path .. ".tmp"
-  f = assert(io.open(tmp, "w"))
-  f:write(table.concat(lines, "\n"), #lines > 0 and "\n" or "")
-  f:close()
-  assert(os.rename(tmp, path))
+  require("sgen.util.file").write(path, table.concat(lines, "\n") .. (#lines > 0 and "\n" or ""),
+                                  "sgen.util.log.truncate_csv", 2)
   return #lines > 0
 end
 
