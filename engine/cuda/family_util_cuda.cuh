@@ -1,8 +1,8 @@
-// Helpers shared by the pool, loss, index and rng kernel files of the CUDA
-// backend (pool_cuda.cu, loss_cuda.cu, index_cuda.cu, rng_cuda.cu), C++
-// only: exactly rounded arithmetic, deterministic block reductions,
-// temporary device buffers, small uploads, and the radix sort used for
-// sort / topk / l0_mask and for deterministic scatter-adds.
+// Helpers shared by the pool, resample, softmax, loss, index, sort, sparse
+// and rng kernel files of the CUDA backend, C++ only: exactly rounded
+// arithmetic, deterministic block reductions, temporary device buffers,
+// small uploads, order keys, and the radix sort used for sort / topk /
+// l0_mask and for deterministic scatter-adds.
 //
 // Determinism: nothing here uses floating-point atomics. Reductions run a
 // fixed tree over a fixed partition (the grid size depends only on the
@@ -110,6 +110,75 @@ static inline unsigned int blocks_for(int64_t n, int threads = 256) {
   return sgcuda::grid_for(n, threads);
 }
 
+// [outer, n, inner] view around dim (0-dim counts as [1, 1, 1]).
+static inline void dim_split(const sg_tensor *t, int dim, int64_t *outer, int64_t *n, int64_t *inner) {
+  *outer = 1;
+  *inner = 1;
+  *n = t->ndim ? t->shape[dim] : 1;
+  for (int d = 0; d < dim && d < t->ndim; d++) *outer *= t->shape[d];
+  for (int d = dim + 1; d < t->ndim; d++) *inner *= t->shape[d];
+}
+
+// ---------------- order keys ----------------
+// The unsigned integer order of a key is the wanted order of the values
+// (NaN above +inf, -0 == +0; KM_ABS: |v|), as the CPU's (select_cpu.h).
+enum { KM_LARGEST = 0, KM_SMALLEST = 1, KM_ABS = 2 };
+
+__device__ __forceinline__ uint32_t key_f32(float v, int mode) {
+  uint32_t b;
+  if (mode == KM_ABS) {
+    b = __float_as_uint(v) & 0x7fffffffu;
+    return b > 0x7f800000u ? 0x7f800001u : b;  // every NaN just above inf
+  }
+  float w = v == 0.0f ? 0.0f : v;  // -0 -> +0
+  b = __float_as_uint(w);
+  b ^= (uint32_t)((int32_t)b >> 31) | 0x80000000u;
+  b = v != v ? 0xffffffffu : b;
+  return mode == KM_SMALLEST ? ~b : b;
+}
+
+__device__ __forceinline__ uint64_t key_f64(double v, int mode) {
+  uint64_t b;
+  if (mode == KM_ABS) {
+    b = (uint64_t)__double_as_longlong(v) & 0x7fffffffffffffffull;
+    return b > 0x7ff0000000000000ull ? 0x7ff0000000000001ull : b;
+  }
+  double w = v == 0.0 ? 0.0 : v;
+  b = (uint64_t)__double_as_longlong(w);
+  b ^= (uint64_t)((int64_t)b >> 63) | 0x8000000000000000ull;
+  b = v != v ? ~0ull : b;
+  return mode == KM_SMALLEST ? ~b : b;
+}
+
+__device__ __forceinline__ uint64_t key_i64(int64_t v, int mode) {
+  if (mode == KM_ABS) return v < 0 ? 0ull - (uint64_t)v : (uint64_t)v;
+  uint64_t b = (uint64_t)v ^ 0x8000000000000000ull;
+  return mode == KM_SMALLEST ? ~b : b;
+}
+
+__device__ __forceinline__ uint32_t key_u8(uint8_t v, int mode) {
+  return mode == KM_SMALLEST ? ~(uint32_t)v : (uint32_t)v;
+}
+
+// The key of element v of dtype T (32-bit keys widened).
+template <typename T> struct Key;
+template <> struct Key<float> {
+  static const int bits = 32;
+  __device__ static uint64_t of(float v, int m) { return key_f32(v, m); }
+};
+template <> struct Key<double> {
+  static const int bits = 64;
+  __device__ static uint64_t of(double v, int m) { return key_f64(v, m); }
+};
+template <> struct Key<int64_t> {
+  static const int bits = 64;
+  __device__ static uint64_t of(int64_t v, int m) { return key_i64(v, m); }
+};
+template <> struct Key<uint8_t> {
+  static const int bits = 32;
+  __device__ static uint64_t of(uint8_t v, int m) { return key_u8(v, m); }
+};
+
 // Number of bits needed to hold values 0..v.
 static inline int bits_for(uint64_t v) {
   int b = 0;
@@ -118,6 +187,17 @@ static inline int bits_for(uint64_t v) {
 }
 
 }  // namespace sgfam
+
+// A grid-stride loop over [0, n).
+#define GRID_LOOP(i, n) \
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+// Item ids of every row of x ([O, n, I] around a dim) ordered by
+// descending key (mode: KM_*), ties by lower index: row r's q-th is
+// order[r * n + q] (the element c = order % n of that row). `order` gets
+// O*I*n int64 (sort_cuda.cu).
+sg_status sgfam_sort_rows(const sg_tensor *x, int64_t O, int64_t n, int64_t I, int mode,
+                          sgfam::DevBuf *order);
 
 // Stable ascending radix sort of n (key, value) pairs on bits
 // [0, end_bit) of the keys (index_cuda.cu). keys_out / vals_out may not

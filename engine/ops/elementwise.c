@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_elementwise.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -172,7 +172,7 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
     sg_error(SG_ERR_ARG, "erf: not implemented on cuda");
     return NULL;
   }
-  const sg_backend *be = sg_backend_checked(name, x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked(name, x, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   /* Integer inputs of float functions compute in float32, as PyTorch. */
   sg_tensor *in = (unary_needs_float(op) && !sg_dtype_is_float(x->dtype))
@@ -181,7 +181,7 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
   if (!in) return NULL;
   sg_dtype odt = op == SG_LOGICAL_NOT ? SG_BOOL : in->dtype;
   sg_tensor *out = sg_empty(in->shape, in->ndim, odt, in->storage->device);
-  if (!out || be->ew->unary(op, out, in) != SG_OK) {
+  if (!out || be->elementwise->unary(op, out, in) != SG_OK) {
     if (out) sg_error_context("%s", name);
     sg_release(out);
     sg_release(in);
@@ -312,7 +312,7 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
   if (sg_check_arg(name, "a", a) || sg_check_arg(name, "b", b) ||
       sg_check_same_device(name, a, b))
     return NULL;
-  const sg_backend *be = sg_backend_checked(name, a, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked(name, a, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   if (op == SG_SUB && (a->dtype == SG_BOOL || b->dtype == SG_BOOL)) {
     sg_error(SG_ERR_ARG,
@@ -332,7 +332,7 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
   sg_tensor *out = cb ? sg_empty(shape, nd, binary_is_predicate(op) ? SG_BOOL : dt,
                                  a->storage->device)
                       : NULL;
-  if (!out || be->ew->binary(op, out, ca, cb) != SG_OK) {
+  if (!out || be->elementwise->binary(op, out, ca, cb) != SG_OK) {
     if (out) sg_error_context("%s", name);
     sg_release(out);
     sg_release(ca);
@@ -433,10 +433,10 @@ sg_tensor *sg_cmp_scalar(sg_binary_op op, sg_tensor *a, double s) {
 static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope) {
   if (sg_grad_enabled() || g->dtype != x->dtype || !sg_same_shape(g, x)) return NULL;
   const sg_backend *be = sg_backend_for(x->storage->device);
-  if (!be || !be->ew->leaky_relu_backward || !sg_device_equal(g->storage->device, x->storage->device))
+  if (!be || !be->elementwise->leaky_relu_backward || !sg_device_equal(g->storage->device, x->storage->device))
     return NULL;
   sg_tensor *out = sg_empty_like(x);
-  if (out && be->ew->leaky_relu_backward(out, g, x, slope) != SG_OK) {
+  if (out && be->elementwise->leaky_relu_backward(out, g, x, slope) != SG_OK) {
     sg_release(out);
     return NULL;
   }
@@ -465,10 +465,10 @@ static sg_status leaky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
 sg_tensor *sg_leaky_relu(sg_tensor *x, double slope) {
   if (sg_check_arg("leaky_relu", "input", x) || sg_check_float("leaky_relu", "input", x))
     return NULL;
-  const sg_backend *be = sg_backend_checked("leaky_relu", x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("leaky_relu", x, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   sg_tensor *out = sg_empty_like(x);
-  if (!out || be->ew->leaky_relu(out, x, slope) != SG_OK) {
+  if (!out || be->elementwise->leaky_relu(out, x, slope) != SG_OK) {
     sg_release(out);
     return NULL;
   }
@@ -509,10 +509,10 @@ sg_tensor *sg_clamp(sg_tensor *x, double lo, double hi) {
     sg_error(SG_ERR_ARG, "clamp: min %g is greater than max %g", lo, hi);
     return NULL;
   }
-  const sg_backend *be = sg_backend_checked("clamp", x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("clamp", x, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   sg_tensor *out = sg_empty_like(x);
-  if (!out || be->ew->clamp(out, x, lo, hi) != SG_OK) {
+  if (!out || be->elementwise->clamp(out, x, lo, hi) != SG_OK) {
     sg_release(out);
     return NULL;
   }
@@ -560,7 +560,7 @@ sg_tensor *sg_where(sg_tensor *cond, sg_tensor *a, sg_tensor *b) {
       sg_check_arg("where", "b", b) || sg_check_same_device("where", cond, a) ||
       sg_check_same_device("where", a, b))
     return NULL;
-  const sg_backend *be = sg_backend_checked("where", a, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("where", a, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   int64_t s1[SG_MAX_DIMS], shape[SG_MAX_DIMS];
   int n1, nd;
@@ -572,7 +572,7 @@ sg_tensor *sg_where(sg_tensor *cond, sg_tensor *a, sg_tensor *b) {
   sg_tensor *ca = c ? sg_to_dtype(a, dt) : NULL;
   sg_tensor *cb = ca ? sg_to_dtype(b, dt) : NULL;
   sg_tensor *out = cb ? sg_empty(shape, nd, dt, a->storage->device) : NULL;
-  if (!out || be->ew->where(out, c, ca, cb) != SG_OK) {
+  if (!out || be->elementwise->where(out, c, ca, cb) != SG_OK) {
     sg_release(out);
     out = NULL;
   } else if (sg_dtype_is_float(dt)) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_index.h"
+#include "internal/kernels_sort.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -39,7 +39,7 @@ static sg_status select_impl(const char *op, sg_tensor *x, int64_t k, int dim, b
   else if (k > n || (x->ndim == 0 && k != 1))
     return sg_error(SG_ERR_ARG, "%s: k = %lld out of range for dim %d of size %lld (input %s)",
                     op, (long long)k, dim, (long long)n, sg_shape_str(x, a, sizeof a));
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sort));
   if (!be) return sg_last_status();
   int64_t shape[SG_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
@@ -49,8 +49,8 @@ static sg_status select_impl(const char *op, sg_tensor *x, int64_t k, int dim, b
   sg_tensor *ix = v ? sg_empty(shape, x->ndim, SG_INT64, x->storage->device) : NULL;
   sg_status st = ix ? SG_OK : sg_last_status();
   if (st == SG_OK) {
-    if (strcmp(op, "sort") == 0) st = be->index->sort(v, ix, xc, d, largest);
-    else st = be->index->topk(v, ix, xc, d, k, largest, sorted);
+    if (strcmp(op, "sort") == 0) st = be->sort->sort(v, ix, xc, d, largest);
+    else st = be->sort->topk(v, ix, xc, d, k, largest, sorted);
   }
   sg_release(xc);
   if (st != SG_OK) {

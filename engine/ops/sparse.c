@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_index.h"
+#include "internal/kernels_sparse.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -101,7 +101,7 @@ static int64_t l0_count(const char *op, const sg_tensor *x, double k, int64_t m)
 static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int64_t ki, int dim,
                           bool want_mask) {
   if (check_proj_input(op, x)) return NULL;
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sparse));
   if (!be) return NULL;
   int64_t k, size;
   int d = 0;
@@ -136,8 +136,8 @@ static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int
       return sg_full(x->shape, x->ndim, 1.0, SG_BOOL, x->storage->device);
     sg_tensor *xc = sg_as_contiguous_dtype(x, x->dtype);
     sg_tensor *m = xc ? sg_empty(x->shape, x->ndim, SG_BOOL, x->storage->device) : NULL;
-    sg_status st = m ? (kind == 0 ? be->index->l0_mask(m, NULL, xc, k)
-                                  : be->index->l0inf_mask(m, NULL, xc, k, d))
+    sg_status st = m ? (kind == 0 ? be->sparse->l0_mask(m, NULL, xc, k)
+                                  : be->sparse->l0inf_mask(m, NULL, xc, k, d))
                      : sg_last_status();
     sg_release(xc);
     if (st != SG_OK) {
@@ -151,8 +151,8 @@ static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int
   sg_tensor *xc, *out, *mask;
   sg_status st = masked_prepare(x, grad, &xc, &out, &mask);
   if (st == SG_OK)
-    st = kind == 0 ? be->index->l0_mask(mask, out, xc, k)
-                   : be->index->l0inf_mask(mask, out, xc, k, d);
+    st = kind == 0 ? be->sparse->l0_mask(mask, out, xc, k)
+                   : be->sparse->l0inf_mask(mask, out, xc, k, d);
   return masked_finish(op, x, grad, st, xc, out, mask);
 }
 
@@ -178,12 +178,12 @@ static sg_tensor *threshold_scalar(const char *op, sg_tensor *x, double lambda, 
     sg_error(SG_ERR_ARG, "%s: lambda = %g, expected a number >= 0", op, lambda);
     return NULL;
   }
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sparse));
   if (!be) return NULL;
   bool grad = sg_needs_grad(&x, 1);
   sg_tensor *xc, *out, *mask;
   sg_status st = masked_prepare(x, grad, &xc, &out, &mask);
-  if (st == SG_OK) st = be->index->threshold(out, mask, xc, lambda, soft);
+  if (st == SG_OK) st = be->sparse->threshold(out, mask, xc, lambda, soft);
   return masked_finish(op, x, grad, st, xc, out, mask);
 }
 
@@ -240,7 +240,7 @@ static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
 sg_tensor *sg_soft_threshold_t(sg_tensor *x, sg_tensor *lambda) {
   const char *op = "soft_threshold";
   if (check_lambda_t(op, x, lambda)) return NULL;
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sparse));
   if (!be) return NULL;
   sg_dtype dt = sg_promote_types(x->dtype, lambda->dtype);
   if (!sg_dtype_is_float(dt)) dt = x->dtype;
@@ -251,7 +251,7 @@ sg_tensor *sg_soft_threshold_t(sg_tensor *x, sg_tensor *lambda) {
   sg_tensor *out = lc ? sg_empty(x->shape, x->ndim, dt, x->storage->device) : NULL;
   sg_tensor *sgn = out && grad ? sg_empty(x->shape, x->ndim, dt, x->storage->device) : NULL;
   sg_status st = out && (sgn || !grad) ? SG_OK : sg_last_status();
-  if (st == SG_OK) st = be->index->soft_threshold_t(out, sgn, xc, lc);
+  if (st == SG_OK) st = be->sparse->soft_threshold_t(out, sgn, xc, lc);
   if (st != SG_OK) {
     sg_release(out);
     out = NULL;

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_sum.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -46,7 +46,7 @@ static sg_status sum_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
 
 sg_tensor *sg_sum(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
   if (sg_check_arg("sum", "input", x)) return NULL;
-  const sg_backend *be = sg_backend_checked("sum", x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("sum", x, offsetof(sg_backend, sum));
   if (!be) return NULL;
   bool mask[SG_MAX_DIMS];
   if (sg_reduce_mask("sum", x, dims, ndims, mask)) return NULL;
@@ -56,7 +56,7 @@ sg_tensor *sg_sum(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
   sg_dtype dt = sg_dtype_is_float(x->dtype) ? x->dtype : SG_INT64;
   sg_tensor *c = sg_as_contiguous_dtype(x, dt);
   sg_tensor *out = c ? sg_empty(shape, nd, dt, x->storage->device) : NULL;
-  if (!out || be->ew->sum(out, c, mask) != SG_OK) {
+  if (!out || be->sum->sum(out, c, mask) != SG_OK) {
     sg_release(out);
     sg_release(c);
     return NULL;
