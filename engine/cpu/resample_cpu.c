@@ -14,17 +14,9 @@
 
 #include "internal/kernels_resample.h"
 #include "internal/tensor_internal.h"
+#include "plane_cpu.h"
 
 #define RESAMPLE_PAR_GRAIN 32768
-
-static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
-static sg_status float_only(const char *op, const sg_tensor *t) {
-  if (t->dtype == SG_FLOAT32 || t->dtype == SG_FLOAT64) return SG_OK;
-  return sg_error(SG_ERR_ARG, "%s: dtype %s is not supported by the CPU kernel (float32/float64)",
-                  op, sg_dtype_name(t->dtype));
-}
 
 /* ---------------- interpolation ---------------- */
 
