@@ -509,10 +509,10 @@ static sg_status cuda_clamp(sg_tensor *out, const sg_tensor *x, double lo, doubl
 }
 
 extern "C" const struct sg_elementwise_kernels sg_cuda_elementwise_kernels = {
-    cuda_unary,       // unary
-    cuda_binary,      // binary
-    cuda_where,       // where
-    cuda_leaky_relu,  // leaky_relu
-    cuda_clamp,       // clamp
-    nullptr,          // leaky_relu_backward: the op composes it
+    .unary = cuda_unary,
+    .binary = cuda_binary,
+    .where = cuda_where,
+    .leaky_relu = cuda_leaky_relu,
+    .clamp = cuda_clamp,
+    .leaky_relu_backward = nullptr,  // the op composes it
 };

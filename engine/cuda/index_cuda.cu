@@ -15,14 +15,13 @@
 //    atomics on values.
 #include <string.h>
 
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_index.h"
 #include "internal/tensor_internal.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 static const unsigned long long NO_BAD = ~0ull;
 
@@ -63,7 +62,7 @@ __global__ void apply_runs_k(T *dst, const T *src, const uint64_t *keys, const i
   GRID_LOOP(j, n) {
     uint64_t key = keys[j];
     if (key == skip || (j > 0 && keys[j - 1] == key)) continue;
-    if constexpr (MODE == SGFAM_SCATTER_SET) {
+    if constexpr (MODE == SCATTER_SET) {
       int64_t m = j;
       while (m + 1 < n && keys[m + 1] == key) m++;
       dst[key] = src[vals[m]];
@@ -87,7 +86,7 @@ __global__ void apply_runs_or_k(uint8_t *dst, const uint8_t *src, const uint64_t
   }
 }
 
-sg_status sgfam_scatter_by_target(void *dst, sg_dtype dt, const void *src, const uint64_t *target,
+sg_status sgcuda::scatter_by_target(void *dst, sg_dtype dt, const void *src, const uint64_t *target,
                                   uint64_t skip, int64_t n, int mode) {
   if (n <= 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
@@ -96,44 +95,44 @@ sg_status sgfam_scatter_by_target(void *dst, sg_dtype dt, const void *src, const
   if (s == SG_OK) s = vb.alloc(sizeof(int64_t) * 2 * (size_t)n);
   if (s != SG_OK) return s;
   int64_t *vin = vb.as<int64_t>(), *vout = vin + n;
-  iota_k<<<blocks_for(n), 256, 0, st>>>(vin, n);
+  iota_k<<<grid_for(n), 256, 0, st>>>(vin, n);
   s = SG_CUDA_LAUNCH_CHECK("scatter iota kernel");
   if (s != SG_OK) return s;
-  s = sgfam_sort_pairs(target, kb.as<uint64_t>(), vin, vout, n, bits_for(skip));
+  s = sort_pairs(target, kb.as<uint64_t>(), vin, vout, n, bits_for(skip));
   if (s != SG_OK) return s;
   const uint64_t *keys = kb.as<uint64_t>();
-  unsigned int nb = blocks_for(n);
-  if (mode == SGFAM_SCATTER_SET) {
+  unsigned int nb = grid_for(n);
+  if (mode == SCATTER_SET) {
     switch (sg_dtype_size(dt)) {
       case 1:
-        apply_runs_k<uint8_t, SGFAM_SCATTER_SET><<<nb, 256, 0, st>>>(
+        apply_runs_k<uint8_t, SCATTER_SET><<<nb, 256, 0, st>>>(
             (uint8_t *)dst, (const uint8_t *)src, keys, vout, skip, n);
         break;
       case 4:
-        apply_runs_k<uint32_t, SGFAM_SCATTER_SET><<<nb, 256, 0, st>>>(
+        apply_runs_k<uint32_t, SCATTER_SET><<<nb, 256, 0, st>>>(
             (uint32_t *)dst, (const uint32_t *)src, keys, vout, skip, n);
         break;
       default:
-        apply_runs_k<uint64_t, SGFAM_SCATTER_SET><<<nb, 256, 0, st>>>(
+        apply_runs_k<uint64_t, SCATTER_SET><<<nb, 256, 0, st>>>(
             (uint64_t *)dst, (const uint64_t *)src, keys, vout, skip, n);
         break;
     }
   } else {
     switch (dt) {
       case SG_FLOAT32:
-        apply_runs_k<float, SGFAM_SCATTER_ADD><<<nb, 256, 0, st>>>((float *)dst, (const float *)src,
+        apply_runs_k<float, SCATTER_ADD><<<nb, 256, 0, st>>>((float *)dst, (const float *)src,
                                                                    keys, vout, skip, n);
         break;
       case SG_FLOAT64:
-        apply_runs_k<double, SGFAM_SCATTER_ADD><<<nb, 256, 0, st>>>(
+        apply_runs_k<double, SCATTER_ADD><<<nb, 256, 0, st>>>(
             (double *)dst, (const double *)src, keys, vout, skip, n);
         break;
       case SG_INT64:
-        apply_runs_k<int64_t, SGFAM_SCATTER_ADD><<<nb, 256, 0, st>>>(
+        apply_runs_k<int64_t, SCATTER_ADD><<<nb, 256, 0, st>>>(
             (int64_t *)dst, (const int64_t *)src, keys, vout, skip, n);
         break;
       case SG_UINT8:
-        apply_runs_k<uint8_t, SGFAM_SCATTER_ADD><<<nb, 256, 0, st>>>(
+        apply_runs_k<uint8_t, SCATTER_ADD><<<nb, 256, 0, st>>>(
             (uint8_t *)dst, (const uint8_t *)src, keys, vout, skip, n);
         break;
       default:
@@ -177,7 +176,7 @@ static sg_status cuda_index_select(const char *op, sg_tensor *out, const sg_tens
   if (s != SG_OK) return s;
   cudaStream_t st = sg_cuda_stream();
   if (total > 0) {
-    unsigned int nb = blocks_for(total);
+    unsigned int nb = grid_for(total);
     const int64_t *ix = dptr<int64_t>(index);
     switch (sg_dtype_size(x->dtype)) {
       case 1:
@@ -196,7 +195,7 @@ static sg_status cuda_index_select(const char *op, sg_tensor *out, const sg_tens
     s = SG_CUDA_LAUNCH_CHECK("index_select kernel");
     if (s != SG_OK) return s;
   } else {  // nothing to copy, but the indices are still checked (as the CPU)
-    check_index_k<<<blocks_for(L), 256, 0, st>>>(dptr<int64_t>(index), L, n, bad.ptr());
+    check_index_k<<<grid_for(L), 256, 0, st>>>(dptr<int64_t>(index), L, n, bad.ptr());
     s = SG_CUDA_LAUNCH_CHECK("index_select check kernel");
     if (s != SG_OK) return s;
   }
@@ -299,7 +298,7 @@ static sg_status cuda_gather(const char *op, sg_tensor *out, const sg_tensor *x,
   sg_status s = bad.init();
   if (s != SG_OK) return s;
   cudaStream_t st = sg_cuda_stream();
-  unsigned int nb = blocks_for(total);
+  unsigned int nb = grid_for(total);
   const int64_t *ix = dptr<int64_t>(index);
   switch (sg_dtype_size(x->dtype)) {
     case 1:
@@ -388,7 +387,7 @@ static sg_status scatter_sorted(sg_tensor *out, const sg_tensor *src, const sg_t
   if (s == SG_OK) s = vals.alloc(sizeof(E) * (size_t)total);
   if (s != SG_OK) return s;
   uint64_t skip = (uint64_t)sg_numel(out);
-  scatter_prep_k<E><<<blocks_for(total), 256, 0, st>>>(tg.as<uint64_t>(), vals.as<E>(),
+  scatter_prep_k<E><<<grid_for(total), 256, 0, st>>>(tg.as<uint64_t>(), vals.as<E>(),
                                                        dptr<E>(src), dptr<int64_t>(index), g,
                                                        total, skip, bad->ptr());
   s = SG_CUDA_LAUNCH_CHECK("scatter prepare kernel");
@@ -397,14 +396,14 @@ static sg_status scatter_sorted(sg_tensor *out, const sg_tensor *src, const sg_t
   s = bad->read(&pos);
   if (s != SG_OK) return s;
   if (pos != NO_BAD) return report_bad(op, index, pos, dim, g.n);
-  return sgfam_scatter_by_target(dptr<void>(out), out->dtype, vals.p, tg.as<uint64_t>(), skip,
-                                 total, accumulate ? SGFAM_SCATTER_ADD : SGFAM_SCATTER_SET);
+  return scatter_by_target(dptr<void>(out), out->dtype, vals.p, tg.as<uint64_t>(), skip,
+                                 total, accumulate ? SCATTER_ADD : SCATTER_SET);
 }
 
 template <typename E, int MODE>
 static sg_status scatter_lines(sg_tensor *out, const sg_tensor *src, const sg_tensor *index,
                                const IdxGeom &g, int64_t lines, BadFlag *bad) {
-  scatter_lines_k<E, MODE><<<blocks_for(lines, 128), 128, 0, sg_cuda_stream()>>>(
+  scatter_lines_k<E, MODE><<<grid_for(lines, 128), 128, 0, sg_cuda_stream()>>>(
       dptr<E>(out), dptr<E>(src), dptr<int64_t>(index), g, lines, bad->ptr());
   return SG_CUDA_LAUNCH_CHECK("scatter kernel");
 }
@@ -451,7 +450,7 @@ static sg_status cuda_scatter(const char *op, sg_tensor *out, int dim, const sg_
 }
 
 extern "C" const struct sg_index_kernels sg_cuda_index_kernels = {
-    cuda_index_select,
-    cuda_gather,
-    cuda_scatter,
+    .index_select = cuda_index_select,
+    .gather = cuda_gather,
+    .scatter = cuda_scatter,
 };

@@ -9,13 +9,12 @@
 #include <limits.h>
 #include <math.h>
 
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_loss.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 // ---------------- MSE / L1 ----------------
 
@@ -47,7 +46,7 @@ static sg_status pw_sum_t(sg_pointwise_loss kind, const sg_tensor *x, const sg_t
   int64_t n = sg_numel(x);
   *out = 0;
   if (n == 0) return SG_OK;
-  unsigned int nb = blocks_for(n);
+  unsigned int nb = grid_for(n);
   DevBuf buf;
   sg_status s = buf.alloc(sizeof(double) * (nb + 1));
   if (s != SG_OK) return s;
@@ -77,7 +76,7 @@ static sg_status pw_grad_t(sg_pointwise_loss kind, sg_tensor *gx, const sg_tenso
   if (n == 0) return SG_OK;
   bool mse = kind == SG_LOSS_MSE;
   T c = mse ? (T)(2.0 * scale) : (T)scale;
-  pw_grad_k<T><<<blocks_for(n), 256, 0, sg_cuda_stream()>>>(dptr<T>(gx), dptr<T>(x), dptr<T>(t), n,
+  pw_grad_k<T><<<grid_for(n), 256, 0, sg_cuda_stream()>>>(dptr<T>(gx), dptr<T>(x), dptr<T>(t), n,
                                                             c, mse);
   return SG_CUDA_LAUNCH_CHECK("loss backward kernel");
 }
@@ -189,7 +188,7 @@ static sg_status nll_prep_t(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *
   *wsum = 0;
   *n_ignored = 0;
   if (M == 0) return SG_OK;
-  unsigned int nb = blocks_for(M);
+  unsigned int nb = grid_for(M);
   DevBuf buf;
   sg_status s = buf.alloc(sizeof(NllStats) * (nb + 1));
   if (s != SG_OK) return s;
@@ -226,7 +225,7 @@ static sg_status cuda_nll_prepare(sg_tensor *safe_idx, sg_tensor *w, const sg_te
 }
 
 extern "C" const struct sg_loss_kernels sg_cuda_loss_kernels = {
-    cuda_pointwise_sum,
-    cuda_pointwise_grad,
-    cuda_nll_prepare,
+    .pointwise_sum = cuda_pointwise_sum,
+    .pointwise_grad = cuda_pointwise_grad,
+    .nll_prepare = cuda_nll_prepare,
 };

@@ -14,13 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_pool.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 __device__ __forceinline__ int64_t dmin(int64_t a, int64_t b) { return a < b ? a : b; }
 __device__ __forceinline__ int64_t dmax(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -72,10 +71,10 @@ static sg_status cuda_max_pool2d(sg_tensor *out, sg_tensor *indices, const sg_te
   if (total == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (x->dtype == SG_FLOAT32)
-    maxpool_k<float><<<blocks_for(total), 256, 0, st>>>(dptr<float>(out), dptr<int64_t>(indices),
+    maxpool_k<float><<<grid_for(total), 256, 0, st>>>(dptr<float>(out), dptr<int64_t>(indices),
                                                          dptr<float>(x), *g, total);
   else
-    maxpool_k<double><<<blocks_for(total), 256, 0, st>>>(
+    maxpool_k<double><<<grid_for(total), 256, 0, st>>>(
         dptr<double>(out), dptr<int64_t>(indices), dptr<double>(x), *g, total);
   return SG_CUDA_LAUNCH_CHECK("max_pool2d kernel");
 }
@@ -104,12 +103,12 @@ static sg_status cuda_index_scatter_add(sg_tensor *dst, const sg_tensor *src, co
   sg_status s = tg.alloc(sizeof(uint64_t) * (size_t)n);
   if (s != SG_OK) return s;
   uint64_t skip = (uint64_t)dn;
-  plane_targets_k<<<blocks_for(n), 256, 0, st>>>(tg.as<uint64_t>(), dptr<int64_t>(idx), n, splane,
+  plane_targets_k<<<grid_for(n), 256, 0, st>>>(tg.as<uint64_t>(), dptr<int64_t>(idx), n, splane,
                                                  dplane, skip);
   s = SG_CUDA_LAUNCH_CHECK("max_pool2d backward targets kernel");
   if (s != SG_OK) return s;
-  return sgfam_scatter_by_target(dptr<void>(dst), dst->dtype, dptr<void>(src), tg.as<uint64_t>(),
-                                 skip, n, SGFAM_SCATTER_ADD);
+  return scatter_by_target(dptr<void>(dst), dst->dtype, dptr<void>(src), tg.as<uint64_t>(),
+                                 skip, n, SCATTER_ADD);
 }
 
 template <typename T>
@@ -129,10 +128,10 @@ static sg_status cuda_index_gather(sg_tensor *dst, const sg_tensor *src, const s
   if (n == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (dst->dtype == SG_FLOAT32)
-    plane_gather_k<float><<<blocks_for(n), 256, 0, st>>>(dptr<float>(dst), dptr<float>(src),
+    plane_gather_k<float><<<grid_for(n), 256, 0, st>>>(dptr<float>(dst), dptr<float>(src),
                                                          dptr<int64_t>(idx), n, dplane, splane);
   else
-    plane_gather_k<double><<<blocks_for(n), 256, 0, st>>>(dptr<double>(dst), dptr<double>(src),
+    plane_gather_k<double><<<grid_for(n), 256, 0, st>>>(dptr<double>(dst), dptr<double>(src),
                                                           dptr<int64_t>(idx), n, dplane, splane);
   return SG_CUDA_LAUNCH_CHECK("max_pool2d double backward kernel");
 }
@@ -204,9 +203,9 @@ static sg_status cuda_avg_pool2d(sg_tensor *out, const sg_tensor *x, const sg_po
   if (total == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (x->dtype == SG_FLOAT32)
-    avgpool_k<float><<<blocks_for(total), 256, 0, st>>>(dptr<float>(out), dptr<float>(x), *g, total);
+    avgpool_k<float><<<grid_for(total), 256, 0, st>>>(dptr<float>(out), dptr<float>(x), *g, total);
   else
-    avgpool_k<double><<<blocks_for(total), 256, 0, st>>>(dptr<double>(out), dptr<double>(x), *g,
+    avgpool_k<double><<<grid_for(total), 256, 0, st>>>(dptr<double>(out), dptr<double>(x), *g,
                                                          total);
   return SG_CUDA_LAUNCH_CHECK("avg_pool2d kernel");
 }
@@ -218,10 +217,10 @@ static sg_status cuda_avg_pool2d_backward(sg_tensor *dx, const sg_tensor *dy,
   if (total == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (dx->dtype == SG_FLOAT32)
-    avgpool_bwd_k<float><<<blocks_for(total), 256, 0, st>>>(dptr<float>(dx), dptr<float>(dy), *g,
+    avgpool_bwd_k<float><<<grid_for(total), 256, 0, st>>>(dptr<float>(dx), dptr<float>(dy), *g,
                                                             total);
   else
-    avgpool_bwd_k<double><<<blocks_for(total), 256, 0, st>>>(dptr<double>(dx), dptr<double>(dy),
+    avgpool_bwd_k<double><<<grid_for(total), 256, 0, st>>>(dptr<double>(dx), dptr<double>(dy),
                                                              *g, total);
   return SG_CUDA_LAUNCH_CHECK("avg_pool2d backward kernel");
 }
@@ -281,10 +280,10 @@ static sg_status cuda_adaptive_avg_pool2d(sg_tensor *out, const sg_tensor *x,
   if (total == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (x->dtype == SG_FLOAT32)
-    adaptive_k<float><<<blocks_for(total), 256, 0, st>>>(dptr<float>(out), dptr<float>(x), *g,
+    adaptive_k<float><<<grid_for(total), 256, 0, st>>>(dptr<float>(out), dptr<float>(x), *g,
                                                          total);
   else
-    adaptive_k<double><<<blocks_for(total), 256, 0, st>>>(dptr<double>(out), dptr<double>(x), *g,
+    adaptive_k<double><<<grid_for(total), 256, 0, st>>>(dptr<double>(out), dptr<double>(x), *g,
                                                           total);
   return SG_CUDA_LAUNCH_CHECK("adaptive_avg_pool2d kernel");
 }
@@ -296,20 +295,20 @@ static sg_status cuda_adaptive_avg_pool2d_backward(sg_tensor *dx, const sg_tenso
   if (total == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (dx->dtype == SG_FLOAT32)
-    adaptive_bwd_k<float><<<blocks_for(total), 256, 0, st>>>(dptr<float>(dx), dptr<float>(dy), *g,
+    adaptive_bwd_k<float><<<grid_for(total), 256, 0, st>>>(dptr<float>(dx), dptr<float>(dy), *g,
                                                              total);
   else
-    adaptive_bwd_k<double><<<blocks_for(total), 256, 0, st>>>(dptr<double>(dx), dptr<double>(dy),
+    adaptive_bwd_k<double><<<grid_for(total), 256, 0, st>>>(dptr<double>(dx), dptr<double>(dy),
                                                               *g, total);
   return SG_CUDA_LAUNCH_CHECK("adaptive_avg_pool2d backward kernel");
 }
 
 extern "C" const struct sg_pool_kernels sg_cuda_pool_kernels = {
-    cuda_max_pool2d,
-    cuda_index_scatter_add,
-    cuda_index_gather,
-    cuda_avg_pool2d,
-    cuda_avg_pool2d_backward,
-    cuda_adaptive_avg_pool2d,
-    cuda_adaptive_avg_pool2d_backward,
+    .max_pool2d = cuda_max_pool2d,
+    .index_scatter_add = cuda_index_scatter_add,
+    .index_gather = cuda_index_gather,
+    .avg_pool2d = cuda_avg_pool2d,
+    .avg_pool2d_backward = cuda_avg_pool2d_backward,
+    .adaptive_avg_pool2d = cuda_adaptive_avg_pool2d,
+    .adaptive_avg_pool2d_backward = cuda_adaptive_avg_pool2d_backward,
 };

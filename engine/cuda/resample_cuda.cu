@@ -14,13 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_resample.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -232,7 +231,7 @@ static sg_status interp_fwd(sg_tensor *out, const sg_tensor *x, const sg_interp_
   InterpTab<T> t;
   sg_status s = make_tables<T>(g, false, &buf, &t);
   if (s != SG_OK) return s;
-  interp_fwd_k<T><<<blocks_for(total), 256, 0, sg_cuda_stream()>>>(
+  interp_fwd_k<T><<<grid_for(total), 256, 0, sg_cuda_stream()>>>(
       dptr<T>(out), dptr<T>(x), t, g->ih, g->iw, g->oh, g->ow, g->mode == SG_INTERP_NEAREST, total);
   return SG_CUDA_LAUNCH_CHECK("interpolate kernel");
 }
@@ -249,7 +248,7 @@ static sg_status interp_bwd(sg_tensor *dx, const sg_tensor *dy, const sg_interp_
   sg_status s = make_tables<T>(g, true, &buf, &t);
   if (s != SG_OK) return s;
   if (g->mode == SG_INTERP_NEAREST) {
-    interp_bwd_nearest_k<T><<<blocks_for(total), 256, 0, st>>>(dptr<T>(dx), dptr<T>(dy), t, IH, IW,
+    interp_bwd_nearest_k<T><<<grid_for(total), 256, 0, st>>>(dptr<T>(dx), dptr<T>(dy), t, IH, IW,
                                                                OH, OW, total);
     return SG_CUDA_LAUNCH_CHECK("interpolate backward kernel");
   }
@@ -257,10 +256,10 @@ static sg_status interp_bwd(sg_tensor *dx, const sg_tensor *dy, const sg_interp_
   int64_t nt = P * IH * OW;
   s = tmp.alloc(sizeof(T) * (size_t)nt);
   if (s != SG_OK) return s;
-  interp_bwd_v_k<T><<<blocks_for(nt), 256, 0, st>>>(tmp.as<T>(), dptr<T>(dy), t, IH, OH, OW, nt);
+  interp_bwd_v_k<T><<<grid_for(nt), 256, 0, st>>>(tmp.as<T>(), dptr<T>(dy), t, IH, OH, OW, nt);
   s = SG_CUDA_LAUNCH_CHECK("interpolate backward kernel (vertical)");
   if (s != SG_OK) return s;
-  interp_bwd_h_k<T><<<blocks_for(total), 256, 0, st>>>(dptr<T>(dx), tmp.as<T>(), t, IH, IW, OW,
+  interp_bwd_h_k<T><<<grid_for(total), 256, 0, st>>>(dptr<T>(dx), tmp.as<T>(), t, IH, IW, OW,
                                                        total);
   return SG_CUDA_LAUNCH_CHECK("interpolate backward kernel (horizontal)");
 }
@@ -313,15 +312,15 @@ static sg_status cuda_pad(sg_tensor *out, const sg_tensor *x, const sg_pad_geom 
   cudaStream_t st = sg_cuda_stream();
   switch (sg_dtype_size(x->dtype)) {
     case 1:
-      pad_fwd_k<uint8_t><<<blocks_for(total), 256, 0, st>>>(dptr<uint8_t>(out), dptr<uint8_t>(x), *g,
+      pad_fwd_k<uint8_t><<<grid_for(total), 256, 0, st>>>(dptr<uint8_t>(out), dptr<uint8_t>(x), *g,
                                                             total);
       break;
     case 4:
-      pad_fwd_k<uint32_t><<<blocks_for(total), 256, 0, st>>>(dptr<uint32_t>(out),
+      pad_fwd_k<uint32_t><<<grid_for(total), 256, 0, st>>>(dptr<uint32_t>(out),
                                                              dptr<uint32_t>(x), *g, total);
       break;
     case 8:
-      pad_fwd_k<uint64_t><<<blocks_for(total), 256, 0, st>>>(dptr<uint64_t>(out),
+      pad_fwd_k<uint64_t><<<grid_for(total), 256, 0, st>>>(dptr<uint64_t>(out),
                                                              dptr<uint64_t>(x), *g, total);
       break;
     default: return sg_error(SG_ERR_ARG, "pad: dtype %s is not supported", sg_dtype_name(x->dtype));
@@ -399,17 +398,17 @@ static sg_status cuda_pad_backward(sg_tensor *dx, const sg_tensor *dy, const sg_
   }
   cudaStream_t st = sg_cuda_stream();
   if (dx->dtype == SG_FLOAT32)
-    pad_bwd_k<float><<<blocks_for(total), 256, 0, st>>>(dptr<float>(dx), dptr<float>(dy), *g, v,
+    pad_bwd_k<float><<<grid_for(total), 256, 0, st>>>(dptr<float>(dx), dptr<float>(dy), *g, v,
                                                         total);
   else
-    pad_bwd_k<double><<<blocks_for(total), 256, 0, st>>>(dptr<double>(dx), dptr<double>(dy), *g, v,
+    pad_bwd_k<double><<<grid_for(total), 256, 0, st>>>(dptr<double>(dx), dptr<double>(dy), *g, v,
                                                          total);
   return SG_CUDA_LAUNCH_CHECK("pad backward kernel");
 }
 
 extern "C" const struct sg_resample_kernels sg_cuda_resample_kernels = {
-    cuda_interpolate,
-    cuda_interpolate_backward,
-    cuda_pad,
-    cuda_pad_backward,
+    .interpolate = cuda_interpolate,
+    .interpolate_backward = cuda_interpolate_backward,
+    .pad = cuda_pad,
+    .pad_backward = cuda_pad_backward,
 };

@@ -14,13 +14,12 @@
 // one thread per column (o, i), reads coalesced across i.
 #include <math.h>
 
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_softmax.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 static const int ROW_THREADS = 256;
 
@@ -135,7 +134,7 @@ static sg_status softmax_t(sg_tensor *y, const sg_tensor *x, int64_t O, int64_t 
   if (I == 1)
     sm_row_k<T><<<row_blocks(O), ROW_THREADS, 0, st>>>(dptr<T>(y), dptr<T>(x), O, N, lg);
   else
-    sm_col_k<T><<<blocks_for(O * I), 256, 0, st>>>(dptr<T>(y), dptr<T>(x), O, N, I, lg);
+    sm_col_k<T><<<grid_for(O * I), 256, 0, st>>>(dptr<T>(y), dptr<T>(x), O, N, I, lg);
   return SG_CUDA_LAUNCH_CHECK(lg ? "log_softmax kernel" : "softmax kernel");
 }
 
@@ -147,7 +146,7 @@ static sg_status softmax_bwd_t(sg_tensor *gx, const sg_tensor *g, const sg_tenso
     smb_row_k<T><<<row_blocks(O), ROW_THREADS, 0, st>>>(dptr<T>(gx), dptr<T>(g), dptr<T>(y), O, N,
                                                         lg);
   else
-    smb_col_k<T><<<blocks_for(O * I), 256, 0, st>>>(dptr<T>(gx), dptr<T>(g), dptr<T>(y), O, N, I,
+    smb_col_k<T><<<grid_for(O * I), 256, 0, st>>>(dptr<T>(gx), dptr<T>(g), dptr<T>(y), O, N, I,
                                                     lg);
   return SG_CUDA_LAUNCH_CHECK(lg ? "log_softmax backward kernel" : "softmax backward kernel");
 }
@@ -176,6 +175,6 @@ static sg_status cuda_softmax_backward(sg_tensor *gx, const sg_tensor *g, const 
 }
 
 extern "C" const struct sg_softmax_kernels sg_cuda_softmax_kernels = {
-    cuda_softmax,
-    cuda_softmax_backward,
+    .softmax = cuda_softmax,
+    .softmax_backward = cuda_softmax_backward,
 };

@@ -1,6 +1,6 @@
 // CUDA kernels of the sort family (internal/kernels_sort.h): sort and
 // topk, and the stable radix sort (cub) that the index and sparse kernels
-// share (sgfam_sort_pairs, sgfam_sort_rows).
+// share (sort_pairs, sort_rows).
 //
 // Semantics follow engine/cpu/sort_cpu.c: order keys are the CPU's (every
 // value becomes an unsigned key whose integer order is the wanted order:
@@ -10,18 +10,17 @@
 // another deterministic order for large k).
 #include <cub/device/device_radix_sort.cuh>
 
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_sort.h"
 #include "internal/tensor_internal.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 // ======================= radix sort (shared with index / sparse) =======================
 
-sg_status sgfam_sort_pairs(const uint64_t *keys_in, uint64_t *keys_out, const int64_t *vals_in,
+sg_status sgcuda::sort_pairs(const uint64_t *keys_in, uint64_t *keys_out, const int64_t *vals_in,
                            int64_t *vals_out, int64_t n, int end_bit) {
   cudaStream_t st = sg_cuda_stream();
   if (n <= 0) return SG_OK;
@@ -68,8 +67,8 @@ __global__ void row_of_k(uint64_t *keys, const int64_t *vals, int64_t n, int64_t
 // key (mode), ties by lower index: row r's q-th is order[r * n + q] (the
 // element c = order % n of that row). `order` gets O*I*n int64.
 template <typename T>
-static sg_status sort_rows(const sg_tensor *x, int64_t O, int64_t n, int64_t I, int mode,
-                           DevBuf *order) {
+static sg_status sort_rows_t(const sg_tensor *x, int64_t O, int64_t n, int64_t I, int mode,
+                             DevBuf *order) {
   int64_t R = O * I, total = R * n;
   cudaStream_t st = sg_cuda_stream();
   DevBuf kb, vb;
@@ -80,20 +79,20 @@ static sg_status sort_rows(const sg_tensor *x, int64_t O, int64_t n, int64_t I, 
   uint64_t *k0 = kb.as<uint64_t>(), *k1 = k0 + total;
   int rbits = bits_for((uint64_t)(R - 1));
   bool composite = Key<T>::bits == 32 && R > 1 && rbits <= 32;
-  row_keys_k<T><<<blocks_for(total), 256, 0, st>>>(k0, vb.as<int64_t>(), dptr<T>(x), n, I, total,
+  row_keys_k<T><<<grid_for(total), 256, 0, st>>>(k0, vb.as<int64_t>(), dptr<T>(x), n, I, total,
                                                    mode, composite);
   s = SG_CUDA_LAUNCH_CHECK("sort keys kernel");
   if (s != SG_OK) return s;
   if (R == 1 || composite)
-    return sgfam_sort_pairs(k0, k1, vb.as<int64_t>(), order->as<int64_t>(), total,
+    return sort_pairs(k0, k1, vb.as<int64_t>(), order->as<int64_t>(), total,
                             Key<T>::bits + (composite ? rbits : 0));
   // two stable passes: by key, then by row
-  s = sgfam_sort_pairs(k0, k1, vb.as<int64_t>(), order->as<int64_t>(), total, Key<T>::bits);
+  s = sort_pairs(k0, k1, vb.as<int64_t>(), order->as<int64_t>(), total, Key<T>::bits);
   if (s != SG_OK) return s;
-  row_of_k<<<blocks_for(total), 256, 0, st>>>(k0, order->as<int64_t>(), n, total);
+  row_of_k<<<grid_for(total), 256, 0, st>>>(k0, order->as<int64_t>(), n, total);
   s = SG_CUDA_LAUNCH_CHECK("sort rows kernel");
   if (s != SG_OK) return s;
-  s = sgfam_sort_pairs(k0, k1, order->as<int64_t>(), vb.as<int64_t>(), total, rbits);
+  s = sort_pairs(k0, k1, order->as<int64_t>(), vb.as<int64_t>(), total, rbits);
   if (s != SG_OK) return s;
   return SG_CUDA_CHECK(cudaMemcpyAsync(order->p, vb.p, sizeof(int64_t) * (size_t)total,
                                        cudaMemcpyDeviceToDevice, st));
@@ -118,10 +117,10 @@ static sg_status topk_impl(sg_tensor *values, sg_tensor *indices, const sg_tenso
   dim_split(x, dim, &O, &n, &I);
   if (O * I * n == 0 || k == 0) return SG_OK;
   DevBuf order;
-  sg_status s = sort_rows<T>(x, O, n, I, mode, &order);
+  sg_status s = sort_rows_t<T>(x, O, n, I, mode, &order);
   if (s != SG_OK) return s;
   int64_t total = O * k * I;
-  topk_out_k<T><<<blocks_for(total), 256, 0, sg_cuda_stream()>>>(
+  topk_out_k<T><<<grid_for(total), 256, 0, sg_cuda_stream()>>>(
       values ? dptr<T>(values) : NULL, dptr<int64_t>(indices), dptr<T>(x), order.as<int64_t>(), n,
       k, I, total);
   return SG_CUDA_LAUNCH_CHECK("topk output kernel");
@@ -152,19 +151,19 @@ static sg_status cuda_sort(sg_tensor *values, sg_tensor *indices, const sg_tenso
   return topk_dispatch(values, indices, x, dim, n, descending ? KM_LARGEST : KM_SMALLEST, "sort");
 }
 
-sg_status sgfam_sort_rows(const sg_tensor *x, int64_t O, int64_t n, int64_t I, int mode,
+sg_status sgcuda::sort_rows(const sg_tensor *x, int64_t O, int64_t n, int64_t I, int mode,
                           DevBuf *order) {
   switch (x->dtype) {
-    case SG_FLOAT32: return sort_rows<float>(x, O, n, I, mode, order);
-    case SG_FLOAT64: return sort_rows<double>(x, O, n, I, mode, order);
-    case SG_INT64: return sort_rows<int64_t>(x, O, n, I, mode, order);
+    case SG_FLOAT32: return sort_rows_t<float>(x, O, n, I, mode, order);
+    case SG_FLOAT64: return sort_rows_t<double>(x, O, n, I, mode, order);
+    case SG_INT64: return sort_rows_t<int64_t>(x, O, n, I, mode, order);
     case SG_UINT8:
-    case SG_BOOL: return sort_rows<uint8_t>(x, O, n, I, mode, order);
+    case SG_BOOL: return sort_rows_t<uint8_t>(x, O, n, I, mode, order);
     default: return sg_error(SG_ERR_ARG, "sort: unsupported dtype");
   }
 }
 
 extern "C" const struct sg_sort_kernels sg_cuda_sort_kernels = {
-    cuda_topk,
-    cuda_sort,
+    .topk = cuda_topk,
+    .sort = cuda_sort,
 };

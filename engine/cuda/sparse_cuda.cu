@@ -2,21 +2,20 @@
 // sparsity masks (l0 per sample, l0inf per needle) and the thresholds.
 //
 // Semantics follow engine/cpu/sparse_cpu.c (|x| order keys of
-// family_util_cuda.cuh; among equal keys the lower index is kept):
+// cuda_kernels.cuh; among equal keys the lower index is kept):
 //  - l0_mask sorts each sample's (row, ~key) pairs with the stable radix
 //    sort of sort_cuda.cu and keeps the first k;
 //  - l0inf_mask is a dedicated kernel: a block holds the |x| keys of 32
 //    needles in shared memory and one warp per needle finds the k-th
 //    largest key bit by bit with warp ballots (radix select), then the
 //    block writes mask / out coalesced.
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 extern "C" {
 #include "internal/kernels_sparse.h"
 #include "internal/tensor_internal.h"
 }
 
 using namespace sgcuda;
-using namespace sgfam;
 
 // ======================= mask outputs =======================
 
@@ -63,10 +62,10 @@ static sg_status l0_impl(sg_tensor *mask, sg_tensor *out, const sg_tensor *x, in
   if (mask) SG_CUDA_TRY(cudaMemsetAsync(dptr<char>(mask), 0, (size_t)(N * M) * sg_dtype_size(mask->dtype), st));
   if (out) SG_CUDA_TRY(cudaMemsetAsync(dptr<char>(out), 0, sizeof(T) * (size_t)(N * M), st));
   DevBuf order;
-  sg_status s = sgfam_sort_rows(x, N, M, 1, KM_ABS, &order);
+  sg_status s = sort_rows(x, N, M, 1, KM_ABS, &order);
   if (s != SG_OK) return s;
   int64_t total = N * k;
-  l0_keep_k<T><<<blocks_for(total), 256, 0, st>>>(mask_out<T>(mask, out), dptr<T>(x),
+  l0_keep_k<T><<<grid_for(total), 256, 0, st>>>(mask_out<T>(mask, out), dptr<T>(x),
                                                   order.as<int64_t>(), M, k, total);
   return SG_CUDA_LAUNCH_CHECK("l0_mask kernel");
 }
@@ -233,11 +232,11 @@ static sg_status cuda_threshold(sg_tensor *out, sg_tensor *mask, const sg_tensor
   if (n == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (x->dtype == SG_FLOAT32)
-    threshold_k<float><<<blocks_for(n), 256, 0, st>>>(dptr<float>(out),
+    threshold_k<float><<<grid_for(n), 256, 0, st>>>(dptr<float>(out),
                                                       mask ? dptr<float>(mask) : NULL,
                                                       dptr<float>(x), n, (float)lambda, soft);
   else if (x->dtype == SG_FLOAT64)
-    threshold_k<double><<<blocks_for(n), 256, 0, st>>>(dptr<double>(out),
+    threshold_k<double><<<grid_for(n), 256, 0, st>>>(dptr<double>(out),
                                                        mask ? dptr<double>(mask) : NULL,
                                                        dptr<double>(x), n, lambda, soft);
   else
@@ -269,10 +268,10 @@ static sg_status cuda_soft_threshold_t(sg_tensor *out, sg_tensor *sgn, const sg_
   make_geom<3>(&g, ts, out->shape, out->ndim);
   cudaStream_t st = sg_cuda_stream();
   if (x->dtype == SG_FLOAT32)
-    soft_t_k<float><<<blocks_for(n), 256, 0, st>>>(dptr<float>(out), sgn ? dptr<float>(sgn) : NULL,
+    soft_t_k<float><<<grid_for(n), 256, 0, st>>>(dptr<float>(out), sgn ? dptr<float>(sgn) : NULL,
                                                    dptr<float>(x), dptr<float>(lambda), g, n);
   else if (x->dtype == SG_FLOAT64)
-    soft_t_k<double><<<blocks_for(n), 256, 0, st>>>(dptr<double>(out),
+    soft_t_k<double><<<grid_for(n), 256, 0, st>>>(dptr<double>(out),
                                                     sgn ? dptr<double>(sgn) : NULL,
                                                     dptr<double>(x), dptr<double>(lambda), g, n);
   else
@@ -282,8 +281,8 @@ static sg_status cuda_soft_threshold_t(sg_tensor *out, sg_tensor *sgn, const sg_
 }
 
 extern "C" const struct sg_sparse_kernels sg_cuda_sparse_kernels = {
-    cuda_l0_mask,
-    cuda_l0inf_mask,
-    cuda_threshold,
-    cuda_soft_threshold_t,
+    .l0_mask = cuda_l0_mask,
+    .l0inf_mask = cuda_l0inf_mask,
+    .threshold = cuda_threshold,
+    .soft_threshold_t = cuda_soft_threshold_t,
 };

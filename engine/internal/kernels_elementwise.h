@@ -18,8 +18,7 @@ struct sg_elementwise_kernels {
   sg_status (*leaky_relu)(sg_tensor *out, const sg_tensor *x, double slope);
   /* out = clamp(x, lo, hi) (NAN = absent). */
   sg_status (*clamp)(sg_tensor *out, const sg_tensor *x, double lo, double hi);
-  /* Optional, last (the CUDA table is positional; NULL: composed from
-   * other ops). The first-order gradient of leaky_relu (relu: slope 0) in
+  /* Optional (NULL: composed from other ops). The first-order gradient of leaky_relu (relu: slope 0) in
    * one pass: out = g * (x > 0 ? 1 : slope), the mask values computed in
    * x's dtype as the composed backward does, so the two agree bit for bit.
    * g, x, out of out's shape. */
