@@ -5,6 +5,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_elementwise.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -69,8 +70,15 @@ static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope);
 
 /* ---------------- unary ---------------- */
 
+/* What a unary op saves for its backward (besides x and maybe y). */
+typedef struct unary_ctx {
+  sg_unary_op op;
+} unary_ctx;
+
 static sg_status unary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_unary_op op = (sg_unary_op)node->i[0];
+  unary_ctx c;
+  SG_CTX_LOAD(node, &c);
+  sg_unary_op op = c.op;
   sg_tensor *g = go[0];
   sg_tensor *x = sg_node_saved(node, 0);
   sg_tensor *y = node->n_saved > 1 ? sg_node_saved(node, 1) : NULL;
@@ -190,7 +198,8 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
   if (odt != SG_BOOL && sg_dtype_is_float(odt)) {
     sg_node *n = sg_record(name, unary_backward, &in, 1, out);
     if (n) {
-      n->i[0] = op;
+      unary_ctx ctx = {op};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, in);
       if (unary_saves_output(op)) sg_node_save_output(n, out, 0);
     }
@@ -216,8 +225,15 @@ sg_tensor *sg_erf(sg_tensor *x) { return sg_unary(SG_ERF, x); }
 
 /* ---------------- binary ---------------- */
 
+/* What a binary op saves for its backward (besides a and b). */
+typedef struct binary_ctx {
+  sg_binary_op op;
+} binary_ctx;
+
 static sg_status binary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_binary_op op = (sg_binary_op)node->i[0];
+  binary_ctx c;
+  SG_CTX_LOAD(node, &c);
+  sg_binary_op op = c.op;
   sg_tensor *g = go[0];
   sg_tensor *a = sg_node_saved(node, 0), *b = sg_node_saved(node, 1);
   sg_tensor *ga = NULL, *gb = NULL;
@@ -343,7 +359,8 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
     sg_tensor *ins[2] = {ca, cb};
     sg_node *n = sg_record(name, binary_backward, ins, 2, out);
     if (n) {
-      n->i[0] = op;
+      binary_ctx ctx = {op};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, ca);
       sg_node_save(n, cb);
     }
@@ -443,17 +460,24 @@ static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope) {
   return out;
 }
 
+/* What leaky_relu saves for its backward (besides x). */
+typedef struct leaky_ctx {
+  double slope;
+} leaky_ctx;
+
 static sg_status leaky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  leaky_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *x = sg_node_saved(node, 0);
   if (!x) return sg_last_status();
-  if ((gi[0] = leaky_grad_fused(go[0], x, node->f[0])) != NULL) {
+  if ((gi[0] = leaky_grad_fused(go[0], x, c.slope)) != NULL) {
     sg_release(x);
     return SG_OK;
   }
   /* mask = slope + (1 - slope) * (x > 0) */
   sg_tensor *pos = mask_as(sg_cmp_scalar(SG_GT, x, 0.0), x->dtype);
-  sg_tensor *m = pos ? sg_mul_scalar(pos, 1.0 - node->f[0]) : NULL;
-  sg_tensor *mm = m ? sg_add_scalar(m, node->f[0]) : NULL;
+  sg_tensor *m = pos ? sg_mul_scalar(pos, 1.0 - c.slope) : NULL;
+  sg_tensor *mm = m ? sg_add_scalar(m, c.slope) : NULL;
   gi[0] = mm ? sg_mul(go[0], mm) : NULL;
   sg_release(pos);
   sg_release(m);
@@ -474,16 +498,24 @@ sg_tensor *sg_leaky_relu(sg_tensor *x, double slope) {
   }
   sg_node *n = sg_record("leaky_relu", leaky_backward, &x, 1, out);
   if (n) {
-    n->f[0] = slope;
+    leaky_ctx ctx = {slope};
+    SG_CTX_STORE(n, &ctx);
     sg_node_save(n, x);
   }
   return out;
 }
 
+/* What clamp saves for its backward (besides x); NAN = absent bound. */
+typedef struct clamp_ctx {
+  double lo, hi;
+} clamp_ctx;
+
 static sg_status clamp_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  clamp_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *x = sg_node_saved(node, 0);
   if (!x) return sg_last_status();
-  double lo = node->f[0], hi = node->f[1];
+  double lo = c.lo, hi = c.hi;
   sg_tensor *in = NULL;
   if (!isnan(lo)) in = sg_cmp_scalar(SG_GE, x, lo);
   if (!isnan(hi)) {
@@ -519,8 +551,8 @@ sg_tensor *sg_clamp(sg_tensor *x, double lo, double hi) {
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *n = sg_record("clamp", clamp_backward, &x, 1, out);
     if (n) {
-      n->f[0] = lo;
-      n->f[1] = hi;
+      clamp_ctx ctx = {lo, hi};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, x);
     }
   }

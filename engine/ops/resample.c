@@ -23,6 +23,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_resample.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -30,14 +31,18 @@
 static sg_tensor *interp_apply(sg_tensor *t, const sg_interp_geom *g, bool adjoint, int64_t n,
                                int64_t c);
 
-/* i: planes ih iw oh ow mode align_corners adjoint N C; f: scale_h scale_w */
+/* What interpolate and its adjoint save for their backward. */
+typedef struct interp_ctx {
+  sg_interp_geom geom;
+  bool adjoint;
+  int64_t n, c; /* the images' N and C */
+} interp_ctx;
+
 static sg_status interp_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  const int64_t *v = node->i;
-  sg_interp_geom g = {.planes = v[0], .ih = v[1], .iw = v[2], .oh = v[3], .ow = v[4],
-                      .mode = (sg_interp_mode)v[5], .align_corners = v[6],
-                      .scale_h = node->f[0], .scale_w = node->f[1]};
-  gi[0] = interp_apply(go[0], &g, !v[7], v[8], v[9]);
+  interp_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = interp_apply(go[0], &c.geom, !c.adjoint, c.n, c.c);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
@@ -52,7 +57,8 @@ static sg_tensor *interp_apply(sg_tensor *t, const sg_interp_geom *g, bool adjoi
   sg_tensor *out = tc ? sg_empty(shape, 4, t->dtype, t->storage->device) : NULL;
   sg_status st = SG_ERR_STATE;
   if (out)
-    st = adjoint ? be->resample->interpolate_backward(out, tc, g) : be->resample->interpolate(out, tc, g);
+    st = adjoint ? be->resample->interpolate_backward(out, tc, g)
+                 : be->resample->interpolate(out, tc, g);
   sg_release(tc);
   if (st != SG_OK) {
     if (out) sg_error_context("%s", name);
@@ -61,11 +67,8 @@ static sg_tensor *interp_apply(sg_tensor *t, const sg_interp_geom *g, bool adjoi
   }
   sg_node *nd = sg_record(name, interp_backward, &t, 1, out);
   if (nd) {
-    const int64_t v[10] = {g->planes, g->ih, g->iw, g->oh, g->ow, g->mode, g->align_corners,
-                           adjoint, n, c};
-    memcpy(nd->i, v, sizeof v);
-    nd->f[0] = g->scale_h;
-    nd->f[1] = g->scale_w;
+    interp_ctx ctx = {*g, adjoint, n, c};
+    SG_CTX_STORE(nd, &ctx);
   }
   return out;
 }
@@ -131,13 +134,22 @@ sg_tensor *sg_interpolate(sg_tensor *x, int64_t out_h, int64_t out_w, sg_interp_
 
 /* ---------------- constant ---------------- */
 
-/* i: ndim, before[ndim] at i[1..], sizes of the input at i[1 + SG_MAX_DIMS..] */
+/* What constant padding saves for its backward: where the input sits in
+ * the output. */
+typedef struct constant_pad_ctx {
+  int ndim;
+  int64_t before[SG_MAX_DIMS];
+  int64_t size[SG_MAX_DIMS]; /* the input's shape */
+} constant_pad_ctx;
+
 static sg_status constant_pad_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  int ndim = (int)node->i[0];
+  constant_pad_ctx c;
+  SG_CTX_LOAD(node, &c);
+  int ndim = c.ndim;
   sg_tensor *t = sg_retain(go[0]);
   for (int d = 0; d < ndim && t; d++) {
-    int64_t before = node->i[1 + d], size = node->i[1 + SG_MAX_DIMS + d];
+    int64_t before = c.before[d], size = c.size[d];
     if (before == 0 && size == t->shape[d]) continue;
     sg_tensor *n = sg_narrow(t, d, before, size);
     sg_release(t);
@@ -167,11 +179,14 @@ static sg_tensor *constant_embed(sg_tensor *x, const int64_t *before, const int6
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *n = sg_record("constant_pad", constant_pad_backward, &x, 1, out);
     if (n) {
-      n->i[0] = x->ndim;
+      constant_pad_ctx c;
+      memset(&c, 0, sizeof c);
+      c.ndim = x->ndim;
       for (int d = 0; d < x->ndim; d++) {
-        n->i[1 + d] = before[d];
-        n->i[1 + SG_MAX_DIMS + d] = x->shape[d];
+        c.before[d] = before[d];
+        c.size[d] = x->shape[d];
       }
+      SG_CTX_STORE(n, &c);
     }
   }
   return out;
@@ -205,17 +220,21 @@ static sg_tensor *pad_constant(sg_tensor *x, const int64_t *before, const int64_
 static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, int k,
                             const int64_t *lead, int nlead);
 
-/* i: 0 planes, 1-3 in, 4-6 out, 7-9 before, 10 mode, 11 adjoint, 12 k,
- *    13 nlead, 14.. lead dims */
+/* What reflect / replicate padding and its adjoint save for their
+ * backward. */
+typedef struct pad_ctx {
+  sg_pad_geom geom;
+  bool adjoint;
+  int k;     /* padded dims */
+  int nlead; /* the dims before them */
+  int64_t lead[SG_MAX_DIMS];
+} pad_ctx;
+
 static sg_status pad_kernel_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  const int64_t *v = node->i;
-  sg_pad_geom g = {.planes = v[0],
-                   .in = {v[1], v[2], v[3]},
-                   .out = {v[4], v[5], v[6]},
-                   .before = {v[7], v[8], v[9]},
-                   .mode = (sg_pad_mode)v[10]};
-  gi[0] = pad_apply(go[0], &g, !v[11], (int)v[12], v + 14, (int)v[13]);
+  pad_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = pad_apply(go[0], &c.geom, !c.adjoint, c.k, c.lead, c.nlead);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
@@ -241,11 +260,14 @@ static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, in
   if (sg_dtype_is_float(t->dtype)) {
     sg_node *n = sg_record(name, pad_kernel_backward, &t, 1, out);
     if (n) {
-      const int64_t v[14] = {g->planes, g->in[0],     g->in[1],     g->in[2], g->out[0],
-                             g->out[1], g->out[2],    g->before[0], g->before[1],
-                             g->before[2], g->mode,   adjoint,      k,        nlead};
-      memcpy(n->i, v, sizeof v);
-      for (int d = 0; d < nlead; d++) n->i[14 + d] = lead[d];
+      pad_ctx c;
+      memset(&c, 0, sizeof c);
+      c.geom = *g;
+      c.adjoint = adjoint;
+      c.k = k;
+      c.nlead = nlead;
+      for (int d = 0; d < nlead; d++) c.lead[d] = lead[d];
+      SG_CTX_STORE(n, &c);
     }
   }
   return out;

@@ -8,6 +8,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_softmax.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -56,9 +57,17 @@ static sg_tensor *softmax_backward_ops(sg_tensor *g, sg_tensor *y, int d, bool l
   return r;
 }
 
+/* What softmax saves for its backward (besides its output). */
+typedef struct softmax_ctx {
+  int dim;
+  bool log;
+} softmax_ctx;
+
 static sg_status softmax_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int d = (int)node->i[0];
-  bool lg = node->i[1];
+  softmax_ctx c;
+  SG_CTX_LOAD(node, &c);
+  int d = c.dim;
+  bool lg = c.log;
   sg_tensor *y = sg_node_saved(node, 0);
   if (!y) return sg_last_status();
   /* grad mode is on during backward exactly when create_graph was asked */
@@ -87,8 +96,8 @@ static sg_tensor *softmax_impl(const char *op, sg_tensor *x, int dim, bool lg) {
   sg_release(c);
   sg_node *n = sg_record(op, softmax_backward, &x, 1, y);
   if (n) {
-    n->i[0] = d;
-    n->i[1] = lg;
+    softmax_ctx ctx = {d, lg};
+    SG_CTX_STORE(n, &ctx);
     sg_node_save_output(n, y, 0);
   }
   return y;

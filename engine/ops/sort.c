@@ -8,16 +8,24 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_sort.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
+/* What topk / sort save for their backward (besides the indices). */
+typedef struct select_ctx {
+  int dim;
+  sg_ctx_shape in; /* the input's shape */
+} select_ctx;
+
 static sg_status select_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  select_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *index = sg_node_saved(node, 0);
-  sg_tensor *z = index ? sg_zeros(node->i + 2, (int)node->i[1], go[0]->dtype,
-                                  go[0]->storage->device)
+  sg_tensor *z = index ? sg_zeros(c.in.shape, c.in.ndim, go[0]->dtype, go[0]->storage->device)
                        : NULL;
-  gi[0] = z ? sg_scatter_add(z, (int)node->i[0], index, go[0]) : NULL;
+  gi[0] = z ? sg_scatter_add(z, c.dim, index, go[0]) : NULL;
   sg_release(z);
   sg_release(index);
   return gi[0] ? SG_OK : sg_last_status();
@@ -61,9 +69,8 @@ static sg_status select_impl(const char *op, sg_tensor *x, int64_t k, int dim, b
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *node = sg_record(op, select_backward, &x, 1, v);
     if (node) {
-      node->i[0] = d;
-      node->i[1] = x->ndim;
-      for (int q = 0; q < x->ndim; q++) node->i[2 + q] = x->shape[q];
+      select_ctx ctx = {d, sg_ctx_shape_of(x)};
+      SG_CTX_STORE(node, &ctx);
       sg_node_save(node, ix);
     }
   }

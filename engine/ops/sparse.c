@@ -14,6 +14,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_sparse.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -215,6 +216,8 @@ static int check_lambda_t(const char *op, const sg_tensor *x, const sg_tensor *l
  * saved by the forward; both formulas are differentiable in g (s is
  * constant almost everywhere, as the composite sign(x) * relu(|x| - l)). */
 static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_ctx_shape lambda_shape; /* what the forward saves besides s */
+  SG_CTX_LOAD(node, &lambda_shape);
   sg_tensor *s = sg_node_saved(node, 0);
   if (!s) return sg_last_status();
   sg_status st = SG_OK;
@@ -227,7 +230,7 @@ static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   if (st == SG_OK && sg_node_wants(node, 1)) {
     sg_tensor *gs = sg_mul(go[0], s);
     sg_tensor *ng = gs ? sg_neg(gs) : NULL;
-    gi[1] = ng ? sg_sum_to_shape(ng, node->i + 1, (int)node->i[0]) : NULL;
+    gi[1] = ng ? sg_sum_to_shape(ng, lambda_shape.shape, lambda_shape.ndim) : NULL;
     sg_release(gs);
     sg_release(ng);
     if (!gi[1]) st = sg_last_status();
@@ -258,8 +261,8 @@ sg_tensor *sg_soft_threshold_t(sg_tensor *x, sg_tensor *lambda) {
   } else if (grad) {
     sg_node *n = sg_record(op, soft_t_backward, ins, 2, out);
     if (n) {
-      n->i[0] = lc->ndim;
-      for (int d = 0; d < lc->ndim; d++) n->i[1 + d] = lc->shape[d];
+      sg_ctx_shape lambda_shape = sg_ctx_shape_of(lc);
+      SG_CTX_STORE(n, &lambda_shape);
       sg_node_save(n, sgn);
     }
   }
