@@ -6,7 +6,7 @@
 
 #include "internal/anomaly.h"
 #include "internal/backend.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_elementwise.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -238,7 +238,7 @@ static int accumulate_leaf_grad(sg_tensor *leaf, sg_tensor *g, bool create_graph
     leaf->grad = sum;
     return 0;
   }
-  if (be->ew->binary(SG_ADD, leaf->grad, leaf->grad, g) != SG_OK) return -1;
+  if (be->elementwise->binary(SG_ADD, leaf->grad, leaf->grad, g) != SG_OK) return -1;
   sg_bump_version(leaf->grad);
   return 0;
 }

@@ -5,7 +5,7 @@
 #include "internal/backend.h"
 #include "internal/kernels_blas.h"
 #include "internal/kernels_conv.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_elementwise.h"
 #include "internal/kernels_index.h"
 #include "internal/kernels_linalg.h"
 #include "internal/kernels_loss.h"
@@ -13,7 +13,12 @@
 #include "internal/kernels_optim.h"
 #include "internal/kernels_pool.h"
 #include "internal/kernels_reduce.h"
+#include "internal/kernels_resample.h"
 #include "internal/kernels_rng.h"
+#include "internal/kernels_softmax.h"
+#include "internal/kernels_sort.h"
+#include "internal/kernels_sparse.h"
+#include "internal/kernels_sum.h"
 
 #ifdef SGEN_WITH_CUDA
 extern const sg_backend sg_cuda_backend;
@@ -39,14 +44,19 @@ static size_t family_size(size_t slot_offset) {
   static const struct {
     size_t offset, size;
   } sizes[] = {
-      {offsetof(sg_backend, ew), sizeof(struct sg_ew_kernels)},
+      {offsetof(sg_backend, elementwise), sizeof(struct sg_elementwise_kernels)},
+      {offsetof(sg_backend, sum), sizeof(struct sg_sum_kernels)},
       {offsetof(sg_backend, reduce), sizeof(struct sg_reduce_kernels)},
       {offsetof(sg_backend, blas), sizeof(struct sg_blas_kernels)},
       {offsetof(sg_backend, conv), sizeof(struct sg_conv_kernels)},
       {offsetof(sg_backend, norm), sizeof(struct sg_norm_kernels)},
       {offsetof(sg_backend, pool), sizeof(struct sg_pool_kernels)},
+      {offsetof(sg_backend, resample), sizeof(struct sg_resample_kernels)},
+      {offsetof(sg_backend, softmax), sizeof(struct sg_softmax_kernels)},
       {offsetof(sg_backend, loss), sizeof(struct sg_loss_kernels)},
       {offsetof(sg_backend, index), sizeof(struct sg_index_kernels)},
+      {offsetof(sg_backend, sort), sizeof(struct sg_sort_kernels)},
+      {offsetof(sg_backend, sparse), sizeof(struct sg_sparse_kernels)},
       {offsetof(sg_backend, linalg), sizeof(struct sg_linalg_kernels)},
       {offsetof(sg_backend, rng), sizeof(struct sg_rng_kernels)},
       {offsetof(sg_backend, optim), sizeof(struct sg_optim_kernels)},

@@ -1,4 +1,4 @@
-/* Shared by the softmax (loss_cpu.c) and logsumexp (reduce_cpu.c) kernels:
+/* Shared by the softmax (softmax_cpu.c) and logsumexp (reduce_cpu.c) kernels:
  * the column-block pass over a contiguous [N, I] slab that finds, for the
  * `bl` adjacent columns starting at i0, the max m[l] and sum_n exp(x - m[l])
  * (accumulated in double). When w is non-NULL the exponentials are also

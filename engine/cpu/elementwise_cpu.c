@@ -8,7 +8,7 @@
 
 #include "internal/backend.h"
 #include "internal/iter.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_elementwise.h"
 #include "internal/tensor_internal.h"
 
 typedef uint8_t sg_bool8;
@@ -460,16 +460,13 @@ static sg_status cpu_clamp(sg_tensor *out, const sg_tensor *x, double lo, double
   return SG_OK;
 }
 
-sg_status sg_cpu_sum(sg_tensor *out, const sg_tensor *x, const bool *reduce);
-
-const struct sg_ew_kernels sg_cpu_ew_kernels = {
+const struct sg_elementwise_kernels sg_cpu_elementwise_kernels = {
     .unary = cpu_unary,
     .binary = cpu_binary,
     .where = cpu_where,
     .leaky_relu = cpu_leaky_relu,
     .leaky_relu_backward = cpu_leaky_relu_backward,
     .clamp = cpu_clamp,
-    .sum = sg_cpu_sum,
 };
 
 sg_status sg_cpu_copy(sg_tensor *dst, const sg_tensor *src) { return cpu_copy(dst, src); }

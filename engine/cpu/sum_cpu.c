@@ -10,6 +10,7 @@
 #include <omp.h>
 #endif
 
+#include "internal/kernels_sum.h"
 #include "internal/tensor_internal.h"
 
 #define COL_BLOCK 256
@@ -78,7 +79,7 @@ static void sum_akr(sg_dtype dt, void *out, const void *x, int64_t A, int64_t K,
   }
 }
 
-sg_status sg_cpu_sum(sg_tensor *out, const sg_tensor *x, const bool *reduce) {
+static sg_status cpu_sum(sg_tensor *out, const sg_tensor *x, const bool *reduce) {
   if (x->dtype != SG_FLOAT32 && x->dtype != SG_FLOAT64 && x->dtype != SG_INT64)
     return sg_error(SG_ERR_ARG, "sum: dtype %s not supported by the kernel",
                     sg_dtype_name(x->dtype));
@@ -117,3 +118,7 @@ sg_status sg_cpu_sum(sg_tensor *out, const sg_tensor *x, const bool *reduce) {
   sg_release(c);
   return SG_OK;
 }
+
+const struct sg_sum_kernels sg_cpu_sum_kernels = {
+    .sum = cpu_sum,
+};

@@ -1,7 +1,7 @@
 // int64 matrix product (cuBLAS has none): one thread per output element,
 // a plain dot product over K with the operands' strides. Wrapping int64
 // arithmetic, like the CPU loop in blas_cpu.c.
-#include "cuda/nn_cuda_util.cuh"
+#include "cuda/cuda_kernels.cuh"
 #include "cuda/nn_kernels_cuda.h"
 
 namespace {
@@ -58,7 +58,7 @@ extern "C" sg_status sg_cuda_matmul_int64(int64_t *c, const int64_t *a, const in
   }
   int64_t total = nb * M * N;
   if (total == 0) return SG_OK;
-  matmul_int64_kernel<<<sgnn::grid_for(total), sgnn::kThreads, 0, sg_cuda_stream()>>>(
+  matmul_int64_kernel<<<sgcuda::grid_for(total), sgcuda::kThreads, 0, sg_cuda_stream()>>>(
       c, a, b, p, total);
   return SG_CUDA_LAUNCH_CHECK("matmul_int64_kernel");
 }

@@ -7,13 +7,13 @@
 // one thread per image pixel sums the column entries that land on it, in
 // the CPU's order (ki outer, kj inner), so fold matches the CPU bit for bit
 // and needs no atomics.
-#include "cuda/nn_cuda_util.cuh"
+#include "cuda/cuda_kernels.cuh"
 #include "cuda/nn_kernels_cuda.h"
 
 namespace {
 
-using sgnn::grid_for;
-using sgnn::kThreads;
+using sgcuda::grid_for;
+using sgcuda::kThreads;
 
 template <typename T, typename I>
 __global__ void im2col_kernel(sg_cuda_im2col_geom g, I total, const T *__restrict__ img,

@@ -97,25 +97,21 @@ sg_status sg_cuda_fill(sg_tensor *t, double value);
 sg_status sg_cuda_memcpy_h2d(void *dst_dev, const void *src_host, size_t nbytes);
 sg_status sg_cuda_memcpy_d2h(void *dst_host, const void *src_dev, size_t nbytes);
 
-/* ---- kernel tables, one per family (engine/cuda/<family>_cuda.*) ---- */
-struct sg_ew_kernels;
-struct sg_reduce_kernels;
-struct sg_blas_kernels;
-struct sg_conv_kernels;
-struct sg_norm_kernels;
-struct sg_pool_kernels;
-struct sg_loss_kernels;
-struct sg_index_kernels;
-struct sg_linalg_kernels;
-struct sg_rng_kernels;
-extern const struct sg_ew_kernels sg_cuda_ew_kernels;
+/* ---- kernel tables, one per family (engine/cuda/<family>_cuda.*); the
+ * structs are declared in internal/kernels_<family>.h ---- */
+extern const struct sg_elementwise_kernels sg_cuda_elementwise_kernels;
+extern const struct sg_sum_kernels sg_cuda_sum_kernels;
 extern const struct sg_reduce_kernels sg_cuda_reduce_kernels;
 extern const struct sg_blas_kernels sg_cuda_blas_kernels;
 extern const struct sg_conv_kernels sg_cuda_conv_kernels;
 extern const struct sg_norm_kernels sg_cuda_norm_kernels;
 extern const struct sg_pool_kernels sg_cuda_pool_kernels;
+extern const struct sg_resample_kernels sg_cuda_resample_kernels;
+extern const struct sg_softmax_kernels sg_cuda_softmax_kernels;
 extern const struct sg_loss_kernels sg_cuda_loss_kernels;
 extern const struct sg_index_kernels sg_cuda_index_kernels;
+extern const struct sg_sort_kernels sg_cuda_sort_kernels;
+extern const struct sg_sparse_kernels sg_cuda_sparse_kernels;
 extern const struct sg_linalg_kernels sg_cuda_linalg_kernels;
 extern const struct sg_rng_kernels sg_cuda_rng_kernels;
 

@@ -3,13 +3,13 @@
 // |det| from LU factors with linalg_cpu.c's rules.
 #include <math.h>
 
-#include "cuda/nn_cuda_util.cuh"
+#include "cuda/cuda_kernels.cuh"
 #include "cuda/nn_kernels_cuda.h"
 
 namespace {
 
-using sgnn::grid_for;
-using sgnn::kThreads;
+using sgcuda::grid_for;
+using sgcuda::kThreads;
 
 template <typename T>
 __global__ void tri_zero_kernel(T *a, int64_t total, int64_t n, bool upper) {

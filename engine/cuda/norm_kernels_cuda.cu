@@ -8,14 +8,14 @@
 // kernel adds the partials of each group in order, so the results do not
 // depend on timing. Layer norm uses one block per row; its dw / db column
 // sums are split over row chunks the same way.
-#include "cuda/nn_cuda_util.cuh"
+#include "cuda/cuda_kernels.cuh"
 #include "cuda/nn_kernels_cuda.h"
 
 namespace {
 
-using sgnn::block_sum;
-using sgnn::grid_for;
-using sgnn::kThreads;
+using sgcuda::block_sum_bcast;
+using sgcuda::grid_for;
+using sgcuda::kThreads;
 
 const int64_t kSmall = (int64_t)1 << 31;
 
@@ -52,8 +52,8 @@ __global__ void group_reduce_kernel(double *part, const T *__restrict__ x,
       a2 += (double)gv * (double)(v - mt);
     }
   }
-  a1 = block_sum(a1, smem);
-  if (MODE == RED_BWD) a2 = block_sum(a2, smem);
+  a1 = block_sum_bcast(a1, smem);
+  if (MODE == RED_BWD) a2 = block_sum_bcast(a2, smem);
   if (threadIdx.x == 0) {
     part[((int64_t)g * S + s) * 2] = a1;
     part[((int64_t)g * S + s) * 2 + 1] = a2;
@@ -144,14 +144,14 @@ __global__ void layer_norm_kernel(T *y, T *mean, T *invstd, const T *__restrict_
     T *q = y + r * D;
     double s = 0;
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) s += (double)p[d];
-    s = block_sum(s, smem);
+    s = block_sum_bcast(s, smem);
     const double m = s * inv_d;
     double v = 0;
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
       const double e = (double)p[d] - m;
       v += e * e;
     }
-    v = block_sum(v, smem);
+    v = block_sum_bcast(v, smem);
     const double is = 1.0 / sqrt(v * inv_d + eps);
     if (threadIdx.x == 0) {
       mean[r] = (T)m;
@@ -182,8 +182,8 @@ __global__ void layer_norm_dx_kernel(T *dx, const T *__restrict__ dy, const T *_
       c1 += gw;
       c2 += gw * (double)(p[d] - m);
     }
-    c1 = block_sum(c1, smem);
-    c2 = block_sum(c2, smem);
+    c1 = block_sum_bcast(c1, smem);
+    c2 = block_sum_bcast(c2, smem);
     const T k1 = (T)(c1 * inv_d), k2 = (T)(c2 * (double)is * (double)is * inv_d);
     T *q = dx + r * D;
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {

@@ -517,10 +517,10 @@ static sg_status cuda_put_along(sg_tensor *out, const sg_tensor *src, const sg_t
 }
 
 extern "C" const struct sg_reduce_kernels sg_cuda_reduce_kernels = {
-    cuda_minmax,      // minmax
-    cuda_var,         // var
-    cuda_norm,        // norm
-    cuda_logsumexp,   // logsumexp
-    cuda_take_along,  // take_along
-    cuda_put_along,   // put_along
+    .minmax = cuda_minmax,
+    .var = cuda_var,
+    .norm = cuda_norm,
+    .logsumexp = cuda_logsumexp,
+    .take_along = cuda_take_along,
+    .put_along = cuda_put_along,
 };

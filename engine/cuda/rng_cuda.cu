@@ -21,10 +21,9 @@
 extern "C" {
 #include "internal/kernels_rng.h"
 }
-#include "cuda/family_util_cuda.cuh"
+#include "cuda/cuda_kernels.cuh"
 
 using namespace sgcuda;
-using namespace sgfam;
 
 // Philox blocks for n values at `per` values per block.
 __host__ __device__ static inline int64_t nblocks(int64_t n, int per) { return (n + per - 1) / per; }
@@ -61,9 +60,9 @@ static sg_status cuda_uniform(sg_tensor *out, uint64_t seed, uint64_t offset) {
   if (n == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (out->dtype == SG_FLOAT32)
-    uniform_f32_k<<<blocks_for(nblocks(n, 4)), 256, 0, st>>>(dptr<float>(out), n, seed, offset);
+    uniform_f32_k<<<grid_for(nblocks(n, 4)), 256, 0, st>>>(dptr<float>(out), n, seed, offset);
   else if (out->dtype == SG_FLOAT64)
-    uniform_f64_k<<<blocks_for(nblocks(n, 2)), 256, 0, st>>>(dptr<double>(out), n, seed, offset);
+    uniform_f64_k<<<grid_for(nblocks(n, 2)), 256, 0, st>>>(dptr<double>(out), n, seed, offset);
   else
     return sg_error(SG_ERR_ARG, "rng uniform kernel: dtype %s", sg_dtype_name(out->dtype));
   return SG_CUDA_LAUNCH_CHECK("rand kernel");
@@ -115,10 +114,10 @@ static sg_status cuda_normal(sg_tensor *out, double mean, double std, uint64_t s
   if (n == 0) return SG_OK;
   cudaStream_t st = sg_cuda_stream();
   if (out->dtype == SG_FLOAT32)
-    normal_f32_k<<<blocks_for(nblocks(n, 4)), 256, 0, st>>>(dptr<float>(out), n, (float)mean,
+    normal_f32_k<<<grid_for(nblocks(n, 4)), 256, 0, st>>>(dptr<float>(out), n, (float)mean,
                                                             (float)std, seed, offset);
   else if (out->dtype == SG_FLOAT64)
-    normal_f64_k<<<blocks_for(nblocks(n, 2)), 256, 0, st>>>(dptr<double>(out), n, mean, std, seed,
+    normal_f64_k<<<grid_for(nblocks(n, 2)), 256, 0, st>>>(dptr<double>(out), n, mean, std, seed,
                                                             offset);
   else
     return sg_error(SG_ERR_ARG, "rng normal kernel: dtype %s", sg_dtype_name(out->dtype));
@@ -150,7 +149,7 @@ static sg_status cuda_randint(sg_tensor *out, int64_t low, uint64_t range, uint6
                               uint64_t offset) {
   int64_t n = sg_numel(out);
   if (n == 0) return SG_OK;
-  unsigned int nb = blocks_for(nblocks(n, 2));
+  unsigned int nb = grid_for(nblocks(n, 2));
   cudaStream_t st = sg_cuda_stream();
   switch (out->dtype) {
     case SG_INT64:
@@ -195,10 +194,10 @@ static sg_status cuda_check_prob(const sg_tensor *p, int64_t *bad_index, double 
   if (s != SG_OK) return s;
   SG_CUDA_TRY(cudaMemsetAsync(flag.p, 0xff, sizeof(unsigned long long), st));
   if (p->dtype == SG_FLOAT32)
-    check_prob_k<float><<<blocks_for(n), 256, 0, st>>>(dptr<float>(p), n,
+    check_prob_k<float><<<grid_for(n), 256, 0, st>>>(dptr<float>(p), n,
                                                        flag.as<unsigned long long>());
   else
-    check_prob_k<double><<<blocks_for(n), 256, 0, st>>>(dptr<double>(p), n,
+    check_prob_k<double><<<grid_for(n), 256, 0, st>>>(dptr<double>(p), n,
                                                         flag.as<unsigned long long>());
   s = SG_CUDA_LAUNCH_CHECK("bernoulli check kernel");
   if (s != SG_OK) return s;
@@ -250,11 +249,11 @@ static sg_status cuda_bernoulli(sg_tensor *out, const sg_tensor *p, uint64_t see
   cudaStream_t st = sg_cuda_stream();
   if (out->dtype == SG_FLOAT32 && p->dtype == SG_FLOAT32) {
     if (n == 0) return SG_OK;
-    bernoulli_f32_k<<<blocks_for(nblocks(n, 4)), 256, 0, st>>>(dptr<float>(out), dptr<float>(p), n,
+    bernoulli_f32_k<<<grid_for(nblocks(n, 4)), 256, 0, st>>>(dptr<float>(out), dptr<float>(p), n,
                                                                seed, offset);
   } else if (out->dtype == SG_FLOAT64 && p->dtype == SG_FLOAT64) {
     if (n == 0) return SG_OK;
-    bernoulli_f64_k<<<blocks_for(nblocks(n, 2)), 256, 0, st>>>(dptr<double>(out),
+    bernoulli_f64_k<<<grid_for(nblocks(n, 2)), 256, 0, st>>>(dptr<double>(out),
                                                                 dptr<double>(p), n, seed, offset);
   } else {
     return sg_error(SG_ERR_ARG, "rng bernoulli kernel: dtype %s", sg_dtype_name(out->dtype));
@@ -285,7 +284,7 @@ __global__ void bscalar_k(T *out, int64_t n, uint32_t thr, uint64_t seed, uint64
 static sg_status cuda_bernoulli_scalar(sg_tensor *out, double p, uint64_t seed, uint64_t offset) {
   int64_t n = sg_numel(out);
   uint32_t thr = prob_threshold(p);
-  unsigned int nb = blocks_for(nblocks(n, 4));
+  unsigned int nb = grid_for(nblocks(n, 4));
   cudaStream_t st = sg_cuda_stream();
   if (n == 0) return SG_OK;
   switch (out->dtype) {
@@ -330,7 +329,7 @@ static sg_status cuda_dropout(sg_tensor *out, sg_tensor *mask, const sg_tensor *
   int64_t n = sg_numel(out);
   uint32_t thr = prob_threshold(p);
   double scale = 1.0 / (1.0 - p);
-  unsigned int nb = blocks_for(nblocks(n, 4));
+  unsigned int nb = grid_for(nblocks(n, 4));
   cudaStream_t st = sg_cuda_stream();
   if (x->dtype == SG_FLOAT32) {
     if (n == 0) return SG_OK;
@@ -375,12 +374,12 @@ static sg_status cuda_randperm(sg_tensor *out, uint64_t seed, uint64_t offset) {
 }
 
 extern "C" const struct sg_rng_kernels sg_cuda_rng_kernels = {
-    cuda_uniform,
-    cuda_normal,
-    cuda_randint,
-    cuda_check_prob,
-    cuda_bernoulli,
-    cuda_bernoulli_scalar,
-    cuda_dropout,
-    cuda_randperm,
+    .uniform = cuda_uniform,
+    .normal = cuda_normal,
+    .randint = cuda_randint,
+    .check_prob = cuda_check_prob,
+    .bernoulli = cuda_bernoulli,
+    .bernoulli_scalar = cuda_bernoulli_scalar,
+    .dropout = cuda_dropout,
+    .randperm = cuda_randperm,
 };

@@ -7,14 +7,19 @@
 
 #include "sgen/tensor.h"
 
-struct sg_ew_kernels;
+struct sg_elementwise_kernels;
+struct sg_sum_kernels;
 struct sg_reduce_kernels;
 struct sg_blas_kernels;
 struct sg_conv_kernels;
 struct sg_norm_kernels;
 struct sg_pool_kernels;
+struct sg_resample_kernels;
+struct sg_softmax_kernels;
 struct sg_loss_kernels;
 struct sg_index_kernels;
+struct sg_sort_kernels;
+struct sg_sparse_kernels;
 struct sg_linalg_kernels;
 struct sg_rng_kernels;
 struct sg_optim_kernels;
@@ -27,17 +32,22 @@ typedef struct sg_backend {
    * only where the backend knows how (host <-> device). */
   sg_status (*copy)(sg_tensor *dst, const sg_tensor *src);
   sg_status (*fill)(sg_tensor *t, double value);
-  const struct sg_ew_kernels *ew;
+  const struct sg_elementwise_kernels *elementwise; /* unary, binary, where, clamp, ... */
+  const struct sg_sum_kernels *sum;             /* sum over dims */
   const struct sg_reduce_kernels *reduce;
   const struct sg_blas_kernels *blas;
   const struct sg_conv_kernels *conv;
   const struct sg_norm_kernels *norm;
-  const struct sg_pool_kernels *pool;    /* pooling, interpolate, pad, pixel shuffle */
-  const struct sg_loss_kernels *loss;    /* softmax, losses */
-  const struct sg_index_kernels *index;  /* cat, gather/scatter, sort/topk, ... */
+  const struct sg_pool_kernels *pool;           /* max / avg / adaptive pooling */
+  const struct sg_resample_kernels *resample;   /* interpolate, pad */
+  const struct sg_softmax_kernels *softmax;
+  const struct sg_loss_kernels *loss;           /* fused losses */
+  const struct sg_index_kernels *index;         /* index_select, gather, scatter */
+  const struct sg_sort_kernels *sort;           /* sort, topk */
+  const struct sg_sparse_kernels *sparse;       /* sparsity masks, thresholds */
   const struct sg_linalg_kernels *linalg;
   const struct sg_rng_kernels *rng;
-  const struct sg_optim_kernels *optim;  /* fused optimizer steps (may be NULL) */
+  const struct sg_optim_kernels *optim;         /* fused optimizer steps (may be NULL) */
 } sg_backend;
 
 /* The backend of a device; NULL with an error if it is not compiled in. */

@@ -1,5 +1,5 @@
-/* Kernel table of the index family (see backend.h): index_select, gather,
- * scatter(_add), topk/sort and the sparsity masks / thresholds.
+/* Kernel table of the index family (see backend.h): index_select, gather
+ * and scatter(_add).
  *
  * Index tensors are int64 and 0-based. Kernels that read indices check them
  * (a device kernel can read its own memory, the op layer cannot) and fail
@@ -28,37 +28,6 @@ struct sg_index_kernels {
    * duplicate targets of a plain scatter, the last in row-major order wins. */
   sg_status (*scatter)(const char *op, sg_tensor *out, int dim, const sg_tensor *index,
                        const sg_tensor *src, bool accumulate);
-  /* The k largest (or smallest) entries along dim of contiguous x, with
-   * their indices; values (x's dtype) and indices (int64) are contiguous
-   * with x's shape and shape[dim] = k. NaN is larger than everything; among
-   * equal values the lower index comes first. sorted=false still returns a
-   * deterministic order. */
-  sg_status (*topk)(sg_tensor *values, sg_tensor *indices, const sg_tensor *x, int dim,
-                    int64_t k, bool largest, bool sorted);
-  /* Stable sort along dim (ties keep their order; NaN sorts as largest). */
-  sg_status (*sort)(sg_tensor *values, sg_tensor *indices, const sg_tensor *x, int dim,
-                    bool descending);
-  /* Sparsity masks of contiguous float x (1 <= k <= entries; the op layer
-   * handles k = all). Ties: among equal |x| the lower (row-major) index is
-   * kept. mask (optional, contiguous, bool or x's dtype) gets 1 at kept
-   * entries and 0 elsewhere; out (optional, contiguous, x's dtype) gets x at
-   * kept entries and 0 elsewhere.
-   * l0: per sample (dim 0), the k largest |x| over the remaining dims. */
-  sg_status (*l0_mask)(sg_tensor *mask, sg_tensor *out, const sg_tensor *x, int64_t k);
-  /* l0inf (needles): for every position of the other dims, the k largest
-   * |x| along dim. */
-  sg_status (*l0inf_mask)(sg_tensor *mask, sg_tensor *out, const sg_tensor *x, int64_t k,
-                          int dim);
-  /* out = soft ? sign(x) * max(|x| - lambda, 0) : x * 1(|x| > lambda);
-   * mask (optional, x's dtype) = 1(|x| > lambda). x contiguous float,
-   * lambda >= 0; NaN propagates to out. */
-  sg_status (*threshold)(sg_tensor *out, sg_tensor *mask, const sg_tensor *x, double lambda,
-                         bool soft);
-  /* out = sign(x) * max(|x| - lambda, 0) with lambda (x's dtype) already
-   * broadcast to x's shape (strides may be 0); sgn (optional) = sign(x) *
-   * 1(|x| > lambda), the derivative w.r.t. -lambda. out, sgn contiguous. */
-  sg_status (*soft_threshold_t)(sg_tensor *out, sg_tensor *sgn, const sg_tensor *x,
-                                const sg_tensor *lambda);
 };
 
 extern const struct sg_index_kernels sg_cpu_index_kernels;

@@ -1,6 +1,4 @@
-/* Kernel table of the loss family (see backend.h): softmax and losses.
- * Softmax kernels see a contiguous [O, N, I] block and normalize along the
- * middle dim (the softmax dim). */
+/* Kernel table of the loss family (see backend.h): fused losses. */
 #ifndef SG_INTERNAL_KERNELS_LOSS_H
 #define SG_INTERNAL_KERNELS_LOSS_H
 
@@ -12,14 +10,6 @@
 typedef enum sg_pointwise_loss { SG_LOSS_MSE = 0, SG_LOSS_L1 } sg_pointwise_loss;
 
 struct sg_loss_kernels {
-  /* y = softmax(x) (or log_softmax when log) along n; x, y contiguous,
-   * same float dtype; max subtraction for stability. */
-  sg_status (*softmax)(sg_tensor *y, const sg_tensor *x, int64_t O, int64_t N, int64_t I,
-                       bool log);
-  /* gx from the output y and its gradient g (all contiguous, same dtype):
-   * softmax: gx = y * (g - sum_n g*y); log_softmax: gx = g - exp(y) * sum_n g. */
-  sg_status (*softmax_backward)(sg_tensor *gx, const sg_tensor *g, const sg_tensor *y,
-                                int64_t O, int64_t N, int64_t I, bool log);
   /* *out = sum over all elements of (x - t)^2 (MSE) or |x - t| (L1);
    * x, t contiguous with the same numel and float dtype. */
   sg_status (*pointwise_sum)(sg_pointwise_loss kind, const sg_tensor *x, const sg_tensor *t,

@@ -1,5 +1,5 @@
-/* Kernel table of the pool family (see backend.h): pooling, resampling and
- * padding. All tensors are contiguous; images are "planes" (N * C of them)
+/* Kernel table of the pool family (see backend.h): max / avg / adaptive
+ * pooling. All tensors are contiguous; images are "planes" (N * C of them)
  * of H x W elements. Backward kernels are the exact adjoints of their
  * forward kernels (they overwrite their output, zeroing it first). */
 #ifndef SG_INTERNAL_KERNELS_POOL_H
@@ -13,23 +13,6 @@ typedef struct sg_pool2d_geom {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw; /* kernel, stride, padding, dilation */
   bool count_include_pad;                 /* avg pool */
 } sg_pool2d_geom;
-
-typedef struct sg_interp_geom {
-  int64_t planes, ih, iw, oh, ow;
-  sg_interp_mode mode;
-  bool align_corners;
-  double scale_h, scale_w; /* > 0: user scale factors (coordinates use 1/scale) */
-} sg_interp_geom;
-
-/* Reflect / replicate padding of the last three dims of x viewed as
- * [planes, in[0], in[1], in[2]] (dims that are not padded have size 1 and
- * zero pads). out[k] = in[k] + before[k] + after[k]; pads may be negative
- * (cropping). */
-typedef struct sg_pad_geom {
-  int64_t planes;
-  int64_t in[3], out[3], before[3];
-  sg_pad_mode mode; /* SG_PAD_REFLECT or SG_PAD_REPLICATE */
-} sg_pad_geom;
 
 struct sg_pool_kernels {
   /* out and indices (int64, flat index into each input plane) of max pooling;
@@ -48,11 +31,6 @@ struct sg_pool_kernels {
   sg_status (*adaptive_avg_pool2d)(sg_tensor *out, const sg_tensor *x, const sg_pool2d_geom *g);
   sg_status (*adaptive_avg_pool2d_backward)(sg_tensor *dx, const sg_tensor *dy,
                                             const sg_pool2d_geom *g);
-  sg_status (*interpolate)(sg_tensor *out, const sg_tensor *x, const sg_interp_geom *g);
-  sg_status (*interpolate_backward)(sg_tensor *dx, const sg_tensor *dy, const sg_interp_geom *g);
-  /* any dtype forward; float backward */
-  sg_status (*pad)(sg_tensor *out, const sg_tensor *x, const sg_pad_geom *g);
-  sg_status (*pad_backward)(sg_tensor *dx, const sg_tensor *dy, const sg_pad_geom *g);
 };
 
 extern const struct sg_pool_kernels sg_cpu_pool_kernels;

@@ -46,7 +46,7 @@ sg_tensor *sg_internal_take_along(sg_tensor *x, sg_tensor *idx, int dim);
  * dim. Backward: take_along. */
 sg_tensor *sg_internal_put_along(sg_tensor *src, sg_tensor *idx, int dim, int64_t n);
 
-/* ---- CPU helper shared by reduce_cpu.c and loss_cpu.c ----
+/* ---- CPU helper shared by reduce_cpu.c and softmax_cpu.c ----
  * exp for float32 that the compiler vectorizes (Cephes polynomial, about
  * 1 ulp on [-87, 88]); returns 0 below -87.5 (where expf is subnormal) and
  * propagates NaN. Used where arguments are <= 0 (x - max). */

@@ -11,22 +11,22 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_conv.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
-/* Normalized parameters (node->i[0..8] in this order). */
+/* Normalized parameters; also what the convolutions save for their
+ * backward (besides input and weight). */
 typedef struct {
   int64_t sh, sw, ph, pw, dh, dw, oph, opw, groups;
 } conv_p;
 
-static void p_store(sg_node *n, const conv_p *p) {
-  const int64_t v[9] = {p->sh, p->sw, p->ph, p->pw, p->dh, p->dw, p->oph, p->opw, p->groups};
-  memcpy(n->i, v, sizeof v);
-}
+static void p_store(sg_node *n, const conv_p *p) { SG_CTX_STORE(n, p); }
 
 static conv_p p_load(const sg_node *n) {
-  conv_p p = {n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->i[5], n->i[6], n->i[7], n->i[8]};
+  conv_p p;
+  SG_CTX_LOAD(n, &p);
   return p;
 }
 
@@ -463,32 +463,47 @@ static int parse_unfold(const char *op, const sg_unfold_opts *o, unf_p *p) {
   return 0;
 }
 
-static sg_unfold_opts unf_opts(const sg_node *n) {
+/* What unfold / fold save for their backward: the normalized parameters
+ * and the image size (h, w). */
+typedef struct {
+  unf_p p;
+  int64_t h, w;
+} unf_ctx;
+
+static void unf_store(sg_node *n, const unf_p *p, int64_t H, int64_t W) {
+  unf_ctx c = {*p, H, W};
+  SG_CTX_STORE(n, &c);
+}
+
+static unf_ctx unf_load(const sg_node *n) {
+  unf_ctx c;
+  SG_CTX_LOAD(n, &c);
+  return c;
+}
+
+static sg_unfold_opts unf_opts(const unf_p *p) {
   sg_unfold_opts o;
-  o.kernel[0] = (int)n->i[0];
-  o.kernel[1] = (int)n->i[1];
-  o.dilation[0] = (int)n->i[2];
-  o.dilation[1] = (int)n->i[3];
-  o.padding[0] = (int)n->i[4];
-  o.padding[1] = (int)n->i[5];
-  o.stride[0] = (int)n->i[6];
-  o.stride[1] = (int)n->i[7];
+  o.kernel[0] = (int)p->kh;
+  o.kernel[1] = (int)p->kw;
+  o.dilation[0] = (int)p->dh;
+  o.dilation[1] = (int)p->dw;
+  o.padding[0] = (int)p->ph;
+  o.padding[1] = (int)p->pw;
+  o.stride[0] = (int)p->sh;
+  o.stride[1] = (int)p->sw;
   return o;
 }
 
-static void unf_store(sg_node *n, const unf_p *p, int64_t H, int64_t W) {
-  const int64_t v[10] = {p->kh, p->kw, p->dh, p->dw, p->ph, p->pw, p->sh, p->sw, H, W};
-  memcpy(n->i, v, sizeof v);
-}
-
 static sg_status unfold_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_unfold_opts o = unf_opts(node);
-  gi[0] = sg_fold(go[0], node->i[8], node->i[9], &o);
+  unf_ctx c = unf_load(node);
+  sg_unfold_opts o = unf_opts(&c.p);
+  gi[0] = sg_fold(go[0], c.h, c.w, &o);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 static sg_status fold_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_unfold_opts o = unf_opts(node);
+  unf_ctx c = unf_load(node);
+  sg_unfold_opts o = unf_opts(&c.p);
   gi[0] = sg_unfold(go[0], &o);
   return gi[0] ? SG_OK : sg_last_status();
 }

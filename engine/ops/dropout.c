@@ -60,10 +60,7 @@ sg_tensor *sg_dropout(sg_tensor *x, double p, bool training) {
   sg_release(c);
   if (need_grad) {
     sg_node *n = sg_record("dropout", dropout_backward, &x, 1, out);
-    if (n) {
-      n->f[0] = p;
-      sg_node_save(n, mask);
-    }
+    if (n) sg_node_save(n, mask); /* the mask holds the 1 / (1 - p) scale */
   }
   sg_release(mask);
   return out;

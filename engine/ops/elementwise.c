@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_elementwise.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -69,8 +70,15 @@ static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope);
 
 /* ---------------- unary ---------------- */
 
+/* What a unary op saves for its backward (besides x and maybe y). */
+typedef struct unary_ctx {
+  sg_unary_op op;
+} unary_ctx;
+
 static sg_status unary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_unary_op op = (sg_unary_op)node->i[0];
+  unary_ctx c;
+  SG_CTX_LOAD(node, &c);
+  sg_unary_op op = c.op;
   sg_tensor *g = go[0];
   sg_tensor *x = sg_node_saved(node, 0);
   sg_tensor *y = node->n_saved > 1 ? sg_node_saved(node, 1) : NULL;
@@ -172,7 +180,7 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
     sg_error(SG_ERR_ARG, "erf: not implemented on cuda");
     return NULL;
   }
-  const sg_backend *be = sg_backend_checked(name, x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked(name, x, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   /* Integer inputs of float functions compute in float32, as PyTorch. */
   sg_tensor *in = (unary_needs_float(op) && !sg_dtype_is_float(x->dtype))
@@ -181,7 +189,7 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
   if (!in) return NULL;
   sg_dtype odt = op == SG_LOGICAL_NOT ? SG_BOOL : in->dtype;
   sg_tensor *out = sg_empty(in->shape, in->ndim, odt, in->storage->device);
-  if (!out || be->ew->unary(op, out, in) != SG_OK) {
+  if (!out || be->elementwise->unary(op, out, in) != SG_OK) {
     if (out) sg_error_context("%s", name);
     sg_release(out);
     sg_release(in);
@@ -190,7 +198,8 @@ sg_tensor *sg_unary(sg_unary_op op, sg_tensor *x) {
   if (odt != SG_BOOL && sg_dtype_is_float(odt)) {
     sg_node *n = sg_record(name, unary_backward, &in, 1, out);
     if (n) {
-      n->i[0] = op;
+      unary_ctx ctx = {op};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, in);
       if (unary_saves_output(op)) sg_node_save_output(n, out, 0);
     }
@@ -216,8 +225,15 @@ sg_tensor *sg_erf(sg_tensor *x) { return sg_unary(SG_ERF, x); }
 
 /* ---------------- binary ---------------- */
 
+/* What a binary op saves for its backward (besides a and b). */
+typedef struct binary_ctx {
+  sg_binary_op op;
+} binary_ctx;
+
 static sg_status binary_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_binary_op op = (sg_binary_op)node->i[0];
+  binary_ctx c;
+  SG_CTX_LOAD(node, &c);
+  sg_binary_op op = c.op;
   sg_tensor *g = go[0];
   sg_tensor *a = sg_node_saved(node, 0), *b = sg_node_saved(node, 1);
   sg_tensor *ga = NULL, *gb = NULL;
@@ -312,7 +328,7 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
   if (sg_check_arg(name, "a", a) || sg_check_arg(name, "b", b) ||
       sg_check_same_device(name, a, b))
     return NULL;
-  const sg_backend *be = sg_backend_checked(name, a, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked(name, a, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   if (op == SG_SUB && (a->dtype == SG_BOOL || b->dtype == SG_BOOL)) {
     sg_error(SG_ERR_ARG,
@@ -332,7 +348,7 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
   sg_tensor *out = cb ? sg_empty(shape, nd, binary_is_predicate(op) ? SG_BOOL : dt,
                                  a->storage->device)
                       : NULL;
-  if (!out || be->ew->binary(op, out, ca, cb) != SG_OK) {
+  if (!out || be->elementwise->binary(op, out, ca, cb) != SG_OK) {
     if (out) sg_error_context("%s", name);
     sg_release(out);
     sg_release(ca);
@@ -343,7 +359,8 @@ sg_tensor *sg_binary(sg_binary_op op, sg_tensor *a, sg_tensor *b) {
     sg_tensor *ins[2] = {ca, cb};
     sg_node *n = sg_record(name, binary_backward, ins, 2, out);
     if (n) {
-      n->i[0] = op;
+      binary_ctx ctx = {op};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, ca);
       sg_node_save(n, cb);
     }
@@ -433,27 +450,34 @@ sg_tensor *sg_cmp_scalar(sg_binary_op op, sg_tensor *a, double s) {
 static sg_tensor *leaky_grad_fused(sg_tensor *g, sg_tensor *x, double slope) {
   if (sg_grad_enabled() || g->dtype != x->dtype || !sg_same_shape(g, x)) return NULL;
   const sg_backend *be = sg_backend_for(x->storage->device);
-  if (!be || !be->ew->leaky_relu_backward || !sg_device_equal(g->storage->device, x->storage->device))
+  if (!be || !be->elementwise->leaky_relu_backward || !sg_device_equal(g->storage->device, x->storage->device))
     return NULL;
   sg_tensor *out = sg_empty_like(x);
-  if (out && be->ew->leaky_relu_backward(out, g, x, slope) != SG_OK) {
+  if (out && be->elementwise->leaky_relu_backward(out, g, x, slope) != SG_OK) {
     sg_release(out);
     return NULL;
   }
   return out;
 }
 
+/* What leaky_relu saves for its backward (besides x). */
+typedef struct leaky_ctx {
+  double slope;
+} leaky_ctx;
+
 static sg_status leaky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  leaky_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *x = sg_node_saved(node, 0);
   if (!x) return sg_last_status();
-  if ((gi[0] = leaky_grad_fused(go[0], x, node->f[0])) != NULL) {
+  if ((gi[0] = leaky_grad_fused(go[0], x, c.slope)) != NULL) {
     sg_release(x);
     return SG_OK;
   }
   /* mask = slope + (1 - slope) * (x > 0) */
   sg_tensor *pos = mask_as(sg_cmp_scalar(SG_GT, x, 0.0), x->dtype);
-  sg_tensor *m = pos ? sg_mul_scalar(pos, 1.0 - node->f[0]) : NULL;
-  sg_tensor *mm = m ? sg_add_scalar(m, node->f[0]) : NULL;
+  sg_tensor *m = pos ? sg_mul_scalar(pos, 1.0 - c.slope) : NULL;
+  sg_tensor *mm = m ? sg_add_scalar(m, c.slope) : NULL;
   gi[0] = mm ? sg_mul(go[0], mm) : NULL;
   sg_release(pos);
   sg_release(m);
@@ -465,25 +489,33 @@ static sg_status leaky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
 sg_tensor *sg_leaky_relu(sg_tensor *x, double slope) {
   if (sg_check_arg("leaky_relu", "input", x) || sg_check_float("leaky_relu", "input", x))
     return NULL;
-  const sg_backend *be = sg_backend_checked("leaky_relu", x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("leaky_relu", x, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   sg_tensor *out = sg_empty_like(x);
-  if (!out || be->ew->leaky_relu(out, x, slope) != SG_OK) {
+  if (!out || be->elementwise->leaky_relu(out, x, slope) != SG_OK) {
     sg_release(out);
     return NULL;
   }
   sg_node *n = sg_record("leaky_relu", leaky_backward, &x, 1, out);
   if (n) {
-    n->f[0] = slope;
+    leaky_ctx ctx = {slope};
+    SG_CTX_STORE(n, &ctx);
     sg_node_save(n, x);
   }
   return out;
 }
 
+/* What clamp saves for its backward (besides x); NAN = absent bound. */
+typedef struct clamp_ctx {
+  double lo, hi;
+} clamp_ctx;
+
 static sg_status clamp_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  clamp_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *x = sg_node_saved(node, 0);
   if (!x) return sg_last_status();
-  double lo = node->f[0], hi = node->f[1];
+  double lo = c.lo, hi = c.hi;
   sg_tensor *in = NULL;
   if (!isnan(lo)) in = sg_cmp_scalar(SG_GE, x, lo);
   if (!isnan(hi)) {
@@ -509,18 +541,18 @@ sg_tensor *sg_clamp(sg_tensor *x, double lo, double hi) {
     sg_error(SG_ERR_ARG, "clamp: min %g is greater than max %g", lo, hi);
     return NULL;
   }
-  const sg_backend *be = sg_backend_checked("clamp", x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("clamp", x, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   sg_tensor *out = sg_empty_like(x);
-  if (!out || be->ew->clamp(out, x, lo, hi) != SG_OK) {
+  if (!out || be->elementwise->clamp(out, x, lo, hi) != SG_OK) {
     sg_release(out);
     return NULL;
   }
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *n = sg_record("clamp", clamp_backward, &x, 1, out);
     if (n) {
-      n->f[0] = lo;
-      n->f[1] = hi;
+      clamp_ctx ctx = {lo, hi};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, x);
     }
   }
@@ -560,7 +592,7 @@ sg_tensor *sg_where(sg_tensor *cond, sg_tensor *a, sg_tensor *b) {
       sg_check_arg("where", "b", b) || sg_check_same_device("where", cond, a) ||
       sg_check_same_device("where", a, b))
     return NULL;
-  const sg_backend *be = sg_backend_checked("where", a, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("where", a, offsetof(sg_backend, elementwise));
   if (!be) return NULL;
   int64_t s1[SG_MAX_DIMS], shape[SG_MAX_DIMS];
   int n1, nd;
@@ -572,7 +604,7 @@ sg_tensor *sg_where(sg_tensor *cond, sg_tensor *a, sg_tensor *b) {
   sg_tensor *ca = c ? sg_to_dtype(a, dt) : NULL;
   sg_tensor *cb = ca ? sg_to_dtype(b, dt) : NULL;
   sg_tensor *out = cb ? sg_empty(shape, nd, dt, a->storage->device) : NULL;
-  if (!out || be->ew->where(out, c, ca, cb) != SG_OK) {
+  if (!out || be->elementwise->where(out, c, ca, cb) != SG_OK) {
     sg_release(out);
     out = NULL;
   } else if (sg_dtype_is_float(dt)) {

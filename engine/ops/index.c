@@ -12,6 +12,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_index.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -24,13 +25,28 @@ static int check_index(const char *op, const sg_tensor *x, const sg_tensor *inde
   return 0;
 }
 
-static void save_shape(sg_node *n, int at, const sg_tensor *t) {
-  n->i[at] = t->ndim;
-  for (int d = 0; d < t->ndim; d++) n->i[at + 1 + d] = t->shape[d];
+/* What index_select, gather and scatter save for their backward (besides
+ * the index): the dim, and the shape of the input (index_select, gather)
+ * or of src (scatter). */
+typedef struct index_ctx {
+  int dim;
+  bool accumulate; /* scatter_add */
+  sg_ctx_shape shape;
+} index_ctx;
+
+static void save_ctx(sg_node *n, int dim, bool accumulate, const sg_tensor *shape_of) {
+  index_ctx c = {dim, accumulate, sg_ctx_shape_of(shape_of)};
+  SG_CTX_STORE(n, &c);
 }
 
-static sg_tensor *zeros_saved_shape(sg_node *n, int at, sg_tensor *like) {
-  return sg_zeros(n->i + at + 1, (int)n->i[at], like->dtype, like->storage->device);
+static index_ctx load_ctx(const sg_node *n) {
+  index_ctx c;
+  SG_CTX_LOAD(n, &c);
+  return c;
+}
+
+static sg_tensor *zeros_saved_shape(const index_ctx *c, sg_tensor *like) {
+  return sg_zeros(c->shape.shape, c->shape.ndim, like->dtype, like->storage->device);
 }
 
 /* t padded with zeros at the end of each dim up to shape (differentiable:
@@ -54,7 +70,8 @@ static sg_tensor *pad_to(sg_tensor *t, const int64_t *shape, int ndim) {
 /* ---------------- index_select ---------------- */
 
 static sg_status index_select_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int d = (int)node->i[0];
+  index_ctx c = load_ctx(node);
+  int d = c.dim;
   sg_tensor *index = sg_node_saved(node, 0);
   if (!index) return sg_last_status();
   sg_tensor *g = go[0];
@@ -63,7 +80,7 @@ static sg_status index_select_backward(sg_node *node, sg_tensor **go, sg_tensor 
   for (int k = 0; k < g->ndim; k++) vs[k] = k == d ? g->shape[d] : 1;
   sg_tensor *v = sg_reshape(index, vs, g->ndim);
   sg_tensor *e = v ? sg_expand(v, g->shape, g->ndim) : NULL;
-  sg_tensor *z = e ? zeros_saved_shape(node, 1, g) : NULL;
+  sg_tensor *z = e ? zeros_saved_shape(&c, g) : NULL;
   gi[0] = z ? sg_scatter_add(z, d, e, g) : NULL;
   sg_release(v);
   sg_release(e);
@@ -102,8 +119,7 @@ sg_tensor *sg_index_select(sg_tensor *x, int dim, sg_tensor *index) {
   if (out && sg_dtype_is_float(x->dtype)) {
     sg_node *n = sg_record(op, index_select_backward, &x, 1, out);
     if (n) {
-      n->i[0] = d;
-      save_shape(n, 1, x);
+      save_ctx(n, d, false, x);
       sg_node_save(n, ic);
     }
   }
@@ -115,9 +131,10 @@ sg_tensor *sg_index_select(sg_tensor *x, int dim, sg_tensor *index) {
 /* ---------------- gather ---------------- */
 
 static sg_status gather_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  index_ctx c = load_ctx(node);
   sg_tensor *index = sg_node_saved(node, 0);
-  sg_tensor *z = index ? zeros_saved_shape(node, 1, go[0]) : NULL;
-  gi[0] = z ? sg_scatter_add(z, (int)node->i[0], index, go[0]) : NULL;
+  sg_tensor *z = index ? zeros_saved_shape(&c, go[0]) : NULL;
+  gi[0] = z ? sg_scatter_add(z, c.dim, index, go[0]) : NULL;
   sg_release(z);
   sg_release(index);
   return gi[0] ? SG_OK : sg_last_status();
@@ -157,8 +174,7 @@ sg_tensor *sg_gather(sg_tensor *x, int dim, sg_tensor *index) {
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *n = sg_record(op, gather_backward, &x, 1, out);
     if (n) {
-      n->i[0] = d;
-      save_shape(n, 1, x);
+      save_ctx(n, d, false, x);
       sg_node_save(n, index);
     }
   }
@@ -168,8 +184,9 @@ sg_tensor *sg_gather(sg_tensor *x, int dim, sg_tensor *index) {
 /* ---------------- scatter / scatter_add ---------------- */
 
 static sg_status scatter_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int d = (int)node->i[0];
-  bool accumulate = node->i[1] != 0;
+  index_ctx c = load_ctx(node);
+  int d = c.dim;
+  bool accumulate = c.accumulate;
   sg_tensor *g = go[0];
   sg_tensor *index = sg_node_saved(node, 0);
   if (!index) return sg_last_status();
@@ -185,7 +202,7 @@ static sg_status scatter_backward(sg_node *node, sg_tensor **go, sg_tensor **gi)
     if (!gi[0]) st = sg_last_status();
   }
   if (st == SG_OK && sg_node_wants(node, 1)) {
-    gi[1] = pad_to(sg_gather(g, d, index), node->i + 3, (int)node->i[2]);
+    gi[1] = pad_to(sg_gather(g, d, index), c.shape.shape, c.shape.ndim);
     if (!gi[1]) st = sg_last_status();
   }
   sg_release(index);
@@ -218,9 +235,7 @@ static sg_tensor *scatter_impl(const char *op, sg_tensor *x, int dim, sg_tensor 
     sg_tensor *ins[2] = {x, s};
     sg_node *n = sg_record(op, scatter_backward, ins, 2, out);
     if (n) {
-      n->i[0] = d;
-      n->i[1] = accumulate;
-      save_shape(n, 2, s);
+      save_ctx(n, d, accumulate, s);
       sg_node_save(n, index);
     }
   }

@@ -5,15 +5,24 @@
 #include <string.h>
 
 #include "internal/backend.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
+/* What cat saves for its backward: the pieces' lengths along dim. */
+typedef struct cat_ctx {
+  int dim;
+  int64_t len[SG_NODE_MAX_INPUTS];
+} cat_ctx;
+
 static sg_status cat_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int dim = (int)node->i[0];
+  cat_ctx c;
+  SG_CTX_LOAD(node, &c);
+  int dim = c.dim;
   int64_t off = 0;
   for (int k = 0; k < node->n_inputs; k++) {
-    int64_t len = node->i[1 + k];
+    int64_t len = c.len[k];
     if (sg_node_wants(node, k)) {
       gi[k] = sg_narrow(go[0], dim, off, len);
       if (!gi[k]) return sg_last_status();
@@ -54,8 +63,9 @@ static sg_tensor *cat_pieces(sg_tensor *const *ts, int n, int dim, const int64_t
   if (sg_dtype_is_float(out->dtype)) {
     sg_node *nd = sg_record("cat", cat_backward, ts, n, out);
     if (nd) {
-      nd->i[0] = dim;
-      for (int k = 0; k < n; k++) nd->i[1 + k] = ts[k]->shape[dim];
+      cat_ctx ctx = {dim, {0}};
+      for (int k = 0; k < n; k++) ctx.len[k] = ts[k]->shape[dim];
+      SG_CTX_STORE(nd, &ctx);
     }
   }
   return out;

@@ -14,6 +14,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_linalg.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -112,8 +113,15 @@ static sg_tensor *factor_copy(const char *op, const struct sg_linalg_kernels *k,
  *   P = tril(L^T gL) with its diagonal halved,  S = (P + P^T) / 2,
  *   gA = L^-T S L^-1  (symmetric).
  * For upper, U = L^T and gL = gU^T. */
+/* What cholesky saves for its backward (besides its output). */
+typedef struct cholesky_ctx {
+  bool upper;
+} cholesky_ctx;
+
 static sg_status cholesky_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  bool upper = node->i[0] != 0;
+  cholesky_ctx c;
+  SG_CTX_LOAD(node, &c);
+  bool upper = c.upper;
   sg_tensor *f = sg_node_saved(node, 0);
   if (!f) return sg_last_status();
   sg_tensor *L = upper ? mT(f) : sg_retain(f);
@@ -180,7 +188,8 @@ sg_tensor *sg_cholesky(sg_tensor *a, bool upper) {
   free(info);
   sg_node *n = sg_record(op, cholesky_backward, &a, 1, out);
   if (n) {
-    n->i[0] = upper;
+    cholesky_ctx c = {upper};
+    SG_CTX_STORE(n, &c);
     sg_node_save_output(n, out, 0);
   }
   return out;
@@ -274,10 +283,17 @@ sg_tensor *sg_logdet(sg_tensor *a) {
 
 static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b);
 
+/* What solve saves for its backward (besides A and X): the shapes of its
+ * inputs, to sum the gradients back over broadcast batch dims. */
+typedef struct solve_ctx {
+  sg_ctx_shape a, b;
+} solve_ctx;
+
 /* X = A^-1 B:  gB = solve(A^T, g),  gA = -gB X^T, each summed back over the
- * batch dims its input was broadcast along. Shapes of a and b are in i[]:
- * i[0] = a ndim, i[1..8] a shape, i[9] = b ndim, i[10..17] b shape. */
+ * batch dims its input was broadcast along. */
 static sg_status solve_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  solve_ctx c;
+  SG_CTX_LOAD(node, &c);
   bool want_a = sg_node_wants(node, 0);
   bool want_b = sg_node_wants(node, 1);
   sg_tensor *a = sg_node_saved(node, 0);
@@ -296,12 +312,12 @@ static sg_status solve_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
     sg_tensor *m = mm_take(sg_retain(gb), mT(x));
     sg_tensor *nm = m ? sg_neg(m) : NULL;
     sg_release(m);
-    ga = nm ? sg_sum_to_shape(nm, &node->i[1], (int)node->i[0]) : NULL;
+    ga = nm ? sg_sum_to_shape(nm, c.a.shape, c.a.ndim) : NULL;
     sg_release(nm);
     if (!ga) goto fail;
   }
   if (want_b) {
-    sg_tensor *r = sg_sum_to_shape(gb, &node->i[10], (int)node->i[9]);
+    sg_tensor *r = sg_sum_to_shape(gb, c.b.shape, c.b.ndim);
     sg_release(gb);
     gb = r;
     if (!gb) goto fail;
@@ -392,10 +408,8 @@ static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b) {
   sg_tensor *ins[2] = {a, b};
   sg_node *node = sg_record(op, solve_backward, ins, 2, x);
   if (node) {
-    node->i[0] = a->ndim;
-    memcpy(&node->i[1], a->shape, sizeof(int64_t) * (size_t)a->ndim);
-    node->i[9] = b->ndim;
-    memcpy(&node->i[10], b->shape, sizeof(int64_t) * (size_t)b->ndim);
+    solve_ctx c = {sg_ctx_shape_of(a), sg_ctx_shape_of(b)};
+    SG_CTX_STORE(node, &c);
     sg_node_save(node, a);
     sg_node_save_output(node, x, 0);
   }
@@ -623,11 +637,17 @@ fail:
 /* The gradient of the diagonal view: g (..., len) written on the diagonal
  * of zeros (..., n, m), with public ops (so that it is differentiable):
  * the rows g[..., k] * Q[k, :] (Q one-hot at column k + max(offset, 0)),
- * placed at rows k + max(-offset, 0) between blocks of zero rows.
- * i[0..7]: input shape, i[8]: ndim, i[9]: offset. */
+ * placed at rows k + max(-offset, 0) between blocks of zero rows. */
+typedef struct diagonal_ctx {
+  sg_ctx_shape in; /* the input's shape */
+  int64_t offset;
+} diagonal_ctx;
+
 static sg_status diagonal_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  const int nd = (int)node->i[SG_MAX_DIMS];
-  const int64_t *shape = node->i, off = node->i[SG_MAX_DIMS + 1];
+  diagonal_ctx c;
+  SG_CTX_LOAD(node, &c);
+  const int nd = c.in.ndim;
+  const int64_t *shape = c.in.shape, off = c.offset;
   const int64_t n = shape[nd - 2], m = shape[nd - 1];
   const int64_t c0 = off > 0 ? off : 0, r0 = off < 0 ? -off : 0;
   sg_tensor *g = go[0];
@@ -691,9 +711,8 @@ sg_tensor *sg_diagonal(sg_tensor *a, int64_t offset) {
   if (!out) return NULL;
   sg_node *node = sg_record(op, diagonal_backward, &a, 1, out);
   if (node) {
-    memcpy(node->i, a->shape, sizeof(int64_t) * (size_t)nd);
-    node->i[SG_MAX_DIMS] = nd;
-    node->i[SG_MAX_DIMS + 1] = offset;
+    diagonal_ctx c = {sg_ctx_shape_of(a), offset};
+    SG_CTX_STORE(node, &c);
   }
   return out;
 }

@@ -17,6 +17,7 @@
 #include "internal/backend.h"
 #include "internal/kernels_loss.h"
 #include "internal/kernels_reduce.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -57,9 +58,17 @@ static sg_tensor *reduce_take(sg_tensor *l, sg_reduction r) {
 
 /* ---------------- mse / l1 ---------------- */
 
+/* What mse / l1 save for their backward (besides input and target). */
+typedef struct pointwise_ctx {
+  sg_pointwise_loss kind;
+  double scale; /* 1 / numel for a mean, 1 for a sum */
+} pointwise_ctx;
+
 static sg_status pointwise_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  sg_pointwise_loss kind = (sg_pointwise_loss)node->i[0];
-  double scale = node->f[0];
+  pointwise_ctx c;
+  SG_CTX_LOAD(node, &c);
+  sg_pointwise_loss kind = c.kind;
+  double scale = c.scale;
   bool want_x = sg_node_wants(node, 0);
   bool want_t = sg_node_wants(node, 1);
   sg_tensor *x = sg_node_saved(node, 0), *t = sg_node_saved(node, 1);
@@ -144,8 +153,8 @@ static sg_tensor *pointwise_loss(const char *op, sg_pointwise_loss kind, sg_tens
     sg_tensor *ins[2] = {x, t};
     sg_node *nd = sg_record(op, pointwise_backward, ins, 2, out);
     if (nd) {
-      nd->i[0] = kind;
-      nd->f[0] = scale;
+      pointwise_ctx ctx = {kind, scale};
+      SG_CTX_STORE(nd, &ctx);
       sg_node_save(nd, x);
       sg_node_save(nd, t);
     }

@@ -19,6 +19,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_norm.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -123,12 +124,26 @@ static sg_tensor *groups_to_channels(sg_tensor *s, int64_t G, int64_t C) {
 
 /* ---------------- training mode: batch statistics ---------------- */
 /* saved: 0 x, 1 mean, 2 invstd, [3 w], [then the bool mask z > 0 when an
- * activation is fused]; i: A G B C has_w act mask_slot; f: eps slope */
+ * activation is fused]; the scalars: */
+typedef struct train_ctx {
+  int64_t A, G, B, C; /* the layout (kernels_norm.h) */
+  bool has_w;
+  sg_activation act; /* fused after the normalization */
+  int mask_slot;     /* saved slot of the mask z > 0 */
+  double eps, slope;
+} train_ctx;
+
+static train_ctx train_ctx_load(const sg_node *n) {
+  train_ctx c;
+  SG_CTX_LOAD(n, &c);
+  return c;
+}
 
 static sg_status norm_train_backward_composite(sg_node *node, sg_tensor *dy, sg_tensor **gi) {
-  int64_t A = node->i[0], G = node->i[1], B = node->i[2], C = node->i[3];
-  bool has_w = node->i[4];
-  double eps = node->f[0], M = (double)(A * B);
+  const train_ctx nc = train_ctx_load(node);
+  int64_t A = nc.A, G = nc.G, B = nc.B, C = nc.C;
+  bool has_w = nc.has_w;
+  double eps = nc.eps, M = (double)(A * B);
   tmps P = {0};
   tmps *p = &P;
   sg_tensor *x = K(p, sg_node_saved(node, 0));
@@ -184,11 +199,12 @@ static sg_tensor *act_input_grad(sg_activation act, double slope, sg_tensor *zpo
 
 static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  const sg_activation act = (sg_activation)node->i[5];
-  const double slope = node->f[1];
+  const train_ctx nc = train_ctx_load(node);
+  const sg_activation act = nc.act;
+  const double slope = nc.slope;
   if (sg_grad_enabled()) {
     if (act == SG_ACT_NONE) return norm_train_backward_composite(node, go[0], gi);
-    sg_tensor *zpos = sg_node_saved(node, (int)node->i[6]);
+    sg_tensor *zpos = sg_node_saved(node, nc.mask_slot);
     sg_tensor *dz = zpos ? act_input_grad(act, slope, zpos, go[0]) : NULL;
     sg_release(zpos);
     if (!dz) return sg_last_status() != SG_OK ? sg_last_status() : SG_ERR_STATE;
@@ -197,11 +213,11 @@ static sg_status norm_train_backward(sg_node *node, sg_tensor **go, sg_tensor **
     return st;
   }
   /* first order: fused kernel */
-  int64_t A = node->i[0], G = node->i[1], B = node->i[2], C = node->i[3];
-  bool has_w = node->i[4];
+  int64_t A = nc.A, G = nc.G, B = nc.B, C = nc.C;
+  bool has_w = nc.has_w;
   sg_tensor *x = sg_node_saved(node, 0), *mean = sg_node_saved(node, 1),
             *invstd = sg_node_saved(node, 2), *w = has_w ? sg_node_saved(node, 3) : NULL;
-  sg_tensor *zpos = act != SG_ACT_NONE ? sg_node_saved(node, (int)node->i[6]) : NULL;
+  sg_tensor *zpos = act != SG_ACT_NONE ? sg_node_saved(node, nc.mask_slot) : NULL;
   sg_tensor *xc = NULL, *dyc = NULL, *wc = NULL, *dx = NULL, *s1 = NULL, *s2 = NULL;
   sg_status st = SG_OK;
   if (!x || !mean || !invstd || (has_w && !w) || (act != SG_ACT_NONE && !zpos)) goto fail;
@@ -276,15 +292,8 @@ static sg_tensor *norm_train(const char *op, sg_tensor *x, int64_t A, int64_t G,
     sg_tensor *ins[3] = {x, w, b};
     sg_node *n = sg_record(op, norm_train_backward, ins, 3, y);
     if (n) {
-      n->i[0] = A;
-      n->i[1] = G;
-      n->i[2] = B;
-      n->i[3] = C;
-      n->i[4] = w != NULL;
-      n->i[5] = act;
-      n->i[6] = w ? 4 : 3;
-      n->f[0] = eps;
-      n->f[1] = slope;
+      train_ctx nc = {A, G, B, C, w != NULL, act, w ? 4 : 3, eps, slope};
+      SG_CTX_STORE(n, &nc);
       sg_node_save(n, x);
       sg_node_save(n, mean);
       sg_node_save(n, invstd);
@@ -330,12 +339,18 @@ static sg_status update_running(sg_tensor *running, sg_tensor *stat, double mome
 }
 
 /* ---------------- eval mode: running statistics ---------------- */
-/* saved: 0 x, 1 running mean, 2 invstd, [3 w]; i: A G B has_w */
+/* saved: 0 x, 1 running mean, 2 invstd, [3 w]; the scalars: */
+typedef struct eval_ctx {
+  int64_t A, G, B;
+  bool has_w;
+} eval_ctx;
 
 static sg_status norm_eval_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  int64_t A = node->i[0], G = node->i[1], B = node->i[2];
-  bool has_w = node->i[3];
+  eval_ctx nc;
+  SG_CTX_LOAD(node, &nc);
+  int64_t A = nc.A, G = nc.G, B = nc.B;
+  bool has_w = nc.has_w;
   tmps P = {0};
   tmps *p = &P;
   const int64_t s3[3] = {A, G, B}, c3[3] = {1, G, 1};
@@ -387,10 +402,8 @@ static sg_tensor *norm_eval(const char *op, sg_tensor *x, int64_t A, int64_t G, 
     sg_tensor *ins[3] = {x, w, b};
     sg_node *n = sg_record(op, norm_eval_backward, ins, 3, y);
     if (n) {
-      n->i[0] = A;
-      n->i[1] = G;
-      n->i[2] = B;
-      n->i[3] = w != NULL;
+      eval_ctx nc = {A, G, B, w != NULL};
+      SG_CTX_STORE(n, &nc);
       sg_node_save(n, x);
       sg_node_save(n, mc);
       sg_node_save(n, invstd);
@@ -579,12 +592,25 @@ sg_tensor *sg_instance_norm(sg_tensor *x, sg_tensor *running_mean, sg_tensor *ru
 }
 
 /* ---------------- layer_norm ---------------- */
-/* saved: 0 x, 1 mean, 2 invstd, [3 w]; i: R D has_w nnorm; f: eps */
+/* saved: 0 x, 1 mean, 2 invstd, [3 w]; the scalars: */
+typedef struct layer_ctx {
+  int64_t R, D; /* rows, normalized entries per row */
+  bool has_w;
+  int nnorm; /* normalized dims */
+  double eps;
+} layer_ctx;
+
+static layer_ctx layer_ctx_load(const sg_node *n) {
+  layer_ctx c;
+  SG_CTX_LOAD(n, &c);
+  return c;
+}
 
 static sg_status layer_norm_backward_composite(sg_node *node, sg_tensor *dy, sg_tensor **gi) {
-  int64_t R = node->i[0], D = node->i[1];
-  bool has_w = node->i[2];
-  double eps = node->f[0], Dd = (double)D;
+  const layer_ctx nc = layer_ctx_load(node);
+  int64_t R = nc.R, D = nc.D;
+  bool has_w = nc.has_w;
+  double eps = nc.eps, Dd = (double)D;
   tmps P = {0};
   tmps *p = &P;
   const int64_t s2[2] = {R, D};
@@ -613,7 +639,7 @@ static sg_status layer_norm_backward_composite(sg_node *node, sg_tensor *dy, sg_
   }
   if (sg_node_wants(node, 2)) {
     sg_tensor *s = K(p, sg_sum(dyv, first, 1, false));
-    int nn = (int)node->i[3];
+    int nn = nc.nnorm;
     gi[2] = RES(p, sg_reshape(s, x->shape + x->ndim - nn, nn));
   }
   return tmps_end(p, gi, 3);
@@ -622,9 +648,10 @@ static sg_status layer_norm_backward_composite(sg_node *node, sg_tensor *dy, sg_
 static sg_status layer_norm_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
   if (sg_grad_enabled()) return layer_norm_backward_composite(node, go[0], gi);
-  int64_t R = node->i[0], D = node->i[1];
-  bool has_w = node->i[2];
-  int nn = (int)node->i[3];
+  const layer_ctx nc = layer_ctx_load(node);
+  int64_t R = nc.R, D = nc.D;
+  bool has_w = nc.has_w;
+  int nn = nc.nnorm;
   sg_tensor *x = sg_node_saved(node, 0), *mean = sg_node_saved(node, 1),
             *invstd = sg_node_saved(node, 2), *w = has_w ? sg_node_saved(node, 3) : NULL;
   sg_tensor *xc = NULL, *dyc = NULL, *wc = NULL, *dx = NULL, *dw = NULL, *db = NULL;
@@ -731,11 +758,8 @@ sg_tensor *sg_layer_norm(sg_tensor *x, const int64_t *normalized_shape, int nnor
     sg_tensor *ins[3] = {x, weight, bias};
     sg_node *n = sg_record(op, layer_norm_backward, ins, 3, y);
     if (n) {
-      n->i[0] = R;
-      n->i[1] = D;
-      n->i[2] = weight != NULL;
-      n->i[3] = nnorm;
-      n->f[0] = eps;
+      layer_ctx nc = {R, D, weight != NULL, nnorm, eps};
+      SG_CTX_STORE(n, &nc);
       sg_node_save(n, x);
       sg_node_save(n, mean);
       sg_node_save(n, invstd);

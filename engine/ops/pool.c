@@ -13,6 +13,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_pool.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -95,14 +96,6 @@ static int pool_geom(const char *op, const sg_tensor *x, const sg_pool_opts *o, 
   return 0;
 }
 
-/* Geometry in node->i[0..14) (see pool_linear). */
-static sg_pool2d_geom geom_load(const sg_node *n) {
-  const int64_t *v = n->i;
-  return (sg_pool2d_geom){.planes = v[0], .ih = v[1], .iw = v[2], .oh = v[3], .ow = v[4],
-                          .kh = v[5], .kw = v[6], .sh = v[7], .sw = v[8], .ph = v[9],
-                          .pw = v[10], .dh = v[11], .dw = v[12], .count_include_pad = v[13]};
-}
-
 /* Shape lead dims + (h, w) */
 static int image_shape(const int64_t *lead, int ndim, int64_t h, int64_t w, int64_t *shape) {
   for (int d = 0; d < ndim - 2; d++) shape[d] = lead[d];
@@ -117,19 +110,38 @@ static sg_tensor *plane_scatter(sg_tensor *g, sg_tensor *idx, const int64_t *sha
                                 int64_t planes);
 static sg_tensor *plane_gather(sg_tensor *s, sg_tensor *idx, int64_t planes);
 
-/* node: saved 0 idx; i[0] planes, i[1] ndim of the scatter output, i[2..] its shape */
+/* What max_pool2d and its backward / double backward save (besides the
+ * argmax indices): the planes, and the shape of the scatter output (the
+ * input of max_pool2d; unused by the scatter's own node). */
+typedef struct plane_ctx {
+  int64_t planes;
+  sg_ctx_shape shape;
+} plane_ctx;
+
+static void plane_ctx_store(sg_node *n, int64_t planes, const sg_tensor *shape_of) {
+  plane_ctx c;
+  memset(&c, 0, sizeof c);
+  c.planes = planes;
+  if (shape_of) c.shape = sg_ctx_shape_of(shape_of);
+  SG_CTX_STORE(n, &c);
+}
+
 static sg_status scatter_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  plane_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *idx = sg_node_saved(node, 0);
   if (!idx) return sg_last_status();
-  gi[0] = plane_gather(go[0], idx, node->i[0]);
+  gi[0] = plane_gather(go[0], idx, c.planes);
   sg_release(idx);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 static sg_status gather_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  plane_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *idx = sg_node_saved(node, 0);
   if (!idx) return sg_last_status();
-  gi[0] = plane_scatter(go[0], idx, node->i + 2, (int)node->i[1], node->i[0]);
+  gi[0] = plane_scatter(go[0], idx, c.shape.shape, c.shape.ndim, c.planes);
   sg_release(idx);
   return gi[0] ? SG_OK : sg_last_status();
 }
@@ -149,7 +161,7 @@ static sg_tensor *plane_scatter(sg_tensor *g, sg_tensor *idx, const int64_t *sha
   sg_release(gc);
   sg_node *n = sg_record("max_pool2d_backward", scatter_backward, &g, 1, out);
   if (n) {
-    n->i[0] = planes;
+    plane_ctx_store(n, planes, NULL);
     sg_node_save(n, idx);
   }
   return out;
@@ -170,20 +182,19 @@ static sg_tensor *plane_gather(sg_tensor *s, sg_tensor *idx, int64_t planes) {
   sg_release(sc);
   sg_node *n = sg_record("max_pool2d_backward_backward", gather_backward, &s, 1, out);
   if (n) {
-    n->i[0] = planes;
-    n->i[1] = s->ndim;
-    memcpy(n->i + 2, s->shape, sizeof(int64_t) * (size_t)s->ndim);
+    plane_ctx_store(n, planes, s);
     sg_node_save(n, idx);
   }
   return out;
 }
 
-/* node: saved 0 idx; i[0] planes, i[1] ndim of x, i[2..] x's shape */
 static sg_status max_pool_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
+  plane_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *idx = sg_node_saved(node, 0);
   if (!idx) return sg_last_status();
-  gi[0] = plane_scatter(go[0], idx, node->i + 2, (int)node->i[1], node->i[0]);
+  gi[0] = plane_scatter(go[0], idx, c.shape.shape, c.shape.ndim, c.planes);
   sg_release(idx);
   return gi[0] ? SG_OK : sg_last_status();
 }
@@ -210,9 +221,7 @@ sg_tensor *sg_max_pool2d(sg_tensor *x, const sg_pool_opts *o, sg_tensor **indice
   sg_release(xc);
   sg_node *n = sg_record(op, max_pool_backward, &x, 1, out);
   if (n) {
-    n->i[0] = g.planes;
-    n->i[1] = x->ndim;
-    memcpy(n->i + 2, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    plane_ctx_store(n, g.planes, x);
     sg_node_save(n, idx);
   }
   if (indices) *indices = idx;
@@ -230,11 +239,21 @@ static const char *const lin_names[2][2] = {{"avg_pool2d", "avg_pool2d_backward"
 static sg_tensor *pool_linear(sg_tensor *t, int kind, const sg_pool2d_geom *g, bool adjoint,
                               const int64_t *lead, int ndim);
 
-/* i[14] kind, i[15] ndim, i[16..] lead dims, i[20] adjoint */
+/* What avg / adaptive avg pooling and their adjoints save for their
+ * backward. */
+typedef struct linear_ctx {
+  sg_pool2d_geom geom;
+  int kind; /* LIN_* */
+  bool adjoint;
+  int ndim;
+  int64_t lead[4]; /* the dims before (h, w) */
+} linear_ctx;
+
 static sg_status pool_linear_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  sg_pool2d_geom g = geom_load(node);
-  gi[0] = pool_linear(go[0], (int)node->i[14], &g, !node->i[20], node->i + 16, (int)node->i[15]);
+  linear_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = pool_linear(go[0], c.kind, &c.geom, !c.adjoint, c.lead, c.ndim);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
@@ -265,13 +284,14 @@ static sg_tensor *pool_linear(sg_tensor *t, int kind, const sg_pool2d_geom *g, b
   }
   sg_node *n = sg_record(name, pool_linear_backward, &t, 1, out);
   if (n) {
-    const int64_t v[14] = {g->planes, g->ih, g->iw, g->oh, g->ow, g->kh, g->kw,
-                           g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, g->count_include_pad};
-    memcpy(n->i, v, sizeof v);
-    n->i[14] = kind;
-    n->i[15] = ndim;
-    for (int d = 0; d < ndim - 2; d++) n->i[16 + d] = lead[d];
-    n->i[20] = adjoint;
+    linear_ctx c;
+    memset(&c, 0, sizeof c);
+    c.geom = *g;
+    c.kind = kind;
+    c.adjoint = adjoint;
+    c.ndim = ndim;
+    for (int d = 0; d < ndim - 2; d++) c.lead[d] = lead[d];
+    SG_CTX_STORE(n, &c);
   }
   return out;
 }

@@ -14,6 +14,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_reduce.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -117,27 +118,45 @@ static int require_float(const char *op, const sg_tensor *x) {
                   op, sg_dtype_name(x->dtype), sg_shape_str(x, b, sizeof b));
 }
 
-/* Node parameters shared by the dim-list reductions: i[0..ndim) the mask,
- * i[SG_MAX_DIMS] the input's ndim, i[SG_MAX_DIMS + 1] keepdim. */
-static void store_mask(sg_node *n, const sg_tensor *x, const bool *mask, bool keepdim) {
-  for (int d = 0; d < x->ndim; d++) n->i[d] = mask[d];
-  n->i[SG_MAX_DIMS] = x->ndim;
-  n->i[SG_MAX_DIMS + 1] = keepdim;
+/* What the dim-list reductions (var, norm, logsumexp) save for their
+ * backward (besides x and maybe the output). */
+typedef struct reduce_ctx {
+  bool reduced[SG_MAX_DIMS]; /* the reduce mask */
+  int ndim;                  /* the input's */
+  bool keepdim;
+  double coef; /* var: the divisor N - correction (>= 0); norm: p */
+} reduce_ctx;
+
+static void store_ctx(sg_node *n, const sg_tensor *x, const bool *mask, bool keepdim,
+                      double coef) {
+  reduce_ctx c;
+  memset(&c, 0, sizeof c);
+  memcpy(c.reduced, mask, sizeof(bool) * (size_t)x->ndim);
+  c.ndim = x->ndim;
+  c.keepdim = keepdim;
+  c.coef = coef;
+  SG_CTX_STORE(n, &c);
 }
 
-/* The reduced dims of a node as a list (for sum/mean with keepdim). */
-static int node_dims(const sg_node *n, int *dims) {
+static reduce_ctx load_ctx(const sg_node *n) {
+  reduce_ctx c;
+  SG_CTX_LOAD(n, &c);
+  return c;
+}
+
+/* The reduced dims as a list (for sum/mean with keepdim). */
+static int node_dims(const reduce_ctx *c, int *dims) {
   int k = 0;
-  for (int d = 0; d < (int)n->i[SG_MAX_DIMS]; d++)
-    if (n->i[d]) dims[k++] = d;
+  for (int d = 0; d < c->ndim; d++)
+    if (c->reduced[d]) dims[k++] = d;
   return k;
 }
 
 /* t (a reduction result) reshaped to the keepdim shape of x, so that it
  * broadcasts against x. New reference. */
-static sg_tensor *as_keepdim(const sg_node *n, sg_tensor *t, const sg_tensor *x) {
+static sg_tensor *as_keepdim(const reduce_ctx *c, sg_tensor *t, const sg_tensor *x) {
   int64_t ks[SG_MAX_DIMS];
-  for (int d = 0; d < x->ndim; d++) ks[d] = n->i[d] ? 1 : x->shape[d];
+  for (int d = 0; d < x->ndim; d++) ks[d] = c->reduced[d] ? 1 : x->shape[d];
   return sg_reshape(t, ks, x->ndim);
 }
 
@@ -161,16 +180,17 @@ sg_tensor *sg_mean(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
 
 /* d var / dx = g * 2 (x - mean) / (N - correction) */
 static sg_status var_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  reduce_ctx rc = load_ctx(node);
   sg_tensor *x = sg_node_saved(node, 0);
   if (!x) return sg_last_status();
   int dims[SG_MAX_DIMS];
-  int nd = node_dims(node, dims);
+  int nd = node_dims(&rc, dims);
   sg_tensor *t[5] = {0};
-  t[0] = as_keepdim(node, go[0], x);
+  t[0] = as_keepdim(&rc, go[0], x);
   t[1] = t[0] ? sg_mean(x, dims, nd, true) : NULL;
   t[2] = t[1] ? sg_sub(x, t[1]) : NULL;
   t[3] = t[2] ? sg_mul(t[2], t[0]) : NULL;
-  gi[0] = t[3] ? sg_mul_scalar(t[3], 2.0 / node->f[0]) : NULL;
+  gi[0] = t[3] ? sg_mul_scalar(t[3], 2.0 / rc.coef) : NULL;
   drop(t, 5);
   sg_release(x);
   return gi[0] ? SG_OK : sg_last_status();
@@ -190,8 +210,7 @@ static sg_tensor *var_impl(const char *op, sg_tensor *x, const int *dims, int nd
   sg_node *n = sg_record("var", var_backward, &x, 1, out);
   if (n) {
     double div = (double)reduced_count(x, mask) - (double)correction;
-    n->f[0] = div > 0 ? div : 0;
-    store_mask(n, x, mask, keepdim);
+    store_ctx(n, x, mask, keepdim, div > 0 ? div : 0);
     sg_node_save(n, x);
   }
   return out;
@@ -211,13 +230,14 @@ sg_tensor *sg_std(sg_tensor *x, const int *dims, int ndims, int correction, bool
 /* ---------------- norm ---------------- */
 
 static sg_status norm_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  reduce_ctx rc = load_ctx(node);
   sg_tensor *x = sg_node_saved(node, 0), *y = sg_node_saved(node, 1);
-  double p = node->f[0];
+  double p = rc.coef;
   sg_tensor *t[12] = {0};
   sg_tensor *r = NULL;
   if (!x || !y) goto out;
-  sg_tensor *g = t[0] = as_keepdim(node, go[0], x);
-  sg_tensor *yk = t[1] = g ? as_keepdim(node, y, x) : NULL;
+  sg_tensor *g = t[0] = as_keepdim(&rc, go[0], x);
+  sg_tensor *yk = t[1] = g ? as_keepdim(&rc, y, x) : NULL;
   if (!yk) goto out;
   if (p == 1) {
     /* g * sign(x) */
@@ -232,7 +252,7 @@ static sg_status norm_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   } else if (isinf(p)) {
     /* sign(x) * [|x| == y] * g / count of the maxima (ties share evenly) */
     int dims[SG_MAX_DIMS];
-    int nd = node_dims(node, dims);
+    int nd = node_dims(&rc, dims);
     t[2] = sg_abs(x);
     t[3] = t[2] ? sg_eq(t[2], yk) : NULL;
     t[4] = t[3] ? sg_to_dtype(t[3], x->dtype) : NULL;
@@ -291,8 +311,7 @@ sg_tensor *sg_norm(sg_tensor *x, double p, const int *dims, int ndims, bool keep
   if (!out) return NULL;
   sg_node *n = sg_record("norm", norm_backward, &x, 1, out);
   if (n) {
-    n->f[0] = p;
-    store_mask(n, x, mask, keepdim);
+    store_ctx(n, x, mask, keepdim, p);
     sg_node_save(n, x);
     sg_node_save_output(n, out, 0);
   }
@@ -303,11 +322,12 @@ sg_tensor *sg_norm(sg_tensor *x, double p, const int *dims, int ndims, bool keep
 
 /* g * exp(x - y) */
 static sg_status lse_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  reduce_ctx rc = load_ctx(node);
   sg_tensor *x = sg_node_saved(node, 0), *y = sg_node_saved(node, 1);
   sg_tensor *t[4] = {0};
   if (x && y) {
-    t[0] = as_keepdim(node, go[0], x);
-    t[1] = t[0] ? as_keepdim(node, y, x) : NULL;
+    t[0] = as_keepdim(&rc, go[0], x);
+    t[1] = t[0] ? as_keepdim(&rc, y, x) : NULL;
     t[2] = t[1] ? sg_sub(x, t[1]) : NULL;
     t[3] = t[2] ? sg_exp(t[2]) : NULL;
     gi[0] = t[3] ? sg_mul(t[3], t[0]) : NULL;
@@ -330,7 +350,7 @@ sg_tensor *sg_logsumexp(sg_tensor *x, const int *dims, int ndims, bool keepdim) 
   if (!out) return NULL;
   sg_node *n = sg_record("logsumexp", lse_backward, &x, 1, out);
   if (n) {
-    store_mask(n, x, mask, keepdim);
+    store_ctx(n, x, mask, keepdim, 0);
     sg_node_save(n, x);
     sg_node_save_output(n, out, 0);
   }
@@ -339,13 +359,24 @@ sg_tensor *sg_logsumexp(sg_tensor *x, const int *dims, int ndims, bool keepdim) 
 
 /* ---------------- max / min along a dim ---------------- */
 
+/* What max / min along a dim save for their backward (besides the
+ * indices). */
+typedef struct minmax_ctx {
+  int dim;
+  int64_t n; /* the input's size along dim */
+  bool keepdim;
+  int ndim; /* the input's */
+} minmax_ctx;
+
 /* The gradient goes to the selected index: put_along(g, indices). */
 static sg_status minmax_dim_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  int d = (int)node->i[0];
-  int64_t N = node->i[1];
-  bool keepdim = node->i[2];
-  int ndim = (int)node->i[3];
+  minmax_ctx c;
+  SG_CTX_LOAD(node, &c);
+  int d = c.dim;
+  int64_t N = c.n;
+  bool keepdim = c.keepdim;
+  int ndim = c.ndim;
   if (ndim == 0) { /* max of a scalar is the scalar */
     gi[0] = sg_retain(go[0]);
     return SG_OK;
@@ -404,10 +435,8 @@ static sg_status minmax_dim_impl(const char *op, sg_tensor *x, int dim, bool kee
     sg_tensor *outs[2] = {vals, idx};
     sg_node *n = sg_record_multi(op, minmax_dim_backward, &x, 1, outs, 2);
     if (n) {
-      n->i[0] = d;
-      n->i[1] = N;
-      n->i[2] = keepdim;
-      n->i[3] = x->ndim;
+      minmax_ctx ctx = {d, N, keepdim, x->ndim};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, idx); /* int64, holds no node: no cycle */
     }
   }
@@ -551,18 +580,28 @@ static int check_along(const char *op, const sg_tensor *x, const sg_tensor *idx,
   return 0;
 }
 
+/* What take_along / put_along save for their backward (besides idx). */
+typedef struct along_ctx {
+  int dim;
+  int64_t n; /* take_along: the input's size along dim */
+} along_ctx;
+
 static sg_status take_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  along_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *idx = sg_node_saved(node, 0);
   if (!idx) return sg_last_status();
-  gi[0] = sg_internal_put_along(go[0], idx, (int)node->i[0], node->i[1]);
+  gi[0] = sg_internal_put_along(go[0], idx, c.dim, c.n);
   sg_release(idx);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 static sg_status put_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  along_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *idx = sg_node_saved(node, 0);
   if (!idx) return sg_last_status();
-  gi[0] = sg_internal_take_along(go[0], idx, (int)node->i[0]);
+  gi[0] = sg_internal_take_along(go[0], idx, c.dim);
   sg_release(idx);
   return gi[0] ? SG_OK : sg_last_status();
 }
@@ -583,8 +622,8 @@ sg_tensor *sg_internal_take_along(sg_tensor *x, sg_tensor *idx, int dim) {
   } else {
     sg_node *n = sg_record("take_along", take_backward, &x, 1, out);
     if (n) {
-      n->i[0] = dim;
-      n->i[1] = N;
+      along_ctx ctx = {dim, N};
+      SG_CTX_STORE(n, &ctx);
       sg_node_save(n, ic);
     }
   }
@@ -616,7 +655,8 @@ sg_tensor *sg_internal_put_along(sg_tensor *src, sg_tensor *idx, int dim, int64_
   } else {
     sg_node *nd = sg_record("put_along", put_backward, &src, 1, out);
     if (nd) {
-      nd->i[0] = dim;
+      along_ctx ctx = {dim, 0};
+      SG_CTX_STORE(nd, &ctx);
       sg_node_save(nd, ic);
     }
   }

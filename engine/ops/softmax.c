@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_loss.h"
+#include "internal/kernels_softmax.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -23,14 +24,14 @@ static void softmax_geometry(const sg_tensor *t, int d, int64_t *O, int64_t *N, 
 }
 
 static sg_tensor *softmax_backward_fused(sg_tensor *g, sg_tensor *y, int d, bool lg) {
-  const sg_backend *be = sg_backend_checked("softmax backward", y, offsetof(sg_backend, loss));
+  const sg_backend *be = sg_backend_checked("softmax backward", y, offsetof(sg_backend, softmax));
   if (!be) return NULL;
   int64_t O, N, I;
   softmax_geometry(y, d, &O, &N, &I);
   sg_tensor *gc = sg_as_contiguous_dtype(g, y->dtype);
   sg_tensor *yc = gc ? sg_as_contiguous_dtype(y, y->dtype) : NULL;
   sg_tensor *gx = yc ? sg_empty(y->shape, y->ndim, y->dtype, y->storage->device) : NULL;
-  if (gx && be->loss->softmax_backward(gx, gc, yc, O, N, I, lg) != SG_OK) {
+  if (gx && be->softmax->softmax_backward(gx, gc, yc, O, N, I, lg) != SG_OK) {
     sg_release(gx);
     gx = NULL;
   }
@@ -56,9 +57,17 @@ static sg_tensor *softmax_backward_ops(sg_tensor *g, sg_tensor *y, int d, bool l
   return r;
 }
 
+/* What softmax saves for its backward (besides its output). */
+typedef struct softmax_ctx {
+  int dim;
+  bool log;
+} softmax_ctx;
+
 static sg_status softmax_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int d = (int)node->i[0];
-  bool lg = node->i[1];
+  softmax_ctx c;
+  SG_CTX_LOAD(node, &c);
+  int d = c.dim;
+  bool lg = c.log;
   sg_tensor *y = sg_node_saved(node, 0);
   if (!y) return sg_last_status();
   /* grad mode is on during backward exactly when create_graph was asked */
@@ -72,13 +81,13 @@ static sg_tensor *softmax_impl(const char *op, sg_tensor *x, int dim, bool lg) {
   if (sg_check_arg(op, "input", x) || sg_check_float(op, "input", x)) return NULL;
   int d = sg_wrap_dim(op, dim, x->ndim);
   if (d < 0) return NULL;
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, loss));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, softmax));
   if (!be) return NULL;
   int64_t O, N, I;
   softmax_geometry(x, d, &O, &N, &I);
   sg_tensor *c = sg_as_contiguous_dtype(x, x->dtype);
   sg_tensor *y = c ? sg_empty(x->shape, x->ndim, x->dtype, x->storage->device) : NULL;
-  if (!y || be->loss->softmax(y, c, O, N, I, lg) != SG_OK) {
+  if (!y || be->softmax->softmax(y, c, O, N, I, lg) != SG_OK) {
     if (y) sg_error_context("%s", op);
     sg_release(y);
     sg_release(c);
@@ -87,8 +96,8 @@ static sg_tensor *softmax_impl(const char *op, sg_tensor *x, int dim, bool lg) {
   sg_release(c);
   sg_node *n = sg_record(op, softmax_backward, &x, 1, y);
   if (n) {
-    n->i[0] = d;
-    n->i[1] = lg;
+    softmax_ctx ctx = {d, lg};
+    SG_CTX_STORE(n, &ctx);
     sg_node_save_output(n, y, 0);
   }
   return y;

@@ -7,17 +7,25 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_index.h"
+#include "internal/kernels_sort.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
+/* What topk / sort save for their backward (besides the indices). */
+typedef struct select_ctx {
+  int dim;
+  sg_ctx_shape in; /* the input's shape */
+} select_ctx;
+
 static sg_status select_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  select_ctx c;
+  SG_CTX_LOAD(node, &c);
   sg_tensor *index = sg_node_saved(node, 0);
-  sg_tensor *z = index ? sg_zeros(node->i + 2, (int)node->i[1], go[0]->dtype,
-                                  go[0]->storage->device)
+  sg_tensor *z = index ? sg_zeros(c.in.shape, c.in.ndim, go[0]->dtype, go[0]->storage->device)
                        : NULL;
-  gi[0] = z ? sg_scatter_add(z, (int)node->i[0], index, go[0]) : NULL;
+  gi[0] = z ? sg_scatter_add(z, c.dim, index, go[0]) : NULL;
   sg_release(z);
   sg_release(index);
   return gi[0] ? SG_OK : sg_last_status();
@@ -39,7 +47,7 @@ static sg_status select_impl(const char *op, sg_tensor *x, int64_t k, int dim, b
   else if (k > n || (x->ndim == 0 && k != 1))
     return sg_error(SG_ERR_ARG, "%s: k = %lld out of range for dim %d of size %lld (input %s)",
                     op, (long long)k, dim, (long long)n, sg_shape_str(x, a, sizeof a));
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sort));
   if (!be) return sg_last_status();
   int64_t shape[SG_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
@@ -49,8 +57,8 @@ static sg_status select_impl(const char *op, sg_tensor *x, int64_t k, int dim, b
   sg_tensor *ix = v ? sg_empty(shape, x->ndim, SG_INT64, x->storage->device) : NULL;
   sg_status st = ix ? SG_OK : sg_last_status();
   if (st == SG_OK) {
-    if (strcmp(op, "sort") == 0) st = be->index->sort(v, ix, xc, d, largest);
-    else st = be->index->topk(v, ix, xc, d, k, largest, sorted);
+    if (strcmp(op, "sort") == 0) st = be->sort->sort(v, ix, xc, d, largest);
+    else st = be->sort->topk(v, ix, xc, d, k, largest, sorted);
   }
   sg_release(xc);
   if (st != SG_OK) {
@@ -61,9 +69,8 @@ static sg_status select_impl(const char *op, sg_tensor *x, int64_t k, int dim, b
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *node = sg_record(op, select_backward, &x, 1, v);
     if (node) {
-      node->i[0] = d;
-      node->i[1] = x->ndim;
-      for (int q = 0; q < x->ndim; q++) node->i[2 + q] = x->shape[q];
+      select_ctx ctx = {d, sg_ctx_shape_of(x)};
+      SG_CTX_STORE(node, &ctx);
       sg_node_save(node, ix);
     }
   }

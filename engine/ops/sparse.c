@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_index.h"
+#include "internal/kernels_sparse.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -101,7 +102,7 @@ static int64_t l0_count(const char *op, const sg_tensor *x, double k, int64_t m)
 static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int64_t ki, int dim,
                           bool want_mask) {
   if (check_proj_input(op, x)) return NULL;
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sparse));
   if (!be) return NULL;
   int64_t k, size;
   int d = 0;
@@ -136,8 +137,8 @@ static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int
       return sg_full(x->shape, x->ndim, 1.0, SG_BOOL, x->storage->device);
     sg_tensor *xc = sg_as_contiguous_dtype(x, x->dtype);
     sg_tensor *m = xc ? sg_empty(x->shape, x->ndim, SG_BOOL, x->storage->device) : NULL;
-    sg_status st = m ? (kind == 0 ? be->index->l0_mask(m, NULL, xc, k)
-                                  : be->index->l0inf_mask(m, NULL, xc, k, d))
+    sg_status st = m ? (kind == 0 ? be->sparse->l0_mask(m, NULL, xc, k)
+                                  : be->sparse->l0inf_mask(m, NULL, xc, k, d))
                      : sg_last_status();
     sg_release(xc);
     if (st != SG_OK) {
@@ -151,8 +152,8 @@ static sg_tensor *project(const char *op, int kind, sg_tensor *x, double kf, int
   sg_tensor *xc, *out, *mask;
   sg_status st = masked_prepare(x, grad, &xc, &out, &mask);
   if (st == SG_OK)
-    st = kind == 0 ? be->index->l0_mask(mask, out, xc, k)
-                   : be->index->l0inf_mask(mask, out, xc, k, d);
+    st = kind == 0 ? be->sparse->l0_mask(mask, out, xc, k)
+                   : be->sparse->l0inf_mask(mask, out, xc, k, d);
   return masked_finish(op, x, grad, st, xc, out, mask);
 }
 
@@ -178,12 +179,12 @@ static sg_tensor *threshold_scalar(const char *op, sg_tensor *x, double lambda, 
     sg_error(SG_ERR_ARG, "%s: lambda = %g, expected a number >= 0", op, lambda);
     return NULL;
   }
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sparse));
   if (!be) return NULL;
   bool grad = sg_needs_grad(&x, 1);
   sg_tensor *xc, *out, *mask;
   sg_status st = masked_prepare(x, grad, &xc, &out, &mask);
-  if (st == SG_OK) st = be->index->threshold(out, mask, xc, lambda, soft);
+  if (st == SG_OK) st = be->sparse->threshold(out, mask, xc, lambda, soft);
   return masked_finish(op, x, grad, st, xc, out, mask);
 }
 
@@ -215,6 +216,8 @@ static int check_lambda_t(const char *op, const sg_tensor *x, const sg_tensor *l
  * saved by the forward; both formulas are differentiable in g (s is
  * constant almost everywhere, as the composite sign(x) * relu(|x| - l)). */
 static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sg_ctx_shape lambda_shape; /* what the forward saves besides s */
+  SG_CTX_LOAD(node, &lambda_shape);
   sg_tensor *s = sg_node_saved(node, 0);
   if (!s) return sg_last_status();
   sg_status st = SG_OK;
@@ -227,7 +230,7 @@ static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
   if (st == SG_OK && sg_node_wants(node, 1)) {
     sg_tensor *gs = sg_mul(go[0], s);
     sg_tensor *ng = gs ? sg_neg(gs) : NULL;
-    gi[1] = ng ? sg_sum_to_shape(ng, node->i + 1, (int)node->i[0]) : NULL;
+    gi[1] = ng ? sg_sum_to_shape(ng, lambda_shape.shape, lambda_shape.ndim) : NULL;
     sg_release(gs);
     sg_release(ng);
     if (!gi[1]) st = sg_last_status();
@@ -240,7 +243,7 @@ static sg_status soft_t_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
 sg_tensor *sg_soft_threshold_t(sg_tensor *x, sg_tensor *lambda) {
   const char *op = "soft_threshold";
   if (check_lambda_t(op, x, lambda)) return NULL;
-  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, index));
+  const sg_backend *be = sg_backend_checked(op, x, offsetof(sg_backend, sparse));
   if (!be) return NULL;
   sg_dtype dt = sg_promote_types(x->dtype, lambda->dtype);
   if (!sg_dtype_is_float(dt)) dt = x->dtype;
@@ -251,15 +254,15 @@ sg_tensor *sg_soft_threshold_t(sg_tensor *x, sg_tensor *lambda) {
   sg_tensor *out = lc ? sg_empty(x->shape, x->ndim, dt, x->storage->device) : NULL;
   sg_tensor *sgn = out && grad ? sg_empty(x->shape, x->ndim, dt, x->storage->device) : NULL;
   sg_status st = out && (sgn || !grad) ? SG_OK : sg_last_status();
-  if (st == SG_OK) st = be->index->soft_threshold_t(out, sgn, xc, lc);
+  if (st == SG_OK) st = be->sparse->soft_threshold_t(out, sgn, xc, lc);
   if (st != SG_OK) {
     sg_release(out);
     out = NULL;
   } else if (grad) {
     sg_node *n = sg_record(op, soft_t_backward, ins, 2, out);
     if (n) {
-      n->i[0] = lc->ndim;
-      for (int d = 0; d < lc->ndim; d++) n->i[1 + d] = lc->shape[d];
+      sg_ctx_shape lambda_shape = sg_ctx_shape_of(lc);
+      SG_CTX_STORE(n, &lambda_shape);
       sg_node_save(n, sgn);
     }
   }

@@ -2,7 +2,8 @@
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_ew.h"
+#include "internal/kernels_sum.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
@@ -33,20 +34,28 @@ int sg_reduced_shape(const sg_tensor *x, const bool *mask, bool keepdim, int64_t
   return k;
 }
 
+/* What sum saves for its backward. */
+typedef struct sum_ctx {
+  sg_ctx_shape in;           /* the input's shape */
+  bool reduced[SG_MAX_DIMS]; /* the reduce mask */
+} sum_ctx;
+
 static sg_status sum_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  sum_ctx c;
+  SG_CTX_LOAD(node, &c);
   /* Re-insert the reduced dims as size 1, then broadcast back. */
-  int ndim = (int)node->i[SG_MAX_DIMS];
+  int ndim = c.in.ndim;
   int64_t kshape[SG_MAX_DIMS];
-  for (int i = 0; i < ndim; i++) kshape[i] = node->i[SG_MAX_DIMS + 1 + i] ? 1 : node->i[i];
+  for (int i = 0; i < ndim; i++) kshape[i] = c.reduced[i] ? 1 : c.in.shape[i];
   sg_tensor *g = sg_reshape(go[0], kshape, ndim);
-  gi[0] = g ? sg_expand(g, node->i, ndim) : NULL;
+  gi[0] = g ? sg_expand(g, c.in.shape, ndim) : NULL;
   sg_release(g);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 sg_tensor *sg_sum(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
   if (sg_check_arg("sum", "input", x)) return NULL;
-  const sg_backend *be = sg_backend_checked("sum", x, offsetof(sg_backend, ew));
+  const sg_backend *be = sg_backend_checked("sum", x, offsetof(sg_backend, sum));
   if (!be) return NULL;
   bool mask[SG_MAX_DIMS];
   if (sg_reduce_mask("sum", x, dims, ndims, mask)) return NULL;
@@ -56,7 +65,7 @@ sg_tensor *sg_sum(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
   sg_dtype dt = sg_dtype_is_float(x->dtype) ? x->dtype : SG_INT64;
   sg_tensor *c = sg_as_contiguous_dtype(x, dt);
   sg_tensor *out = c ? sg_empty(shape, nd, dt, x->storage->device) : NULL;
-  if (!out || be->ew->sum(out, c, mask) != SG_OK) {
+  if (!out || be->sum->sum(out, c, mask) != SG_OK) {
     sg_release(out);
     sg_release(c);
     return NULL;
@@ -65,9 +74,9 @@ sg_tensor *sg_sum(sg_tensor *x, const int *dims, int ndims, bool keepdim) {
   if (sg_dtype_is_float(dt)) {
     sg_node *n = sg_record("sum", sum_backward, &x, 1, out);
     if (n) {
-      memcpy(n->i, x->shape, sizeof(int64_t) * (size_t)x->ndim);
-      n->i[SG_MAX_DIMS] = x->ndim;
-      for (int i = 0; i < x->ndim; i++) n->i[SG_MAX_DIMS + 1 + i] = mask[i];
+      sum_ctx ctx = {sg_ctx_shape_of(x), {false}};
+      memcpy(ctx.reduced, mask, sizeof ctx.reduced);
+      SG_CTX_STORE(n, &ctx);
     }
   }
   return out;

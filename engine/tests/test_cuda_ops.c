@@ -22,7 +22,11 @@
 #include "internal/kernels_index.h"
 #include "internal/kernels_loss.h"
 #include "internal/kernels_pool.h"
+#include "internal/kernels_resample.h"
 #include "internal/kernels_rng.h"
+#include "internal/kernels_softmax.h"
+#include "internal/kernels_sort.h"
+#include "internal/kernels_sparse.h"
 extern const sg_backend sg_cuda_backend;
 #endif
 
@@ -260,6 +264,11 @@ static void slots_filled(void) {
   CHECK(all_slots(be->loss, sizeof(struct sg_loss_kernels), "loss"));
   CHECK(all_slots(be->index, sizeof(struct sg_index_kernels), "index"));
   CHECK(all_slots(be->rng, sizeof(struct sg_rng_kernels), "rng"));
+  /* the families split off pool, loss and index (issue 17) */
+  CHECK(all_slots(be->resample, sizeof(struct sg_resample_kernels), "resample"));
+  CHECK(all_slots(be->softmax, sizeof(struct sg_softmax_kernels), "softmax"));
+  CHECK(all_slots(be->sort, sizeof(struct sg_sort_kernels), "sort"));
+  CHECK(all_slots(be->sparse, sizeof(struct sg_sparse_kernels), "sparse"));
 #endif
 }
 

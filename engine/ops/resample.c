@@ -1,4 +1,14 @@
-/* pad (constant, reflect, replicate) and pixel_shuffle.
+/* The resample family (kernels_resample.h).
+ *
+ * interpolate: nearest (PyTorch's legacy 'nearest') and bilinear resampling
+ * of N x C x H x W images, with PyTorch 1.13's coordinate rules
+ * (area_pixel_compute_source_index; 1/scale when a scale factor is given).
+ *
+ * The map is linear in x. Its backward is its adjoint, an op of its own
+ * ("interpolate_backward") whose backward is interpolate again, so double
+ * backward works.
+ *
+ * pad (constant, reflect, replicate) and pixel_shuffle.
  *
  * Constant padding works on any dims and any dtype: negative pads crop
  * (narrow views), positive pads embed the tensor in a filled one (op
@@ -8,23 +18,138 @@
  * their backward is the adjoint kernel (accumulating the gradient of every
  * copy of an element) recorded as an op whose backward is the pad again.
  * pixel_shuffle is a reshape / permute composite. */
+#include <math.h>
 #include <string.h>
 
 #include "internal/backend.h"
-#include "internal/kernels_pool.h"
+#include "internal/kernels_resample.h"
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
+static sg_tensor *interp_apply(sg_tensor *t, const sg_interp_geom *g, bool adjoint, int64_t n,
+                               int64_t c);
+
+/* What interpolate and its adjoint save for their backward. */
+typedef struct interp_ctx {
+  sg_interp_geom geom;
+  bool adjoint;
+  int64_t n, c; /* the images' N and C */
+} interp_ctx;
+
+static sg_status interp_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
+  if (!go[0]) return SG_OK;
+  interp_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = interp_apply(go[0], &c.geom, !c.adjoint, c.n, c.c);
+  return gi[0] ? SG_OK : sg_last_status();
+}
+
+/* adjoint = false: N x C x ih x iw -> N x C x oh x ow; true: the reverse. */
+static sg_tensor *interp_apply(sg_tensor *t, const sg_interp_geom *g, bool adjoint, int64_t n,
+                               int64_t c) {
+  const char *name = adjoint ? "interpolate_backward" : "interpolate";
+  const sg_backend *be = sg_backend_checked(name, t, offsetof(sg_backend, resample));
+  if (!be) return NULL;
+  const int64_t shape[4] = {n, c, adjoint ? g->ih : g->oh, adjoint ? g->iw : g->ow};
+  sg_tensor *tc = sg_as_contiguous_dtype(t, t->dtype);
+  sg_tensor *out = tc ? sg_empty(shape, 4, t->dtype, t->storage->device) : NULL;
+  sg_status st = SG_ERR_STATE;
+  if (out)
+    st = adjoint ? be->resample->interpolate_backward(out, tc, g)
+                 : be->resample->interpolate(out, tc, g);
+  sg_release(tc);
+  if (st != SG_OK) {
+    if (out) sg_error_context("%s", name);
+    sg_release(out);
+    return NULL;
+  }
+  sg_node *nd = sg_record(name, interp_backward, &t, 1, out);
+  if (nd) {
+    interp_ctx ctx = {*g, adjoint, n, c};
+    SG_CTX_STORE(nd, &ctx);
+  }
+  return out;
+}
+
+sg_tensor *sg_interpolate(sg_tensor *x, int64_t out_h, int64_t out_w, sg_interp_mode mode,
+                          bool align_corners, double scale_h, double scale_w) {
+  const char *op = "interpolate";
+  if (sg_check_arg(op, "input", x) || sg_check_float(op, "input", x)) return NULL;
+  char a[128];
+  if (x->ndim != 4) {
+    sg_error(SG_ERR_ARG, "%s: input has %d dims (%s), expected 4 (N x C x H x W)", op, x->ndim,
+             sg_shape_str(x, a, sizeof a));
+    return NULL;
+  }
+  if (mode != SG_INTERP_NEAREST && mode != SG_INTERP_BILINEAR) {
+    sg_error(SG_ERR_ARG, "%s: unknown mode %d (expected nearest or bilinear)", op, (int)mode);
+    return NULL;
+  }
+  if (mode == SG_INTERP_NEAREST && align_corners) {
+    sg_error(SG_ERR_ARG,
+             "%s: align_corners can only be set with the interpolating mode bilinear, not "
+             "nearest",
+             op);
+    return NULL;
+  }
+  if (!(scale_h >= 0) || !(scale_w >= 0) || isinf(scale_h) || isinf(scale_w)) {
+    sg_error(SG_ERR_ARG, "%s: scale factors %gx%g must be positive and finite", op, scale_h,
+             scale_w);
+    return NULL;
+  }
+  int64_t ih = x->shape[2], iw = x->shape[3];
+  const double lim = (double)(INT64_C(1) << 46);
+  if ((double)ih * scale_h > lim || (double)iw * scale_w > lim || out_h > (int64_t)lim ||
+      out_w > (int64_t)lim ||
+      (out_h > 0 && out_w > 0 &&
+       (double)out_h * (double)out_w * (double)(x->shape[0] * x->shape[1]) > lim)) {
+    sg_error(SG_ERR_ARG, "%s: output size %lldx%lld (scale factors %gx%g) is too large for input %s",
+             op, (long long)out_h, (long long)out_w, scale_h, scale_w,
+             sg_shape_str(x, a, sizeof a));
+    return NULL;
+  }
+  /* a size not given comes from the scale factor, as PyTorch: floor(in * scale) */
+  if (out_h <= 0 && scale_h > 0) out_h = (int64_t)floor((double)ih * scale_h);
+  if (out_w <= 0 && scale_w > 0) out_w = (int64_t)floor((double)iw * scale_w);
+  if (out_h <= 0 || out_w <= 0) {
+    sg_error(SG_ERR_ARG,
+             "%s: output size %lldx%lld must be positive (input %s, scale factors %gx%g)", op,
+             (long long)out_h, (long long)out_w, sg_shape_str(x, a, sizeof a), scale_h, scale_w);
+    return NULL;
+  }
+  if (ih <= 0 || iw <= 0) {
+    sg_error(SG_ERR_ARG, "%s: input %s has an empty spatial dim", op,
+             sg_shape_str(x, a, sizeof a));
+    return NULL;
+  }
+  sg_interp_geom g = {.planes = x->shape[0] * x->shape[1], .ih = ih, .iw = iw, .oh = out_h,
+                      .ow = out_w, .mode = mode, .align_corners = align_corners,
+                      .scale_h = scale_h, .scale_w = scale_w};
+  return interp_apply(x, &g, false, x->shape[0], x->shape[1]);
+}
+
+/* ---------------- pad ---------------- */
+
 /* ---------------- constant ---------------- */
 
-/* i: ndim, before[ndim] at i[1..], sizes of the input at i[1 + SG_MAX_DIMS..] */
+/* What constant padding saves for its backward: where the input sits in
+ * the output. */
+typedef struct constant_pad_ctx {
+  int ndim;
+  int64_t before[SG_MAX_DIMS];
+  int64_t size[SG_MAX_DIMS]; /* the input's shape */
+} constant_pad_ctx;
+
 static sg_status constant_pad_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  int ndim = (int)node->i[0];
+  constant_pad_ctx c;
+  SG_CTX_LOAD(node, &c);
+  int ndim = c.ndim;
   sg_tensor *t = sg_retain(go[0]);
   for (int d = 0; d < ndim && t; d++) {
-    int64_t before = node->i[1 + d], size = node->i[1 + SG_MAX_DIMS + d];
+    int64_t before = c.before[d], size = c.size[d];
     if (before == 0 && size == t->shape[d]) continue;
     sg_tensor *n = sg_narrow(t, d, before, size);
     sg_release(t);
@@ -54,11 +179,14 @@ static sg_tensor *constant_embed(sg_tensor *x, const int64_t *before, const int6
   if (sg_dtype_is_float(x->dtype)) {
     sg_node *n = sg_record("constant_pad", constant_pad_backward, &x, 1, out);
     if (n) {
-      n->i[0] = x->ndim;
+      constant_pad_ctx c;
+      memset(&c, 0, sizeof c);
+      c.ndim = x->ndim;
       for (int d = 0; d < x->ndim; d++) {
-        n->i[1 + d] = before[d];
-        n->i[1 + SG_MAX_DIMS + d] = x->shape[d];
+        c.before[d] = before[d];
+        c.size[d] = x->shape[d];
       }
+      SG_CTX_STORE(n, &c);
     }
   }
   return out;
@@ -92,17 +220,21 @@ static sg_tensor *pad_constant(sg_tensor *x, const int64_t *before, const int64_
 static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, int k,
                             const int64_t *lead, int nlead);
 
-/* i: 0 planes, 1-3 in, 4-6 out, 7-9 before, 10 mode, 11 adjoint, 12 k,
- *    13 nlead, 14.. lead dims */
+/* What reflect / replicate padding and its adjoint save for their
+ * backward. */
+typedef struct pad_ctx {
+  sg_pad_geom geom;
+  bool adjoint;
+  int k;     /* padded dims */
+  int nlead; /* the dims before them */
+  int64_t lead[SG_MAX_DIMS];
+} pad_ctx;
+
 static sg_status pad_kernel_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
   if (!go[0]) return SG_OK;
-  const int64_t *v = node->i;
-  sg_pad_geom g = {.planes = v[0],
-                   .in = {v[1], v[2], v[3]},
-                   .out = {v[4], v[5], v[6]},
-                   .before = {v[7], v[8], v[9]},
-                   .mode = (sg_pad_mode)v[10]};
-  gi[0] = pad_apply(go[0], &g, !v[11], (int)v[12], v + 14, (int)v[13]);
+  pad_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = pad_apply(go[0], &c.geom, !c.adjoint, c.k, c.lead, c.nlead);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
@@ -110,7 +242,7 @@ static sg_status pad_kernel_backward(sg_node *node, sg_tensor **go, sg_tensor **
 static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, int k,
                             const int64_t *lead, int nlead) {
   const char *name = adjoint ? "pad_backward" : "pad";
-  const sg_backend *be = sg_backend_checked(name, t, offsetof(sg_backend, pool));
+  const sg_backend *be = sg_backend_checked(name, t, offsetof(sg_backend, resample));
   if (!be) return NULL;
   int64_t shape[SG_MAX_DIMS];
   for (int d = 0; d < nlead; d++) shape[d] = lead[d];
@@ -118,7 +250,7 @@ static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, in
   sg_tensor *tc = sg_as_contiguous_dtype(t, t->dtype);
   sg_tensor *out = tc ? sg_empty(shape, nlead + k, t->dtype, t->storage->device) : NULL;
   sg_status st = SG_ERR_STATE;
-  if (out) st = adjoint ? be->pool->pad_backward(out, tc, g) : be->pool->pad(out, tc, g);
+  if (out) st = adjoint ? be->resample->pad_backward(out, tc, g) : be->resample->pad(out, tc, g);
   sg_release(tc);
   if (st != SG_OK) {
     if (out) sg_error_context("%s", name);
@@ -128,11 +260,14 @@ static sg_tensor *pad_apply(sg_tensor *t, const sg_pad_geom *g, bool adjoint, in
   if (sg_dtype_is_float(t->dtype)) {
     sg_node *n = sg_record(name, pad_kernel_backward, &t, 1, out);
     if (n) {
-      const int64_t v[14] = {g->planes, g->in[0],     g->in[1],     g->in[2], g->out[0],
-                             g->out[1], g->out[2],    g->before[0], g->before[1],
-                             g->before[2], g->mode,   adjoint,      k,        nlead};
-      memcpy(n->i, v, sizeof v);
-      for (int d = 0; d < nlead; d++) n->i[14 + d] = lead[d];
+      pad_ctx c;
+      memset(&c, 0, sizeof c);
+      c.geom = *g;
+      c.adjoint = adjoint;
+      c.k = k;
+      c.nlead = nlead;
+      for (int d = 0; d < nlead; d++) c.lead[d] = lead[d];
+      SG_CTX_STORE(n, &c);
     }
   }
   return out;

@@ -1,11 +1,10 @@
-/* Kernel table of the elementwise family, plus sum (the reduction every
- * broadcasting backward needs). */
-#ifndef SG_INTERNAL_KERNELS_EW_H
-#define SG_INTERNAL_KERNELS_EW_H
+/* Kernel table of the elementwise family (see backend.h). */
+#ifndef SG_INTERNAL_KERNELS_ELEMENTWISE_H
+#define SG_INTERNAL_KERNELS_ELEMENTWISE_H
 
 #include "sgen/ops_elementwise.h"
 
-struct sg_ew_kernels {
+struct sg_elementwise_kernels {
   /* out = op(x); out and x have out's shape (x may have broadcast strides).
    * x and out share dtype, except comparisons / logical ops (out bool). */
   sg_status (*unary)(sg_unary_op op, sg_tensor *out, const sg_tensor *x);
@@ -19,12 +18,7 @@ struct sg_ew_kernels {
   sg_status (*leaky_relu)(sg_tensor *out, const sg_tensor *x, double slope);
   /* out = clamp(x, lo, hi) (NAN = absent). */
   sg_status (*clamp)(sg_tensor *out, const sg_tensor *x, double lo, double hi);
-  /* out[kept] = sum of x over the reduced dims. x is contiguous with ndim
-   * dims; reduce[d] says whether dim d is reduced; out is contiguous with
-   * the kept dims (in order). */
-  sg_status (*sum)(sg_tensor *out, const sg_tensor *x, const bool *reduce);
-  /* Optional, last (the CUDA table is positional; NULL: composed from
-   * other ops). The first-order gradient of leaky_relu (relu: slope 0) in
+  /* Optional (NULL: composed from other ops). The first-order gradient of leaky_relu (relu: slope 0) in
    * one pass: out = g * (x > 0 ? 1 : slope), the mask values computed in
    * x's dtype as the composed backward does, so the two agree bit for bit.
    * g, x, out of out's shape. */
@@ -32,6 +26,6 @@ struct sg_ew_kernels {
                                    double slope);
 };
 
-extern const struct sg_ew_kernels sg_cpu_ew_kernels;
+extern const struct sg_elementwise_kernels sg_cpu_elementwise_kernels;
 
 #endif

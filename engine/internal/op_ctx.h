@@ -1,0 +1,48 @@
+/* Typed autograd context. An op that saves scalars for its backward
+ * (dims, shapes, flags, coefficients) declares a small struct for them and
+ * stores it in / loads it from its node with these macros, so backward
+ * formulas read named fields instead of raw slot indices. The struct lives
+ * in the node's int64 parameter storage (sg_node.i, 192 bytes); a static
+ * assert rejects a struct that does not fit. Usage:
+ *   typedef struct { int64_t dim; bool log; } softmax_ctx;
+ *   softmax_ctx c = {d, lg};  SG_CTX_STORE(n, &c);
+ *   softmax_ctx c;  SG_CTX_LOAD(node, &c); */
+#ifndef SG_INTERNAL_OP_CTX_H
+#define SG_INTERNAL_OP_CTX_H
+
+#include <string.h>
+
+#include "sgen/autograd.h"
+#include "sgen/tensor.h"
+
+#define SG_CTX_FITS(node, ctx) \
+  _Static_assert(sizeof *(ctx) <= sizeof (node)->i, "op context does not fit in sg_node.i")
+
+#define SG_CTX_STORE(node, ctx)                \
+  do {                                         \
+    SG_CTX_FITS(node, ctx);                    \
+    memcpy((node)->i, (ctx), sizeof *(ctx));   \
+  } while (0)
+
+#define SG_CTX_LOAD(node, ctx)                 \
+  do {                                         \
+    SG_CTX_FITS(node, ctx);                    \
+    memcpy((ctx), (node)->i, sizeof *(ctx));   \
+  } while (0)
+
+/* A tensor's shape, which many contexts save (to rebuild a zero gradient
+ * or reduce one back to an input's shape). */
+typedef struct sg_ctx_shape {
+  int ndim;
+  int64_t shape[SG_MAX_DIMS];
+} sg_ctx_shape;
+
+static inline sg_ctx_shape sg_ctx_shape_of(const sg_tensor *t) {
+  sg_ctx_shape s;
+  memset(&s, 0, sizeof s);
+  s.ndim = t->ndim;
+  memcpy(s.shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+  return s;
+}
+
+#endif
