@@ -126,6 +126,12 @@ def make_png():
     trns = png_chunk(b"tRNS", struct.pack(">H", 0))
     out("png", "gray_trns.png", png(4, 2, 8, 0, [bytes([0, 50, 100, 0]), bytes([0, 0, 9, 255])],
                                     extra=trns))
+    # regression input: a 74-byte file whose IHDR announces 16384x16384 RGBA
+    # 16-bit made the reader allocate 2 GiB (fixed: the header is checked
+    # against the file size first)
+    out("png", "huge_ihdr.png", b"\x89PNG\r\n\x1a\n" +
+        png_chunk(b"IHDR", struct.pack(">IIBBBBB", 16384, 16384, 16, 6, 0, 0, 0)) +
+        png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + png_chunk(b"IEND", b""))
     plte = png_chunk(b"PLTE", bytes([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9]))
     out("png", "palette2.png", png(5, 2, 2, 3, [bytes([0b00011011, 0b00000000]),
                                                  bytes([0b11100100, 0b11000000])], extra=plte))

@@ -665,6 +665,15 @@ static void png_roundtrip(void) {
   sg_release(y);
   sg_release(big);
 
+  /* an all-zero image compresses close to deflate's best ratio, and must
+   * still pass the reader's check of the header against the file size */
+  sg_tensor *zeros = sg_zeros(SHAPE(3, 1000, 1000), 3, SG_FLOAT32, sg_cpu_device());
+  CHECK_OK(sg_png_write(p, zeros));
+  y = sg_png_read(p);
+  CHECK_CLOSE(y, zeros, 0, 0);
+  sg_release(y);
+  sg_release(zeros);
+
   /* an interlaced file written by libpng directly */
   const char *pi = tmp_path("interlaced.png");
   CHECK(write_interlaced(pi, 13, 11));
@@ -746,6 +755,15 @@ static void png_errors(void) {
   patch_ihdr(bad, 20000, 20000);
   CHECK(write_bytes(p, bad, n));
   CHECK_FAILS(sg_png_read(p), "image is 20000x20000, more than 2^28 pixels");
+  /* a header announcing more pixel data than the file can hold compressed
+   * is refused before the pixel buffer is allocated (a 74-byte file with a
+   * 16384x16384 RGBA 16-bit IHDR made the reader allocate 2 GiB; found by
+   * fuzz/fuzz_png, kept in fuzz/corpus/png/huge_ihdr.png) */
+  patch_ihdr(bad, 16000, 16000);
+  CHECK(write_bytes(p, bad, n));
+  CHECK_FAILS(sg_png_read(p), "image is 16000x16000 (8-bit, 3 channels), 768000000 bytes of pixel "
+                              "data, more than a ");
+  CHECK(strstr(sg_last_error(), "-byte file can hold (corrupt header?)") != NULL);
   patch_ihdr(bad, 3000000, 1);
   CHECK(write_bytes(p, bad, n));
   CHECK_FAILS(sg_png_read(p), "width exceeds user limit");
