@@ -2,10 +2,12 @@
 # missing Debian packages (scripts/install-deps.sh, a no-op when all are there).
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test sanitize demo bench clean
+.PHONY: all build deps test sanitize fuzz demo bench clean
 
 all: build
 
@@ -33,6 +35,13 @@ sanitize: deps
 	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -R '^lua\.'
 
+# libFuzzer harnesses (fuzz/, docs/reliability.md): a clang tree with ASan +
+# UBSan in $(FUZZ_BUILD), each harness run FUZZ_SECONDS on its corpus; fails
+# on any crash (inputs kept in $(FUZZ_BUILD)/artifacts/).
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	JOBS=$(JOBS) bash fuzz/run.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS)
+
 # The README's demo: Deep Image Prior denoising of a shipped image with the
 # three variants (vanilla, L0, L0,inf) at a small scale (about a minute on 2 cores).
 DEMO_OUT ?= runs/demo
@@ -49,4 +58,4 @@ bench: deps build
 	BUILD=$(BUILD) bash bench/step_table.sh
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

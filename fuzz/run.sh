@@ -79,7 +79,7 @@ for h in "${harnesses[@]}"; do
   if [ -f "$src/fuzz/$h.dict" ]; then args+=("-dict=$src/fuzz/$h.dict"); fi
   log="${logs:+$logs/$h.log}"
   log="${log:-$scratch.log}"
-  echo "fuzz: $h (${runs:+$runs runs}${runs:-$seconds s})"
+  if [ -n "$runs" ]; then echo "fuzz: $h ($runs runs)"; else echo "fuzz: $h ($seconds s)"; fi
   rc=0
   "$build/fuzz/fuzz_$h" "${args[@]}" "$scratch" "$src/fuzz/corpus/$h" >"$log" 2>&1 || rc=$?
   grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' "$log" | sed 's/^/  /' || true

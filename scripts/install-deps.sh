@@ -5,6 +5,8 @@
 #   bash scripts/install-deps.sh           building, `make demo` and `make test`
 #   bash scripts/install-deps.sh --bench   also PyTorch, numpy and python3-venv (the PyPI torch peer), for `make bench`
 #                                          and the fixture scripts tools/make_*.py
+#   bash scripts/install-deps.sh --fuzz    also clang, its libFuzzer runtime and OpenMP, for `make fuzz`
+#                                          (the fuzz.smoke test is skipped without them)
 #   ... --list                             print the packages, install nothing
 #
 # PyTorch (python3-torch and its dependencies, several hundred MB) is kept out
@@ -12,8 +14,9 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: bash scripts/install-deps.sh [--bench] [--list]"
+  echo "usage: bash scripts/install-deps.sh [--bench] [--fuzz] [--list]"
   echo "  --bench  also PyTorch and numpy (make bench, tools/make_*.py fixture scripts)"
+  echo "  --fuzz   also clang and libFuzzer (make fuzz)"
   echo "  --list   print the packages, one a line, and install nothing"
 }
 
@@ -29,18 +32,27 @@ packages=(
 bench_packages=(
   python3 python3-torch python3-numpy python3-pil python3-venv
 )
+# the libFuzzer harnesses (make fuzz): Debian 12's clang 14 finds
+# -fsanitize=fuzzer's runtime (libclang_rt.fuzzer) in libclang-rt-14-dev,
+# and OpenMP for clang (libomp) in libomp-14-dev
+fuzz_packages=(
+  clang libclang-rt-14-dev libomp-14-dev
+)
 
 bench=0
+fuzz=0
 list=0
 for arg in "$@"; do
   case "$arg" in
     --bench) bench=1 ;;
+    --fuzz) fuzz=1 ;;
     --list) list=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
   esac
 done
 if [ "$bench" -eq 1 ]; then packages+=("${bench_packages[@]}"); fi
+if [ "$fuzz" -eq 1 ]; then packages+=("${fuzz_packages[@]}"); fi
 
 if [ "$list" -eq 1 ]; then
   printf '%s\n' "${packages[@]}"
