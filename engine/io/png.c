@@ -78,8 +78,9 @@ static int png_decode(png_ctx *c) {
   }
   /* The pixel data the header announces must fit in the file at deflate's
    * best ratio, or a 70-byte file with a big IHDR would have us allocate
-   * gigabytes before libpng finds the data missing (found by fuzzing). The
-   * bound counts no filter bytes, so every valid file passes. */
+   * gigabytes before libpng finds the data missing (libFuzzer's malloc
+   * limit reports it). The bound counts no filter bytes, so every valid
+   * file passes. */
   int64_t data_bits = (int64_t)w * (int64_t)h * bit_depth * png_get_channels(c->png, c->info);
   if ((double)(data_bits / 8) > (double)c->file_size * DEFLATE_MAX_RATIO + 1024) {
     snprintf(c->msgs.err, sizeof c->msgs.err,

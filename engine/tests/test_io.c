@@ -757,8 +757,8 @@ static void png_errors(void) {
   CHECK_FAILS(sg_png_read(p), "image is 20000x20000, more than 2^28 pixels");
   /* a header announcing more pixel data than the file can hold compressed
    * is refused before the pixel buffer is allocated (a 74-byte file with a
-   * 16384x16384 RGBA 16-bit IHDR made the reader allocate 2 GiB; found by
-   * fuzz/fuzz_png, kept in fuzz/corpus/png/huge_ihdr.png) */
+   * 16384x16384 RGBA 16-bit IHDR made the reader allocate 2 GiB, which
+   * fuzz/fuzz_png reports as out-of-memory; kept as fuzz/corpus/png/huge_ihdr.png) */
   patch_ihdr(bad, 16000, 16000);
   CHECK(write_bytes(p, bad, n));
   CHECK_FAILS(sg_png_read(p), "image is 16000x16000 (8-bit, 3 channels), 768000000 bytes of pixel "
