@@ -159,6 +159,11 @@ def make_idx():
     out("idx", "float.idx", bytes([0, 0, 0x0D, 2]) + struct.pack(">II", 2, 3) + struct.pack(">6f", 1, 2, 3, -0.5, 1e30, 0))
     out("idx", "double.idx.gz", gzip.compress(bytes([0, 0, 0x0E, 1]) + struct.pack(">I", 2) +
                                               struct.pack(">2d", 3.5, -1e300), 9, mtime=0))
+    # regression inputs found by fuzz_idx: empty tensors (a size-0 dim)
+    # whose other sizes overflowed their strides (now refused as absurd)
+    out("idx", "regress_empty_huge_dims.idx",
+        bytes.fromhex("000008082f0b00000000000000000b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b080b0b0b2f"))
+    out("idx", "regress_empty_huge_dims2.idx", bytes.fromhex("0000080500000308000000000500000007e1e1e1e3000007"))
     out("idx", "empty_dim.idx", bytes([0, 0, 0x08, 3]) + struct.pack(">III", 5, 0, 7))
 
 

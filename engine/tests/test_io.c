@@ -410,6 +410,12 @@ static void safetensors_corrupt(void) {
   ST_BAD("{\"a\":{\"dtype\":", 16, "not valid JSON");
   ST_BAD("", 16, "not valid JSON");
   ST_BAD("[1, 2]   ", 16, "header is not a JSON object");
+  /* an empty tensor whose other sizes would overflow its strides (the same
+   * defect fuzz/fuzz_idx found in the IDX reader) */
+  ST_BAD("{\"e\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776,1099511627776],"
+         "\"data_offsets\":[0,0]}}",
+         0, "tensor 'e': shape 0x1099511627776x1099511627776 is absurd (its nonzero sizes "
+            "multiply to more than 2^46)");
   ST_BAD("{}  x    ", 16, "trailing bytes after the JSON object");
   /* entries */
   ST_BAD("{\"a\":3}", 16, "tensor 'a': entry is not a JSON object");
@@ -939,6 +945,17 @@ static void idx_errors(void) {
   n = idx_build(buf, 0x0E, 3, (const uint32_t[]){0xffffffffu, 0xffffffffu, 7}, payload, 8);
   CHECK(write_bytes(p, buf, n));
   CHECK_FAILS(sg_idx_read(p), "an absurd size");
+  /* ... also beside a size-0 dim (the tensor is empty, but its strides
+   * overflowed; found by fuzz/fuzz_idx, kept in fuzz/corpus/idx) */
+  n = idx_build(buf, 0x08, 4, (const uint32_t[]){0x2f0b0000u, 0, 0x0b0b0b0bu, 0x0b0b0b0bu},
+                NULL, 0);
+  CHECK(write_bytes(p, buf, n));
+  CHECK_FAILS(sg_idx_read(p), "header says 789250048x0x185273099x185273099 of ubyte, an absurd size");
+  n = idx_build(buf, 0x08, 3, (const uint32_t[]){3, 0, 100000}, NULL, 0);
+  CHECK(write_bytes(p, buf, n));
+  sg_tensor *empty = sg_idx_read(p);
+  CHECK(has_shape(empty, SG_UINT8, 3, SHAPE(3, 0, 100000)));
+  sg_release(empty);
   n = idx_build(buf, 0x08, 2, (const uint32_t[]){100000, 100000}, payload, 8);
   CHECK(write_bytes(p, buf, n));
   CHECK_FAILS(sg_idx_read(p), "file is truncated");
