@@ -116,7 +116,4 @@ void sg_fuzz_lua_run(const char *harness, const char *script, const uint8_t *dat
     abort();
   }
   lua_pop(L, 1);
-  /* libFuzzer re-runs an input under LeakSanitizer when it malloc'ed more
-   * than it freed (slow); a full collection frees what the input left. */
-  lua_gc(L, LUA_GCCOLLECT);
 }

@@ -5,7 +5,11 @@
  * liblua5.4 is Debian's uninstrumented library, so libFuzzer's own coverage
  * would see only the harness; a line hook hashes each (chunk, line, previous
  * line) step into libFuzzer's extra counters instead, which gives the
- * mutator the edges of the Lua code under test. */
+ * mutator the edges of the Lua code under test.
+ *
+ * Run them with -detect_leaks=0 (fuzz/run.sh does): libFuzzer re-runs every
+ * input that malloc'ed more than it freed under LeakSanitizer, which a
+ * garbage-collected heap always does, and Lua code cannot leak C memory. */
 #ifndef SG_FUZZ_LUA_H
 #define SG_FUZZ_LUA_H
 

@@ -77,6 +77,11 @@ for h in "${harnesses[@]}"; do
   args=(-print_final_stats=1 -timeout=10 -rss_limit_mb=2048 "-artifact_prefix=$artifacts/$h-")
   if [ -n "$runs" ]; then args+=("-runs=$runs"); else args+=("-max_total_time=$seconds"); fi
   if [ -f "$src/fuzz/$h.dict" ]; then args+=("-dict=$src/fuzz/$h.dict"); fi
+  case "$h" in
+    # the Lua harnesses: no leak re-runs (fuzz/fuzz_lua.h), and inputs the
+    # size of real option lists and configs
+    cli|json) args+=(-detect_leaks=0 -max_len=512) ;;
+  esac
   log="${logs:+$logs/$h.log}"
   log="${log:-$scratch.log}"
   if [ -n "$runs" ]; then echo "fuzz: $h ($runs runs)"; else echo "fuzz: $h ($seconds s)"; fi
