@@ -211,6 +211,11 @@ def make_json():
         out("json", name, json.dumps(v, indent=2).encode())
     out("json", "escapes.json", b'["\\u00e9\\ud83d\\ude00\\/\\b\\f\\t", -0, 1E+2, 1.5e-3, {}, [], null]')
     out("json", "deep.json", b"[" * 40 + b"1" + b"]" * 40)
+    # regression input found by fuzz_json: dkjson read this damaged text
+    # into a table with a boolean key (now refused by json.decode)
+    out("json", "regress_mixed_members.json",
+        b'{\n  "model"true: "module\\u",\n  "opt": "optim{\n izer",\n  "stfalseep": "'
+        + bytes([0xff] * 28) + bytes(14) + b'value"\n}')
 
 
 if __name__ == "__main__":
