@@ -3,10 +3,12 @@
 # `make test` also headless Chromium (--browser), for the report's browser tests.
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test sanitize lsan soak demo bench clean
+.PHONY: all build deps test sanitize lsan soak fuzz demo bench clean
 
 all: build
 
@@ -18,7 +20,7 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: deps build
-	@bash scripts/install-deps.sh --browser
+	@bash scripts/install-deps.sh --browser --fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # C tests, then the Lua specs (plain lua5.4 loading the instrumented core.so,
@@ -55,6 +57,13 @@ SOAK_IO ?= 1000
 soak: deps build
 	OMP_WAIT_POLICY=passive $(BUILD)/bin/sgen run tools/soak.lua --steps=$(SOAK_STEPS) --io=$(SOAK_IO)
 
+# libFuzzer harnesses (fuzz/, docs/reliability.md): a clang tree with ASan +
+# UBSan in $(FUZZ_BUILD), each harness run FUZZ_SECONDS on its corpus; fails
+# on any crash (inputs kept in $(FUZZ_BUILD)/artifacts/).
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	JOBS=$(JOBS) bash fuzz/run.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS)
+
 # The README's demo: Deep Image Prior denoising of a shipped image with the
 # three variants (vanilla, L0, L0,inf) at a small scale (about a minute on 2 cores).
 DEMO_OUT ?= runs/demo
@@ -73,4 +82,4 @@ bench: deps build
 	BUILD=$(BUILD) bash bench/step_table.sh
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

@@ -7,6 +7,8 @@
 #                                          and the fixture scripts tools/make_*.py
 #   bash scripts/install-deps.sh --browser also headless Chromium, for the `sgen report` browser tests
 #                                          (spec/report_spec.lua; `make test` asks for it)
+#   bash scripts/install-deps.sh --fuzz    also clang, its libFuzzer runtime and OpenMP, for `make fuzz`
+#                                          and the fuzz.smoke test (`make test` asks for it; skipped without)
 #   ... --list                             print the packages, install nothing
 #
 # Chromium (several hundred MB) is likewise only for the report's browser
@@ -16,9 +18,10 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: bash scripts/install-deps.sh [--bench] [--browser] [--list]"
+  echo "usage: bash scripts/install-deps.sh [--bench] [--browser] [--fuzz] [--list]"
   echo "  --bench    also PyTorch and numpy (make bench, tools/make_*.py fixture scripts)"
   echo "  --browser  also headless Chromium (the sgen report browser tests, make test)"
+  echo "  --fuzz     also clang and libFuzzer (make fuzz, the fuzz.smoke test of make test)"
   echo "  --list     print the packages, one a line, and install nothing"
 }
 
@@ -36,6 +39,12 @@ packages=(
 bench_packages=(
   python3 python3-torch python3-numpy python3-pil python3-venv
 )
+# the libFuzzer harnesses (make fuzz): Debian 12's clang 14 finds
+# -fsanitize=fuzzer's runtime (libclang_rt.fuzzer) in libclang-rt-14-dev,
+# and OpenMP for clang (libomp) in libomp-14-dev
+fuzz_packages=(
+  clang libclang-rt-14-dev libomp-14-dev
+)
 
 # the browser tests of `sgen report` (headless Chromium)
 browser_packages=(
@@ -44,11 +53,13 @@ browser_packages=(
 
 bench=0
 browser=0
+fuzz=0
 list=0
 for arg in "$@"; do
   case "$arg" in
     --bench) bench=1 ;;
     --browser) browser=1 ;;
+    --fuzz) fuzz=1 ;;
     --list) list=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
@@ -56,6 +67,7 @@ for arg in "$@"; do
 done
 if [ "$bench" -eq 1 ]; then packages+=("${bench_packages[@]}"); fi
 if [ "$browser" -eq 1 ]; then packages+=("${browser_packages[@]}"); fi
+if [ "$fuzz" -eq 1 ]; then packages+=("${fuzz_packages[@]}"); fi
 
 if [ "$list" -eq 1 ]; then
   printf '%s\n' "${packages[@]}"

@@ -51,6 +51,18 @@ describe("scripts/install-deps.sh", function()
     assert.equal(nbase + 1, nbrowser)
   end)
 
+  it("adds clang and libFuzzer only with --fuzz (make fuzz, the fuzz.smoke test)", function()
+    local base, nbase = list()
+    assert.is_nil(base.clang)
+    local fuzz, nfuzz = list("--fuzz")
+    for p in pairs(base) do assert.is_true(fuzz[p], p) end
+    assert.is_true(fuzz.clang)
+    assert.is_true(fuzz["libclang-rt-14-dev"])
+    assert.is_true(nfuzz > nbase)
+    local both = list("--browser --fuzz")
+    assert.is_true(both.chromium and both.clang)
+  end)
+
   it("rejects unknown arguments", function()
     local _, err, code = H.sh("bash " .. H.shell_quote(SCRIPT) .. " --benchh")
     assert.equal(2, code)

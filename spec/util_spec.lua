@@ -334,6 +334,15 @@ describe("sg.util.json", function()
     assert.has_error(function() json.decode("[1] x") end,
       "sgen.util.json.decode: unexpected text after the value at position 4")
     assert.has_error(function() json.decode(5) end, "sgen.util.json.decode: argument 1 (text) expected a string, got number")
+    -- dkjson takes key: value members and plain values in {} and [] alike;
+    -- such a mix is refused, not decoded to a table JSON cannot write back
+    -- (found by fuzz/fuzz_json)
+    assert.has_error(function() json.decode('{"model"true: "module", "opt": 1}') end,
+      "sgen.util.json.decode: malformed JSON: an object holds a value without a key")
+    assert.has_error(function() json.decode('{"a": {"b": 1, 2}}') end,
+      "sgen.util.json.decode: malformed JSON: an object holds a value without a key")
+    assert.has_error(function() json.decode('[1, "k": 2]') end,
+      "sgen.util.json.decode: malformed JSON: an array holds a member with a key")
     assert.has_error(function() json.encode(1, {pretty = true}) end,
       "sgen.util.json.encode: unknown option 'pretty' (expected indent, keyorder)")
     assert.has_error(function() json.encode(function() end) end)

@@ -86,13 +86,27 @@ static int check_shape(const char *op, const int64_t *shape, int ndim) {
     return sg_error(SG_ERR_ARG, "%s: %d dims requested, at most %d supported", op, ndim,
                     SG_MAX_DIMS);
   if (ndim > 0 && !shape) return sg_error(SG_ERR_ARG, "%s: shape is NULL for %d dims", op, ndim);
+  /* The bound is on the product of the nonzero sizes: an empty tensor's
+   * strides multiply the other sizes too (sg_contiguous_strides), and
+   * {0, 2^40, 2^40} would overflow them (found by fuzzing the IDX reader). */
   int64_t n = 1;
+  bool has_zero = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0)
       return sg_error(SG_ERR_ARG, "%s: negative size %lld in dim %d", op, (long long)shape[i],
                       i);
-    if (shape[i] > 0 && n > SG_MAX_NUMEL / shape[i])
+    if (shape[i] == 0) has_zero = true;
+  }
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] == 0) continue;
+    if (n > SG_MAX_NUMEL / shape[i]) {
+      if (has_zero)
+        return sg_error(SG_ERR_ARG,
+                        "%s: shape's nonzero sizes multiply to more than 2^46 (its strides "
+                        "would overflow)",
+                        op);
       return sg_error(SG_ERR_ARG, "%s: shape has more than 2^46 elements", op);
+    }
     n *= shape[i];
   }
   return 0;

@@ -93,10 +93,14 @@ static int infer_shape(const char *op, const sg_tensor *t, const int64_t *shape,
   if (ndim > 0 && !shape) return sg_error(SG_ERR_ARG, "%s: shape is NULL for %d dims", op, ndim);
   int infer = -1;
   int64_t known = 1;
+  /* the nonzero sizes alone are bounded too: they make the strides of an
+   * empty view, which {0, 2^40, 2^40} would overflow */
+  int64_t span = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] > 0 && known > INT64_MAX / shape[i])
+    if (shape[i] > 0 && span > INT64_MAX / shape[i])
       return sg_error(SG_ERR_ARG, "%s: shape %s has too many elements", op,
                       sg_dims_str(shape, ndim, buf2, sizeof buf2));
+    if (shape[i] > 0) span *= shape[i];
     if (shape[i] == -1) {
       if (infer >= 0) return sg_error(SG_ERR_ARG, "%s: only one dim can be -1", op);
       infer = i;

@@ -30,7 +30,9 @@ sg_status sg_cifar10_read(const char *path, sg_tensor **images, sg_tensor **labe
   int64_t n = size / CIFAR_RECORD;
   sg_tensor *img = sg_empty((const int64_t[]){n, 3, 32, 32}, 4, SG_UINT8, sg_cpu_device());
   sg_tensor *lab = img ? sg_empty(&n, 1, SG_INT64, sg_cpu_device()) : NULL;
-  unsigned char *buf = lab ? malloc((size_t)CIFAR_CHUNK * CIFAR_RECORD) : NULL;
+  /* no bigger than the file: a small file need not cost a 3 MB buffer */
+  int64_t chunk = n < CIFAR_CHUNK ? n : CIFAR_CHUNK;
+  unsigned char *buf = lab ? malloc((size_t)chunk * CIFAR_RECORD) : NULL;
   sg_status st = SG_OK;
   if (!img || !lab) {
     sg_error_context("cifar10: '%s'", path);

@@ -158,15 +158,18 @@ static sg_tensor *idx_read_gz(const char *path, gzFile g, int64_t fsize, bool co
     dims[i] = (int64_t)(((uint32_t)s[0] << 24) | ((uint32_t)s[1] << 16) | ((uint32_t)s[2] << 8) |
                         (uint32_t)s[3]);
   }
+  /* The nonzero sizes are bounded even when another is 0: an empty tensor
+   * of {0, 2^31, 2^31, 2^31} has strides that overflow (found by fuzzing). */
+  bool has_zero = false;
   for (int i = 0; i < nd; i++) {
     if (dims[i] == 0) {
-      numel = 0;
-      too_big = false;
-      break;
+      has_zero = true;
+      continue;
     }
     if (numel > IDX_MAX_BYTES / dims[i]) too_big = true;
     if (!too_big) numel *= dims[i];
   }
+  if (has_zero && !too_big) numel = 0;
   char sbuf[160];
   sg_dims_str(dims, nd, sbuf, sizeof sbuf);
   int64_t nbytes = numel * (int64_t)ty->size;

@@ -23,6 +23,7 @@
 #include "sgen/io.h"
 
 #define PNG_MAX_PIXELS (INT64_C(1) << 28)
+#define DEFLATE_MAX_RATIO 1032 /* deflate never inflates more than 1032:1 */
 #define PNG_ERRMSG_CAP 512
 
 /* The libpng error pointer: the last warning and the error message. libpng
@@ -36,6 +37,7 @@ typedef struct png_msgs {
 typedef struct png_ctx {
   const char *path;
   FILE *fp;
+  int64_t file_size;
   png_structp png;
   png_infop info;
   unsigned char *pixels; /* H rows of rowbytes */
@@ -74,6 +76,20 @@ static int png_decode(png_ctx *c) {
              (unsigned)h);
     return -1;
   }
+  /* The pixel data the header announces must fit in the file at deflate's
+   * best ratio, or a 70-byte file with a big IHDR would have us allocate
+   * gigabytes before libpng finds the data missing (libFuzzer's malloc
+   * limit reports it). The bound counts no filter bytes, so every valid
+   * file passes. */
+  int64_t data_bits = (int64_t)w * (int64_t)h * bit_depth * png_get_channels(c->png, c->info);
+  if ((double)(data_bits / 8) > (double)c->file_size * DEFLATE_MAX_RATIO + 1024) {
+    snprintf(c->msgs.err, sizeof c->msgs.err,
+             "image is %ux%u (%d-bit, %d channels), %lld bytes of pixel data, more than a "
+             "%lld-byte file can hold (corrupt header?)",
+             (unsigned)w, (unsigned)h, bit_depth, (int)png_get_channels(c->png, c->info),
+             (long long)(data_bits / 8), (long long)c->file_size);
+    return -1;
+  }
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(c->png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(c->png);
   if (png_get_valid(c->png, c->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(c->png);
@@ -110,7 +126,7 @@ sg_tensor *sg_png_read(const char *path) {
   png_ctx c;
   memset(&c, 0, sizeof c);
   c.path = path;
-  c.fp = sg_io_open_read("png", path, NULL);
+  c.fp = sg_io_open_read("png", path, &c.file_size);
   if (!c.fp) return NULL;
   sg_tensor *out = NULL;
   unsigned char sig[8];

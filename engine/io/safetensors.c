@@ -32,6 +32,7 @@
 
 #define ST_MAX_HEADER 100000000ULL     /* the official reader's limit */
 #define ST_MAX_INT 9007199254740992.0 /* 2^53: larger JSON numbers are not exact */
+#define ST_MAX_SPAN (UINT64_C(1) << 46) /* sg_empty's limit on a shape */
 
 typedef enum { K_DIRECT, K_F16, K_BF16, K_SINT, K_UINT, K_REFUSED } st_kind;
 
@@ -136,6 +137,22 @@ static sg_status parse_entry(const char *path, const cJSON *item, uint64_t data_
   }
   char sbuf[256];
   sg_dims_str(e->shape, nd, sbuf, sizeof sbuf);
+  /* An empty tensor's other sizes still make its strides: bounded like any
+   * shape's (2^46), or {0, 2^40, 2^40} would overflow them (found by
+   * fuzzing). */
+  if (has_zero) {
+    uint64_t span = 1;
+    for (int i = 0; i < nd; i++) {
+      uint64_t d = (uint64_t)e->shape[i];
+      if (d == 0) continue;
+      if (span > ST_MAX_SPAN / d)
+        return st_fail(path,
+                       "tensor '%s': shape %s is absurd (its nonzero sizes multiply to more "
+                       "than 2^46)",
+                       nm, sbuf);
+      span *= d;
+    }
+  }
   /* Bytes the shape needs, compared with the data section as we go so that
    * no product can overflow. */
   uint64_t need = has_zero ? 0 : e->type->size;

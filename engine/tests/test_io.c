@@ -410,6 +410,12 @@ static void safetensors_corrupt(void) {
   ST_BAD("{\"a\":{\"dtype\":", 16, "not valid JSON");
   ST_BAD("", 16, "not valid JSON");
   ST_BAD("[1, 2]   ", 16, "header is not a JSON object");
+  /* an empty tensor whose other sizes would overflow its strides (the same
+   * defect fuzz/fuzz_idx found in the IDX reader) */
+  ST_BAD("{\"e\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776,1099511627776],"
+         "\"data_offsets\":[0,0]}}",
+         0, "tensor 'e': shape 0x1099511627776x1099511627776 is absurd (its nonzero sizes "
+            "multiply to more than 2^46)");
   ST_BAD("{}  x    ", 16, "trailing bytes after the JSON object");
   /* entries */
   ST_BAD("{\"a\":3}", 16, "tensor 'a': entry is not a JSON object");
@@ -665,6 +671,15 @@ static void png_roundtrip(void) {
   sg_release(y);
   sg_release(big);
 
+  /* an all-zero image compresses close to deflate's best ratio, and must
+   * still pass the reader's check of the header against the file size */
+  sg_tensor *zeros = sg_zeros(SHAPE(3, 1000, 1000), 3, SG_FLOAT32, sg_cpu_device());
+  CHECK_OK(sg_png_write(p, zeros));
+  y = sg_png_read(p);
+  CHECK_CLOSE(y, zeros, 0, 0);
+  sg_release(y);
+  sg_release(zeros);
+
   /* an interlaced file written by libpng directly */
   const char *pi = tmp_path("interlaced.png");
   CHECK(write_interlaced(pi, 13, 11));
@@ -746,6 +761,15 @@ static void png_errors(void) {
   patch_ihdr(bad, 20000, 20000);
   CHECK(write_bytes(p, bad, n));
   CHECK_FAILS(sg_png_read(p), "image is 20000x20000, more than 2^28 pixels");
+  /* a header announcing more pixel data than the file can hold compressed
+   * is refused before the pixel buffer is allocated (a 74-byte file with a
+   * 16384x16384 RGBA 16-bit IHDR made the reader allocate 2 GiB, which
+   * fuzz/fuzz_png reports as out-of-memory; kept as fuzz/corpus/png/huge_ihdr.png) */
+  patch_ihdr(bad, 16000, 16000);
+  CHECK(write_bytes(p, bad, n));
+  CHECK_FAILS(sg_png_read(p), "image is 16000x16000 (8-bit, 3 channels), 768000000 bytes of pixel "
+                              "data, more than a ");
+  CHECK(strstr(sg_last_error(), "-byte file can hold (corrupt header?)") != NULL);
   patch_ihdr(bad, 3000000, 1);
   CHECK(write_bytes(p, bad, n));
   CHECK_FAILS(sg_png_read(p), "width exceeds user limit");
@@ -921,6 +945,17 @@ static void idx_errors(void) {
   n = idx_build(buf, 0x0E, 3, (const uint32_t[]){0xffffffffu, 0xffffffffu, 7}, payload, 8);
   CHECK(write_bytes(p, buf, n));
   CHECK_FAILS(sg_idx_read(p), "an absurd size");
+  /* ... also beside a size-0 dim (the tensor is empty, but its strides
+   * overflowed; found by fuzz/fuzz_idx, kept in fuzz/corpus/idx) */
+  n = idx_build(buf, 0x08, 4, (const uint32_t[]){0x2f0b0000u, 0, 0x0b0b0b0bu, 0x0b0b0b0bu},
+                NULL, 0);
+  CHECK(write_bytes(p, buf, n));
+  CHECK_FAILS(sg_idx_read(p), "header says 789250048x0x185273099x185273099 of ubyte, an absurd size");
+  n = idx_build(buf, 0x08, 3, (const uint32_t[]){3, 0, 100000}, NULL, 0);
+  CHECK(write_bytes(p, buf, n));
+  sg_tensor *empty = sg_idx_read(p);
+  CHECK(has_shape(empty, SG_UINT8, 3, SHAPE(3, 0, 100000)));
+  sg_release(empty);
   n = idx_build(buf, 0x08, 2, (const uint32_t[]){100000, 100000}, payload, 8);
   CHECK(write_bytes(p, buf, n));
   CHECK_FAILS(sg_idx_read(p), "file is truncated");

@@ -40,6 +40,19 @@ static void empty_tensors(void) {
 static void creation_errors(void) {
   CHECK_FAILS(sg_empty(SHAPE(-1, 2), 2, SG_FLOAT32, sg_cpu_device()), "negative size");
   CHECK_FAILS(sg_empty(SHAPE(1 << 30, 1 << 30), 2, SG_FLOAT32, sg_cpu_device()), "2^46");
+  /* empty, but the other sizes would overflow the strides */
+  CHECK_FAILS(sg_empty(SHAPE(0, INT64_C(1) << 40, INT64_C(1) << 40), 3, SG_FLOAT32, sg_cpu_device()),
+              "sg_empty: shape's nonzero sizes multiply to more than 2^46 (its strides would overflow)");
+  sg_tensor *wide_empty = sg_empty(SHAPE(INT64_C(1) << 23, 0, INT64_C(1) << 23), 3, SG_FLOAT32, sg_cpu_device());
+  CHECK(wide_empty && sg_numel(wide_empty) == 0);
+  sg_release(wide_empty);
+  /* the same for a view of an empty tensor */
+  sg_tensor *e0 = sg_empty(SHAPE(0), 1, SG_FLOAT32, sg_cpu_device());
+  CHECK_FAILS(sg_view(e0, SHAPE(0, INT64_C(1) << 40, INT64_C(1) << 40), 3),
+              "view: shape 0x1099511627776x1099511627776 has too many elements");
+  CHECK_FAILS(sg_reshape(e0, SHAPE(0, INT64_C(1) << 40, INT64_C(1) << 40), 3),
+              "has too many elements");
+  sg_release(e0);
   CHECK_FAILS(sg_empty(SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1), 9, SG_FLOAT32, sg_cpu_device()),
               "at most 8");
   CHECK_FAILS(sg_arange(0, 5, 0, SG_FLOAT32, sg_cpu_device()), "steps of 0");

@@ -2,7 +2,8 @@
 -- whole-file helpers for config.json / summary.json.
 --
 --   json.encode(value, {indent=false, keyorder={...}}) -> string
---   json.decode(string) -> value   (raises on malformed input with the position)
+--   json.decode(string) -> value   (raises on malformed input, with the position
+--                                   where dkjson knows it)
 --   json.write(path, value, {indent=true})  atomic: temp file + rename
 --   json.read(path) -> value
 --
@@ -51,6 +52,27 @@ function M.encode(value, opts)
   return s
 end
 
+-- dkjson's decoder reads "{" and "[" alike, taking `key: value` members and
+-- plain values in either, so a damaged text such as {"a" true: 1} or
+-- ["k": 1] decodes to a table JSON cannot hold (a boolean key, a string key
+-- in an array), which json.encode then refuses (found by fuzz/fuzz_json).
+-- Returns what is wrong with v, or nil.
+local function mixed_members(v)
+  if type(v) ~= "table" then return nil end
+  local mt = getmetatable(v)
+  local object = mt ~= nil and mt.__jsontype == "object"
+  for k, x in pairs(v) do
+    if object and type(k) ~= "string" then
+      return "an object holds a value without a key"
+    elseif not object and (math.type(k) ~= "integer" or k < 1) then
+      return "an array holds a member with a key"
+    end
+    local bad = mixed_members(x)
+    if bad then return bad end
+  end
+  return nil
+end
+
 function M.decode(s)
   if type(s) ~= "string" then
     error("sgen.util.json.decode: argument 1 (text) expected a string, got " .. type(s), 2)
@@ -61,6 +83,8 @@ function M.decode(s)
   if pos and s:find("%S", pos) then
     error("sgen.util.json.decode: unexpected text after the value at position " .. pos, 2)
   end
+  local bad = mixed_members(v)
+  if bad then error("sgen.util.json.decode: malformed JSON: " .. bad, 2) end
   return v
 end
 
