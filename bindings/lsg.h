@@ -59,6 +59,10 @@ sg_tensor *lsg_opt_tensor(lua_State *L, int idx, const char *fname, const char *
 sg_tensor *lsg_to_tensor(lua_State *L, int idx);
 bool lsg_is_tensor(lua_State *L, int idx);
 int lsg_l_is_tensor(lua_State *L);
+/* Stores in the registry under `key` a userdata whose __gc calls gc with ud
+ * as its upvalue 1: a hook that must be undone when the Lua state that set
+ * it closes (lsg_check.c). */
+void lsg_registry_guard(lua_State *L, const char *key, lua_CFunction gc, void *ud);
 /* copy_ / fill_ into t with autograd's in-place rules (lsg_create.c); `op`
  * names the operation in errors. Raise on error. */
 void lsg_copy_into(lua_State *L, sg_tensor *t, sg_tensor *src, const char *op);

@@ -44,13 +44,7 @@ static void install_hook(lua_State *L) {
     return;
   }
   lua_pop(L, 1);
-  lua_newuserdatauv(L, 1, 0);
-  lua_createtable(L, 0, 1);
-  lua_pushlightuserdata(L, main);
-  lua_pushcclosure(L, forget_state, 1);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "sgen.anomaly_guard");
+  lsg_registry_guard(L, "sgen.anomaly_guard", forget_state, main);
 }
 
 static bool set_mode(lua_State *L, bool on) {

@@ -20,6 +20,16 @@ bool lsg_is_tensor(lua_State *L, int idx) { return lsg_to_tensor(L, idx) != NULL
 
 /* sgen.core.is_tensor(v): the Lua library's one type test. A freed tensor is
  * still a tensor, so that messages say "freed tensor" rather than "userdata". */
+void lsg_registry_guard(lua_State *L, const char *key, lua_CFunction gc, void *ud) {
+  lua_newuserdatauv(L, 0, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushlightuserdata(L, ud);
+  lua_pushcclosure(L, gc, 1);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, key);
+}
+
 int lsg_l_is_tensor(lua_State *L) {
   lua_pushboolean(L, luaL_testudata(L, 1, LSG_TENSOR_MT) != NULL);
   return 1;

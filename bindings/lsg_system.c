@@ -217,13 +217,7 @@ static void install_oom_hook(lua_State *L) {
   lua_pop(L, 1);
   hook_state = main;
   sg_cuda_set_oom_hook(oom_hook, main);
-  lua_newuserdatauv(L, 0, 0);
-  lua_createtable(L, 0, 1);
-  lua_pushlightuserdata(L, main);
-  lua_pushcclosure(L, hook_sentinel_gc, 1);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, "sgen.cuda.oom_hook_sentinel");
+  lsg_registry_guard(L, "sgen.cuda.oom_hook_sentinel", hook_sentinel_gc, main);
 }
 
 /* ---- sg.backends: settings read and written as fields ---- */

@@ -10,6 +10,7 @@
 -- Without a launcher a script is a world of one process (rank 0 of 1).
 -- The module keeps the one communicator of the Lua state.
 local core = require "sgen.core"
+local check = require "sgen.util.check"
 
 local M = {}
 local state = {comm = nil}
@@ -37,19 +38,7 @@ local function call(c, method, ...)
 end
 
 local function check_opts(fn, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    fail_at(4, fn, "expected an options table, got %s", type(opts))
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      local names = {}
-      for n in pairs(allowed) do names[#names + 1] = n end
-      table.sort(names)
-      fail_at(4, fn, "unknown option '%s' (expected %s)", tostring(k), table.concat(names, ", "))
-    end
-  end
-  return opts
+  return check.options(opts, allowed, "sgen.dist." .. fn)
 end
 
 local function env_flag(name)

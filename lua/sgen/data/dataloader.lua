@@ -22,6 +22,7 @@
 -- loops counted in iterations rather than epochs).
 local core = require "sgen.core"
 local check = require "sgen.util.check"
+local perm = require "sgen.data.perm"
 
 local class = require "sgen.util.class"
 
@@ -105,14 +106,7 @@ function DataLoader:order(e)
   end
   if not self.shuffle then return core.arange(1, n + 1, {dtype = "int64"}) end
   e = e or (self.epoch + 1)
-  local state = core.get_rng_state()
-  local ok, perm = pcall(function()
-    core.manual_seed(self.seed + e)
-    return core.randperm(n)
-  end)
-  core.set_rng_state(state)
-  if not ok then error(perm, 0) end
-  return perm
+  return perm.seeded(n, self.seed + e)
 end
 
 -- Sets the number of epochs already done (resuming: the next iter() runs epoch e + 1).

@@ -14,6 +14,8 @@
 -- called, a DataLoader passes its own epoch count (1 for the first iter()).
 local core = require "sgen.core"
 local dist = require "sgen.dist"
+local check = require "sgen.util.check"
+local perm = require "sgen.data.perm"
 
 local Sampler = {}
 Sampler.__index = Sampler
@@ -21,7 +23,7 @@ Sampler.__name = "sgen.data.DistributedSampler"
 
 local function fail(msg, level) error("sgen.data.DistributedSampler: " .. msg, level + 1) end
 
-local keys = {num_replicas = true, rank = true, shuffle = true, seed = true, drop_last = true}
+local OPT_KEYS = {"num_replicas", "rank", "shuffle", "seed", "drop_last"}
 
 local function new(dataset, opts)
   if type(dataset) ~= "table" or type(dataset.len) ~= "function" then
@@ -29,11 +31,7 @@ local function new(dataset, opts)
   end
   opts = opts or {}
   if type(opts) ~= "table" then fail("argument 2 (opts) expected an options table, got " .. type(opts), 3) end
-  for k in pairs(opts) do
-    if not keys[k] then
-      fail("unknown option '" .. tostring(k) .. "' (expected num_replicas, rank, shuffle, seed, drop_last)", 3)
-    end
-  end
+  check.options(opts, OPT_KEYS, "sgen.data.DistributedSampler")
   for _, k in ipairs({"shuffle", "drop_last"}) do
     if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
       fail("option " .. k .. " expected a boolean, got " .. type(opts[k]), 3)
@@ -82,14 +80,7 @@ function Sampler:indices(e)
   local n = self.dataset:len()
   local order
   if self.shuffle then
-    local state = core.get_rng_state()
-    local ok, perm = pcall(function()
-      core.manual_seed(self.seed + e)
-      return core.randperm(n)
-    end)
-    core.set_rng_state(state)
-    if not ok then error(perm, 0) end
-    order = perm:totable()
+    order = perm.seeded(n, self.seed + e):totable()
   else
     order = {}
     for i = 1, n do order[i] = i end

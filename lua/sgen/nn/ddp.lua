@@ -16,6 +16,7 @@ local sg = require "sgen"
 local dist = require "sgen.dist"
 local M = require "sgen.nn.module"
 local U = require "sgen.nn.util"
+local check = require "sgen.util.check"
 
 local Module = M.Module
 local NAME = "DistributedDataParallel"
@@ -73,15 +74,13 @@ end
 -- ---------------------------------------------------------------- DDP
 local DDP = Module:extend(NAME)
 
-local opt_names = {bucket_mb = true, sync_bn = true}
+local OPT_KEYS = {"bucket_mb", "sync_bn"}
 
 function DDP:init(module, opts)
   if not U.is_module(module) then fail("argument 1 (module) expected a module, got %s", U.typename(module)) end
   opts = opts or {}
   if type(opts) ~= "table" then fail("argument 2 (opts) expected an options table, got %s", type(opts)) end
-  for k in pairs(opts) do
-    if not opt_names[k] then fail("unknown option '%s' (expected bucket_mb, sync_bn)", tostring(k)) end
-  end
+  check.options(opts, OPT_KEYS, "sgen.nn." .. NAME, 0) -- level 0: sg.nn's messages carry no position
   local mb = opts.bucket_mb == nil and 25 or opts.bucket_mb
   if type(mb) ~= "number" or not (mb > 0) then fail("option bucket_mb expected a number > 0, got %s", tostring(mb)) end
   if opts.sync_bn ~= nil and type(opts.sync_bn) ~= "boolean" then
