@@ -54,7 +54,11 @@ describe("crash-safe writes", function()
     local dir = H.tmpdir()
     local script = dir .. "/writer.lua"
     H.write_file(script, WRITER)
+    -- the kill delays scale with how long a writer takes to start and write
+    -- here (a sanitized build or a loaded CI machine is several times slower)
+    local t0 = sg.core.monotonic()
     local _, err, code = H.sgen({"run", script, dir, "ref"})
+    local t_ref = sg.core.monotonic() - t0
     assert.equal(0, code, err)
     local ref = {}
     for _, ext in ipairs({"safetensors", "png", "json"}) do
@@ -68,8 +72,12 @@ describe("crash-safe writes", function()
     math.randomseed(18)
     local mid_write, cut_rows, versions_seen = 0, 0, {0, 0}
     local cmd = H.sgen_cmdline({"run", script, dir})
-    for k = 1, KILLS do
-      local delay = 0.05 + 0.35 * math.random()
+    -- KILLS kills, then more (up to 3 x KILLS) until a quarter of them landed
+    -- inside a write: the test must exercise kills mid-write to prove anything
+    local k = 0
+    while k < KILLS or (mid_write < KILLS // 4 and k < 3 * KILLS) do
+      k = k + 1
+      local delay = t_ref * (0.5 + 1.5 * math.random())
       H.sh(string.format("%s </dev/null >/dev/null 2>&1 & pid=$!; sleep %.3f; kill -9 $pid; " ..
                          "wait $pid 2>/dev/null; true", cmd, delay))
       for ext, path in pairs(targets) do
@@ -105,9 +113,10 @@ describe("crash-safe writes", function()
       assert.equal(i / 2, r.half, "row " .. i)
       assert.equal(string.rep("r", 200), r.tag, "row " .. i)
     end
-    local msg = string.format("crash_safe: %d kills, %d landed inside a write (temp file left), " ..
-      "%d cut the CSV's last row; 0 targets corrupt; %d CSV rows complete; versions seen %d/%d",
-      KILLS, mid_write, cut_rows, #rows, versions_seen[1], versions_seen[2])
+    local msg = string.format("crash_safe: %d kills (delays %.2f-%.2f s), %d landed inside a write " ..
+      "(temp file left), %d cut the CSV's last row; 0 targets corrupt; %d CSV rows complete; " ..
+      "versions seen %d/%d", k, 0.5 * t_ref, 2 * t_ref, mid_write, cut_rows, #rows, versions_seen[1],
+      versions_seen[2])
     print(msg)
     local out = os.getenv("SGEN_CRASH_REPORT")
     if out then H.write_file(out, msg .. "\n") end
