@@ -109,7 +109,9 @@ if opts.io > 0 then
   collectgarbage()
   local fd1 = fd_count()
   print(string.format("io_cycles=%d fds_after_first=%d fds_after_last=%d", opts.io, fd0, fd1))
-  check(fd1 == fd0, string.format("open file descriptors grew from %d to %d over %d save/load/" ..
+  -- the issue's property is "do not grow": one that closes after the first
+  -- count (seen in CI: 8 -> 7, a descriptor the process had open anyway) is fine
+  check(fd1 <= fd0, string.format("open file descriptors grew from %d to %d over %d save/load/" ..
                                   "PNG/JSON cycles", fd0, fd1, opts.io))
   os.execute("rm -rf '" .. dir .. "'")
 end
