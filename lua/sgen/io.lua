@@ -106,12 +106,7 @@ local function has_objects(obj)
   return false
 end
 
-local function sorted_names(t)
-  local names = {}
-  for k in pairs(t) do names[#names + 1] = k end
-  table.sort(names)
-  return names
-end
+local sorted_names = require("sgen.util.tables").sorted_keys
 
 -- ---- save ----
 

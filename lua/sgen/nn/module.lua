@@ -503,12 +503,7 @@ function Module:state_dict(opts)
   })
 end
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks, function(a, b) return tostring(a) < tostring(b) end)
-  return ks
-end
+local sorted_keys = require("sgen.util.tables").sorted_keys
 
 -- load_state_dict(sd, {strict=true}): copies each value into the parameter
 -- or buffer of the same name, in place (dtype converted). Every check runs

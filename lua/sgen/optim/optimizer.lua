@@ -18,6 +18,7 @@
 local core = require "sgen.core"
 local check = require "sgen.util.check"
 local class = require "sgen.util.class"
+local sorted_keys = require("sgen.util.tables").sorted_keys
 
 local Optimizer = class("sgen.optim.Optimizer")
 
@@ -488,15 +489,6 @@ function Optimizer:load_state_dict(sd)
     new_groups[gi] = g
   end
 
-  local function sorted_keys(t)
-    local ks = {}
-    for k in pairs(t) do ks[#ks + 1] = k end
-    table.sort(ks, function(x, y)
-      if type(x) == type(y) and (type(x) == "number" or type(x) == "string") then return x < y end
-      return type(x) < type(y)
-    end)
-    return ks
-  end
   local new_state = {}
   for _, id in ipairs(sorted_keys(sstate)) do
     local s = sstate[id]

@@ -99,12 +99,7 @@ local function fid_note_if(keys)
   return ""
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+local sorted_keys = require("sgen.util.tables").sorted_keys
 
 -- ---------------------------------------------------------------- one run
 

@@ -5,6 +5,7 @@
 --   util.clock() -> wall seconds; util.timer() -> t:elapsed(), t:reset()
 --   util.format_duration(s) -> "MM:SS" / "H:MM:SS"
 --   util.check, util.class: argument checks and the class helper (sgen.util.check, .class)
+--   util.tables.sorted_keys(t): keys in a fixed order (sgen.util.tables)
 local time = require "sgen.util.time"
 
 local M = {
@@ -14,6 +15,7 @@ local M = {
   time = time,
   check = require "sgen.util.check",
   class = require "sgen.util.class",
+  tables = require "sgen.util.tables",
   clock = time.clock,
   timer = time.timer,
   format_duration = time.format_duration,
