@@ -30,18 +30,26 @@ describe("soak (tools/soak.lua, short)", function()
     assert.matches("soak: ok %(2000 steps, 300 file cycles%)", out)
   end)
 
+  -- Runs tools/soak.lua with one line patched in (pattern -> replacement)
+  -- and the given options; returns stdout, stderr and the exit status.
+  local function run_patched(pattern, replacement, args)
+    local src = H.slurp(H.SRC .. "/tools/soak.lua")
+    local patched = src:gsub(pattern, replacement, 1)
+    assert.is_true(patched ~= src)
+    local path = H.tmpname(".lua")
+    H.write_file(path, patched)
+    local cmd = {"run", path}
+    for _, a in ipairs(args) do cmd[#cmd + 1] = a end
+    local out, err, code = H.sh("cd " .. H.shell_quote(H.SRC) .. " && " .. H.sgen_cmdline(cmd))
+    os.remove(path)
+    return out, err, code
+  end
+
   it("fails when memory grows (the check can fail)", function()
     if not H.BIN then return pending("SGEN_BIN not set") end
-    -- tools/soak.lua with a leak: every step keeps one more tensor alive
-    local src = H.slurp(H.SRC .. "/tools/soak.lua")
-    local leaky = src:gsub("  opt:step%(%)\n", "  opt:step()\n  KEEP = KEEP or {}; " ..
-                           "KEEP[#KEEP + 1] = sg.zeros(64)\n", 1)
-    assert.is_true(leaky ~= src)
-    local path = H.tmpname(".lua")
-    H.write_file(path, leaky)
-    local out, err, code = H.sh("cd " .. H.shell_quote(H.SRC) .. " && "
-      .. H.sgen_cmdline({"run", path, "--steps=100", "--io=0"}))
-    os.remove(path)
+    -- a leak: every step keeps one more tensor alive
+    local out, err, code = run_patched("  opt:step%(%)\n", "  opt:step()\n  KEEP = KEEP or {}; " ..
+                                       "KEEP[#KEEP + 1] = sg.zeros(64)\n", {"--steps=100", "--io=0"})
     assert.equal(1, code, out .. err)
     assert.matches("soak: FAILED", err)
     assert.matches("live tensor bytes", err)
@@ -49,16 +57,9 @@ describe("soak (tools/soak.lua, short)", function()
 
   it("fails when file descriptors grow (the check can fail)", function()
     if not H.BIN then return pending("SGEN_BIN not set") end
-    -- tools/soak.lua with a descriptor leak: every cycle keeps a file open
-    local src = H.slurp(H.SRC .. "/tools/soak.lua")
-    local leaky = src:gsub("    sg.util.json.write%(", "    KEEPF = KEEPF or {}; " ..
-                           "KEEPF[#KEEPF + 1] = io.open(dir .. '/s.json')\n    sg.util.json.write(", 1)
-    assert.is_true(leaky ~= src)
-    local path = H.tmpname(".lua")
-    H.write_file(path, leaky)
-    local out, err, code = H.sh("cd " .. H.shell_quote(H.SRC) .. " && "
-      .. H.sgen_cmdline({"run", path, "--steps=0", "--io=20"}))
-    os.remove(path)
+    -- a descriptor leak: every cycle keeps a file open
+    local out, err, code = run_patched("    sg.util.json.write%(", "    KEEPF = KEEPF or {}; " ..
+      "KEEPF[#KEEPF + 1] = io.open(dir .. '/s.json')\n    sg.util.json.write(", {"--steps=0", "--io=20"})
     assert.equal(1, code, out .. err)
     assert.matches("open file descriptors grew from", err)
   end)
