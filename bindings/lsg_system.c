@@ -27,7 +27,8 @@ static int f_isatty(lua_State *L) {
 
 /* sg.memory_stats() -> {live_bytes=, cached_bytes=, peak_bytes=, lua_bytes=} */
 static int f_memory_stats(lua_State *L) {
-  sg_memory_stats m = sg_cpu_memory_stats();
+  sg_memory_stats m;
+  lsg_check_status(L, sg_device_memory_stats(sg_cpu_device(), &m));
   lua_Integer lua_bytes =
       (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024 + (lua_Integer)lua_gc(L, LUA_GCCOUNTB);
   lua_createtable(L, 0, 4);
@@ -43,8 +44,7 @@ static int f_memory_stats(lua_State *L) {
 }
 
 static int f_empty_cache(lua_State *L) {
-  (void)L;
-  sg_cpu_empty_cache();
+  lsg_check_status(L, sg_device_empty_cache(sg_cpu_device()));
   return 0;
 }
 

@@ -4,19 +4,12 @@
 #include <string.h>
 
 #include "lsg.h"
-#include "sgen/cuda.h"
 
 /* ---- pushing and errors ---- */
 
 /* Registry key of this state's collection threshold (a lua_Integer, bytes). */
 static const char gc_threshold_key = 0;
 enum { GC_MIN_THRESHOLD = 32 << 20 };
-
-/* Bytes held by tensors on every device: host memory and the device
- * blocks of the CUDA allocator (0 without CUDA). */
-static size_t live_bytes(void) {
-  return sg_cpu_memory_stats().live_bytes + sg_cuda_memory_stats().allocated_bytes;
-}
 
 /* Garbage tensors must be collected at the pace of their memory, not of their
  * small userdata (Torch7's classic out-of-memory). Lua's incremental steps
@@ -33,10 +26,10 @@ static void account_storage(lua_State *L, size_t nbytes) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gc_threshold_key);
   lua_Integer threshold = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : GC_MIN_THRESHOLD;
   lua_pop(L, 1);
-  size_t live = live_bytes();
+  size_t live = sg_live_bytes();
   if ((lua_Integer)live <= threshold) return;
   lua_gc(L, LUA_GCCOLLECT);
-  live = live_bytes();
+  live = sg_live_bytes();
   lua_Integer next = (lua_Integer)(live + live / 2);
   lua_pushinteger(L, next > GC_MIN_THRESHOLD ? next : GC_MIN_THRESHOLD);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gc_threshold_key);

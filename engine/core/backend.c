@@ -95,3 +95,34 @@ const sg_backend *sg_backend_checked(const char *op, const sg_tensor *t, size_t 
   }
   return be;
 }
+
+sg_status sg_device_memory_stats(sg_device dev, sg_memory_stats *out) {
+  if (!out) return sg_error(SG_ERR_ARG, "memory_stats: out is NULL");
+  const sg_backend *be = sg_backend_for(dev);
+  if (!be) {
+    sg_error_context("memory_stats");
+    return sg_last_status();
+  }
+  *out = be->memory_stats();
+  return SG_OK;
+}
+
+sg_status sg_device_empty_cache(sg_device dev) {
+  const sg_backend *be = sg_backend_for(dev);
+  if (!be) {
+    sg_error_context("empty_cache");
+    return sg_last_status();
+  }
+  be->empty_cache();
+  return SG_OK;
+}
+
+/* Every backend compiled in, available or not: a GPU that cannot be used
+ * holds no bytes, and asking must not set an error (sg_backend_for would). */
+size_t sg_live_bytes(void) {
+  size_t total = sg_cpu_backend.memory_stats().live_bytes;
+#ifdef SGEN_WITH_CUDA
+  total += sg_cuda_backend.memory_stats().live_bytes;
+#endif
+  return total;
+}

@@ -9,7 +9,6 @@
 #include "internal/backend.h"
 #include "internal/kernels_rng.h"
 #include "internal/tensor_internal.h"
-#include "sgen/autograd.h"
 #include "sgen/rng.h"
 
 /* Same default as PyTorch's default generator. */

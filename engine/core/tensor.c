@@ -5,7 +5,7 @@
 
 #include "internal/backend.h"
 #include "internal/tensor_internal.h"
-#include "sgen/autograd.h"
+#include "sgen/node.h"
 
 /* Refuse absurd sizes before asking the allocator: a corrupt header must
  * give an error, not an attempt to allocate exabytes. */

@@ -7,7 +7,7 @@
 #include <omp.h>
 #endif
 
-#include "sgen/sgen.h"
+#include "sgen/runtime.h"
 
 #ifdef SGEN_HAVE_OPENBLAS
 void openblas_set_num_threads(int n);

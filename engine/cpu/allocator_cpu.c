@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "sgen/sgen.h"
+#include "cpu/allocator_cpu.h"
 
 #define CACHE_MIN_BYTES ((size_t)256 << 10)
 #define CACHE_SLOTS 128

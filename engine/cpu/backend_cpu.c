@@ -1,4 +1,5 @@
 /* The CPU backend: 64-byte aligned host memory and the CPU kernel tables. */
+#include "cpu/allocator_cpu.h"
 #include "internal/backend.h"
 #include "internal/kernels_blas.h"
 #include "internal/kernels_conv.h"
@@ -20,13 +21,13 @@
 sg_status sg_cpu_copy(sg_tensor *dst, const sg_tensor *src);
 sg_status sg_cpu_fill(sg_tensor *t, double value);
 
-void *sg_cpu_alloc(size_t nbytes);
-void sg_cpu_free(void *p, size_t nbytes);
 
 const sg_backend sg_cpu_backend = {
     .name = "cpu",
     .alloc = sg_cpu_alloc,
     .free = sg_cpu_free,
+    .memory_stats = sg_cpu_memory_stats,
+    .empty_cache = sg_cpu_empty_cache,
     .copy = sg_cpu_copy,
     .fill = sg_cpu_fill,
     .elementwise = &sg_cpu_elementwise_kernels,

@@ -344,6 +344,15 @@ sg_cuda_memstats sg_cuda_memory_stats(void) {
   return s;
 }
 
+/* The counters every backend reports (sgen/runtime.h): live = allocated,
+ * cached = reserved but not allocated. */
+sg_memory_stats sg_cuda_allocator_stats(void) {
+  sg_cuda_memstats c = sg_cuda_memory_stats();
+  sg_memory_stats s = {c.allocated_bytes, c.reserved_bytes - c.allocated_bytes,
+                       c.peak_allocated_bytes};
+  return s;
+}
+
 void sg_cuda_reset_peak_stats(void) {
   pthread_mutex_lock(&A.lock);
   A.stats.peak_allocated_bytes = A.stats.allocated_bytes;

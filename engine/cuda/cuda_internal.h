@@ -86,6 +86,8 @@ int sg_cuda_sm_count(void);
  * sg_cuda_stream(); NULL with an error naming the size and what is held. */
 void *sg_cuda_alloc(size_t nbytes);
 void sg_cuda_free(void *p, size_t nbytes);
+/* The backend table's memory_stats: the counters every device reports. */
+sg_memory_stats sg_cuda_allocator_stats(void);
 
 /* ---- copies (copy_cuda.cu) ---- */
 sg_status sg_cuda_copy(sg_tensor *dst, const sg_tensor *src);

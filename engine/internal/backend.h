@@ -5,6 +5,7 @@
 #ifndef SG_INTERNAL_BACKEND_H
 #define SG_INTERNAL_BACKEND_H
 
+#include "sgen/runtime.h"
 #include "sgen/tensor.h"
 
 struct sg_elementwise_kernels;
@@ -28,6 +29,9 @@ typedef struct sg_backend {
   const char *name;
   void *(*alloc)(size_t nbytes);          /* NULL on failure */
   void (*free)(void *p, size_t nbytes);  /* nbytes as given to alloc */
+  /* The allocator's counters and its cache of freed blocks (sgen/runtime.h). */
+  sg_memory_stats (*memory_stats)(void);
+  void (*empty_cache)(void);
   /* dst <- src: same shape, any strides, dtype converted. Devices may differ
    * only where the backend knows how (host <-> device). */
   sg_status (*copy)(sg_tensor *dst, const sg_tensor *src);

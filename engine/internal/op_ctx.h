@@ -2,7 +2,7 @@
  * (dims, shapes, flags, coefficients) declares a small struct for them and
  * stores it in / loads it from its node with these macros, so backward
  * formulas read named fields instead of raw slot indices. The struct lives
- * in the node's int64 parameter storage (sg_node.i, 192 bytes); a static
+ * in the node's context storage (sg_node.ctx, 192 bytes); a static
  * assert rejects a struct that does not fit. Usage:
  *   typedef struct { int64_t dim; bool log; } softmax_ctx;
  *   softmax_ctx c = {d, lg};  SG_CTX_STORE(n, &c);
@@ -15,19 +15,19 @@
 #include "sgen/autograd.h"
 #include "sgen/tensor.h"
 
-#define SG_CTX_FITS(node, ctx) \
-  _Static_assert(sizeof *(ctx) <= sizeof (node)->i, "op context does not fit in sg_node.i")
+#define SG_CTX_FITS(node, value) \
+  _Static_assert(sizeof *(value) <= sizeof (node)->ctx, "op context does not fit in sg_node.ctx")
 
-#define SG_CTX_STORE(node, ctx)                \
-  do {                                         \
-    SG_CTX_FITS(node, ctx);                    \
-    memcpy((node)->i, (ctx), sizeof *(ctx));   \
+#define SG_CTX_STORE(node, value)                \
+  do {                                           \
+    SG_CTX_FITS(node, value);                    \
+    memcpy((node)->ctx, (value), sizeof *(value)); \
   } while (0)
 
-#define SG_CTX_LOAD(node, ctx)                 \
-  do {                                         \
-    SG_CTX_FITS(node, ctx);                    \
-    memcpy((ctx), (node)->i, sizeof *(ctx));   \
+#define SG_CTX_LOAD(node, value)                 \
+  do {                                           \
+    SG_CTX_FITS(node, value);                    \
+    memcpy((value), (node)->ctx, sizeof *(value)); \
   } while (0)
 
 /* A tensor's shape, which many contexts save (to rebuild a zero gradient

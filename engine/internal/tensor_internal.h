@@ -28,6 +28,9 @@ int sg_check_float(const char *op, const char *name, const sg_tensor *t);
 /* Contiguous tensor of dtype dt with t's values (retains t if it already is
  * one). Not recorded by autograd: use in kernels' preparation only. */
 sg_tensor *sg_as_contiguous_dtype(const sg_tensor *t, sg_dtype dt);
+/* A new contiguous tensor of t's shape with t's values, of dtype dt on dev;
+ * not recorded by autograd (the differentiable copies call it). */
+sg_tensor *sg_copy_to(const sg_tensor *t, sg_dtype dt, sg_device dev);
 /* Reduction helpers (ops/sum.c): parse a dim list (ndims == 0: all dims)
  * into a per-dim mask, and compute the result shape. */
 int sg_reduce_mask(const char *op, const sg_tensor *x, const int *dims, int ndims, bool *mask);

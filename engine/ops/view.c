@@ -1,56 +1,80 @@
-/* Views: new geometry over the same storage, each differentiable. */
+/* Views: new geometry over the same storage, each differentiable. An op
+ * file without a kernel family: a view only computes shapes and strides
+ * (sg_alias, engine/core/tensor.c) and records its backward. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
 #include "sgen/ops.h"
 
 /* ---- backward formulas ---- */
 
+/* What the backward of a view needs: the input's shape, and for narrow and
+ * select the dim and where the window starts; for permute the permutation. */
+typedef struct view_ctx {
+  sg_ctx_shape in;
+  int64_t dim, start;
+} view_ctx;
+
+typedef struct permute_ctx {
+  int ndim;
+  int perm[SG_MAX_DIMS];
+} permute_ctx;
+
+/* The adjoint of narrow: a zero gradient window's position. */
+typedef struct embed_ctx {
+  int64_t dim, start, length;
+} embed_ctx;
+
 static sg_status reshape_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  gi[0] = sg_reshape(go[0], node->i, (int)node->i[SG_MAX_DIMS]);
+  view_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = sg_reshape(go[0], c.in.shape, c.in.ndim);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
-static sg_node *record_reshape_like(const char *name, sg_tensor *in, sg_tensor *out) {
-  sg_node *n = sg_record(name, reshape_backward, &in, 1, out);
+static void record_view(const char *name, sg_backward_fn backward, sg_tensor *in, sg_tensor *out,
+                        int64_t dim, int64_t start) {
+  sg_node *n = sg_record(name, backward, &in, 1, out);
   if (n) {
-    memcpy(n->i, in->shape, sizeof(int64_t) * (size_t)in->ndim);
-    n->i[SG_MAX_DIMS] = in->ndim;
+    view_ctx c = {sg_ctx_shape_of(in), dim, start};
+    SG_CTX_STORE(n, &c);
   }
-  return n;
 }
 
 static sg_status permute_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int ndim = (int)node->i[SG_MAX_DIMS];
+  permute_ctx c;
+  SG_CTX_LOAD(node, &c);
   int inv[SG_MAX_DIMS];
-  for (int d = 0; d < ndim; d++) inv[node->i[d]] = d;
-  gi[0] = sg_permute(go[0], inv, ndim);
+  for (int d = 0; d < c.ndim; d++) inv[c.perm[d]] = d;
+  gi[0] = sg_permute(go[0], inv, c.ndim);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
-static sg_tensor *narrow_embed(sg_tensor *g, const int64_t *shape, int ndim, int dim,
-                               int64_t start);
+static sg_tensor *narrow_embed(sg_tensor *g, const sg_ctx_shape *shape, int dim, int64_t start);
 
 static sg_status narrow_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  gi[0] = narrow_embed(go[0], node->i, (int)node->i[SG_MAX_DIMS], (int)node->i[SG_MAX_DIMS + 1],
-                       node->i[SG_MAX_DIMS + 2]);
+  view_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = narrow_embed(go[0], &c.in, (int)c.dim, c.start);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 static sg_status embed_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  gi[0] = sg_narrow(go[0], (int)node->i[0], node->i[1], node->i[2]);
+  embed_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = sg_narrow(go[0], (int)c.dim, c.start, c.length);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 /* zeros of `shape` with g written at [start, start+len) along dim; the
  * adjoint of narrow, itself differentiable (its backward is narrow). */
-static sg_tensor *narrow_embed(sg_tensor *g, const int64_t *shape, int ndim, int dim,
-                               int64_t start) {
-  sg_tensor *out = sg_zeros(shape, ndim, g->dtype, g->storage->device);
+static sg_tensor *narrow_embed(sg_tensor *g, const sg_ctx_shape *shape, int dim, int64_t start) {
+  sg_tensor *out = sg_zeros(shape->shape, shape->ndim, g->dtype, g->storage->device);
   if (!out) return NULL;
-  sg_tensor *window = sg_alias(out, g->shape, out->strides, ndim,
+  sg_tensor *window = sg_alias(out, g->shape, out->strides, shape->ndim,
                                out->offset + start * out->strides[dim]);
   sg_status st = window ? sg_copy_(window, g) : sg_last_status();
   sg_release(window);
@@ -60,24 +84,26 @@ static sg_tensor *narrow_embed(sg_tensor *g, const int64_t *shape, int ndim, int
   }
   sg_node *n = sg_record("narrow_backward", embed_backward, &g, 1, out);
   if (n) {
-    n->i[0] = dim;
-    n->i[1] = start;
-    n->i[2] = g->shape[dim];
+    embed_ctx c = {dim, start, g->shape[dim]};
+    SG_CTX_STORE(n, &c);
   }
   return out;
 }
 
 static sg_status select_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  int dim = (int)node->i[SG_MAX_DIMS + 1];
-  sg_tensor *u = sg_unsqueeze(go[0], dim);
+  view_ctx c;
+  SG_CTX_LOAD(node, &c);
+  sg_tensor *u = sg_unsqueeze(go[0], (int)c.dim);
   if (!u) return sg_last_status();
-  gi[0] = narrow_embed(u, node->i, (int)node->i[SG_MAX_DIMS], dim, node->i[SG_MAX_DIMS + 2]);
+  gi[0] = narrow_embed(u, &c.in, (int)c.dim, c.start);
   sg_release(u);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
 static sg_status expand_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) {
-  gi[0] = sg_sum_to_shape(go[0], node->i, (int)node->i[SG_MAX_DIMS]);
+  view_ctx c;
+  SG_CTX_LOAD(node, &c);
+  gi[0] = sg_sum_to_shape(go[0], c.in.shape, c.in.ndim);
   return gi[0] ? SG_OK : sg_last_status();
 }
 
@@ -167,7 +193,7 @@ sg_tensor *sg_view(sg_tensor *t, const int64_t *shape, int ndim) {
     return NULL;
   }
   sg_tensor *out = sg_alias(t, sh, st, ndim, t->offset);
-  if (out) record_reshape_like("view", t, out);
+  if (out) record_view("view", reshape_backward, t, out, 0, 0);
   return out;
 }
 
@@ -177,7 +203,7 @@ sg_tensor *sg_reshape(sg_tensor *t, const int64_t *shape, int ndim) {
     return NULL;
   if (view_strides(t, sh, ndim, st)) {
     sg_tensor *out = sg_alias(t, sh, st, ndim, t->offset);
-    if (out) record_reshape_like("reshape", t, out);
+    if (out) record_view("reshape", reshape_backward, t, out, 0, 0);
     return out;
   }
   sg_tensor *c = sg_contiguous(t);
@@ -216,8 +242,9 @@ sg_tensor *sg_permute(sg_tensor *t, const int *perm, int ndim) {
   if (!out) return NULL;
   sg_node *n = sg_record("permute", permute_backward, &t, 1, out);
   if (n) {
-    for (int i = 0; i < ndim; i++) n->i[i] = p[i];
-    n->i[SG_MAX_DIMS] = ndim;
+    permute_ctx c = {.ndim = ndim};
+    memcpy(c.perm, p, sizeof(int) * (size_t)ndim);
+    SG_CTX_STORE(n, &c);
   }
   return out;
 }
@@ -256,13 +283,7 @@ sg_tensor *sg_narrow(sg_tensor *t, int dim, int64_t start, int64_t length) {
   sh[d] = length;
   sg_tensor *out = sg_alias(t, sh, t->strides, t->ndim, t->offset + start * t->strides[d]);
   if (!out) return NULL;
-  sg_node *n = sg_record("narrow", narrow_backward, &t, 1, out);
-  if (n) {
-    memcpy(n->i, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    n->i[SG_MAX_DIMS] = t->ndim;
-    n->i[SG_MAX_DIMS + 1] = d;
-    n->i[SG_MAX_DIMS + 2] = start;
-  }
+  record_view("narrow", narrow_backward, t, out, d, start);
   return out;
 }
 
@@ -290,13 +311,7 @@ sg_tensor *sg_select(sg_tensor *t, int dim, int64_t index) {
   }
   sg_tensor *out = sg_alias(t, sh, st, k, t->offset + index * t->strides[d]);
   if (!out) return NULL;
-  sg_node *n = sg_record("select", select_backward, &t, 1, out);
-  if (n) {
-    memcpy(n->i, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    n->i[SG_MAX_DIMS] = t->ndim;
-    n->i[SG_MAX_DIMS + 1] = d;
-    n->i[SG_MAX_DIMS + 2] = index;
-  }
+  record_view("select", select_backward, t, out, d, index);
   return out;
 }
 
@@ -350,11 +365,7 @@ sg_tensor *sg_expand(sg_tensor *t, const int64_t *shape, int ndim) {
   }
   sg_tensor *out = sg_alias(t, sh, st, ndim, t->offset);
   if (!out) return NULL;
-  sg_node *n = sg_record("expand", expand_backward, &t, 1, out);
-  if (n) {
-    memcpy(n->i, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    n->i[SG_MAX_DIMS] = t->ndim;
-  }
+  record_view("expand", expand_backward, t, out, 0, 0);
   return out;
 }
 
