@@ -34,11 +34,13 @@ void lsg_push_tensor(lua_State *L, sg_tensor *t);
 int lsg_push_result(lua_State *L, sg_tensor *t);
 /* Raises the engine's last error (never returns). */
 int lsg_raise_engine(lua_State *L);
-/* Same, naming the Lua function: the engine's op tag ("view: ...") is
- * replaced by "sgen.<fname>: ..." (for bindings whose Lua name differs). */
-int lsg_raise_engine_as(lua_State *L, const char *fname);
-/* lsg_push_result with lsg_raise_engine_as on NULL. */
-int lsg_push_result_as(lua_State *L, sg_tensor *t, const char *fname);
+/* Same, for a Lua function built on an engine op of another name (x:t() on
+ * transpose, chunk on narrow, a helper op inside gather): the message is
+ * "sgen.<caller>: <the engine's message>", which names both. The engine's
+ * message is never edited (docs/decisions.md, "one owner per check"). */
+int lsg_raise_engine_in(lua_State *L, const char *caller);
+/* lsg_push_result with lsg_raise_engine_in on NULL. */
+int lsg_push_result_in(lua_State *L, sg_tensor *t, const char *caller);
 /* Raises the engine error if st != SG_OK. */
 void lsg_check_status(lua_State *L, sg_status st);
 /* Pushes element `flat` (row-major logical index) of a CPU tensor as a Lua

@@ -311,26 +311,6 @@ static sg_tensor *check_cb(sg_tensor **inputs, int n, void *ctx) {
   return r;
 }
 
-/* The engine's message with the input position made 1-based:
- * "gradcheck: input 0, element 3: ..." -> "gradcheck: input 1, element 3: ...". */
-static void push_check_message(lua_State *L, const char *msg) {
-  const char *p = strstr(msg, ": input ");
-  if (!p || !isdigit((unsigned char)p[8])) {
-    lua_pushstring(L, msg);
-    return;
-  }
-  char *end;
-  long k = strtol(p + 8, &end, 10);
-  char num[32];
-  snprintf(num, sizeof num, "%ld", k + 1);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  luaL_addlstring(&b, msg, (size_t)(p + 8 - msg));
-  luaL_addstring(&b, num);
-  luaL_addstring(&b, end);
-  luaL_pushresult(&b);
-}
-
 static int run_check(lua_State *L, const char *fname, bool second) {
   if (lua_type(L, 1) != LUA_TFUNCTION)
     return luaL_error(L, "sgen.%s: argument 1 (f) expected a function, got %s", fname,
@@ -345,7 +325,7 @@ static int run_check(lua_State *L, const char *fname, bool second) {
   if (lua_gettop(L) > 3)
     return luaL_error(L, "sgen.%s: unexpected argument 4 (%s) after the options table", fname,
                       lsg_typename(L, 4));
-  sg_gradcheck_opts o;
+  sg_gradcheck_opts o = {.input_base = 1}; /* messages number the inputs as Lua lists do */
   o.eps = lsg_opt_number(L, 3, "eps", 1e-6, fname);
   o.atol = lsg_opt_number(L, 3, "atol", 1e-5, fname);
   o.rtol = lsg_opt_number(L, 3, "rtol", 1e-3, fname);
@@ -400,8 +380,8 @@ static int run_check(lua_State *L, const char *fname, bool second) {
   }
   const char *msg = sg_last_error();
   if (!msg || !*msg) msg = "check failed (no message from the engine)";
-  push_check_message(L, msg);
-  if (raise) return luaL_error(L, "sgen.%s", lua_tostring(L, -1));
+  if (raise) return luaL_error(L, "sgen.%s", msg);
+  lua_pushstring(L, msg);
   lua_pushboolean(L, 0);
   lua_insert(L, -2);
   return 2;

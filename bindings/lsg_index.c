@@ -69,7 +69,7 @@ static int f_cat(lua_State *L) {
                         d + 1);
     }
   }
-  return lsg_push_result_as(L, sg_cat(ts, n, d), "cat");
+  return lsg_push_result(L, sg_cat(ts, n, d));
 }
 
 static int f_stack(lua_State *L) {
@@ -85,7 +85,7 @@ static int f_stack(lua_State *L) {
   int d = 0;
   if (!lua_isnoneornil(L, 2))
     d = lsg_dim(L, lsg_check_integer(L, 2, "stack", "dim"), ts[0]->ndim, 1, "stack", "dim");
-  return lsg_push_result_as(L, sg_stack(ts, n, d), "stack");
+  return lsg_push_result(L, sg_stack(ts, n, d));
 }
 
 /* ---- 1-based index tensors ---- */
@@ -105,7 +105,7 @@ static sg_tensor *zero_based(lua_State *L, int idx, int64_t size, int ldim, cons
     sg_tensor *mx = st == SG_OK ? sg_max_all(index) : NULL;
     st = mx ? sg_item(mx, &hi) : sg_last_status();
     sg_release(mx);
-    if (st != SG_OK) lsg_raise_engine_as(L, fname);
+    if (st != SG_OK) lsg_raise_engine_in(L, fname);
     if (lo < 1 || hi > (double)size) {
       double bad = lo < 1 ? lo : hi;
       luaL_error(L, "sgen.%s: index %I out of range for dim %d of size %I (expected 1..%I; "
@@ -114,7 +114,7 @@ static sg_tensor *zero_based(lua_State *L, int idx, int64_t size, int ldim, cons
     }
   }
   sg_tensor *z = sg_sub_scalar(index, 1);
-  if (!z) lsg_raise_engine_as(L, fname);
+  if (!z) lsg_raise_engine_in(L, fname);
   return z;
 }
 
@@ -142,7 +142,7 @@ static int f_gather(lua_State *L) {
   sg_tensor *z = zero_based(L, 3, dim_size(x, d), d + 1, "gather");
   sg_tensor *r = sg_gather(x, d, z);
   sg_release(z);
-  return lsg_push_result_as(L, r, "gather");
+  return lsg_push_result(L, r);
 }
 
 static int scatter_impl(lua_State *L, const char *fname, bool accumulate) {
@@ -153,7 +153,7 @@ static int scatter_impl(lua_State *L, const char *fname, bool accumulate) {
   sg_tensor *src = NULL, *owned = NULL;
   if (!accumulate && lua_type(L, 4) == LUA_TNUMBER) { /* scatter(dim, index, value) */
     owned = sg_full(index->shape, index->ndim, lua_tonumber(L, 4), x->dtype, x->storage->device);
-    if (!owned) return lsg_raise_engine_as(L, fname);
+    if (!owned) return lsg_raise_engine_in(L, fname);
     lsg_push_tensor(L, owned); /* the collector owns it from here */
     src = owned;
   } else {
@@ -169,7 +169,7 @@ static int scatter_impl(lua_State *L, const char *fname, bool accumulate) {
   sg_tensor *z = zero_based(L, 3, dim_size(x, d), d + 1, fname);
   sg_tensor *r = accumulate ? sg_scatter_add(x, d, z, src) : sg_scatter(x, d, z, src);
   sg_release(z);
-  return lsg_push_result_as(L, r, fname);
+  return lsg_push_result(L, r);
 }
 
 static int f_scatter(lua_State *L) { return scatter_impl(L, "scatter", false); }
@@ -202,7 +202,7 @@ static int f_index_select(lua_State *L) {
       sg_release(t);
       t = m;
     }
-    if (!t) return lsg_raise_engine_as(L, "index_select");
+    if (!t) return lsg_raise_engine_in(L, "index_select");
     lsg_push_tensor(L, t);
     lua_replace(L, 3);
   }
@@ -214,7 +214,7 @@ static int f_index_select(lua_State *L) {
   sg_tensor *z = zero_based(L, 3, x->shape[d], d + 1, "index_select");
   sg_tensor *r = sg_index_select(x, d, z);
   sg_release(z);
-  return lsg_push_result_as(L, r, "index_select");
+  return lsg_push_result(L, r);
 }
 
 /* ---- topk / sort / argsort ---- */
@@ -230,7 +230,7 @@ static sg_tensor *one_based(sg_tensor *idx) {
 /* Pushes values and 1-based indices (taking both references). */
 static int push_pair(lua_State *L, sg_tensor *v, sg_tensor *i, const char *fname) {
   lsg_push_tensor(L, v);
-  lsg_push_result_as(L, one_based(i), fname);
+  lsg_push_result_in(L, one_based(i), fname);
   return 2;
 }
 
@@ -273,7 +273,7 @@ static int f_topk(lua_State *L) {
                       sg_shape_str(x, a, sizeof a));
   }
   sg_tensor *v = NULL, *i = NULL;
-  if (sg_topk(x, k, d, largest, sorted, &v, &i) != SG_OK) return lsg_raise_engine_as(L, "topk");
+  if (sg_topk(x, k, d, largest, sorted, &v, &i) != SG_OK) return lsg_raise_engine(L);
   return push_pair(L, v, i, "topk");
 }
 
@@ -289,10 +289,10 @@ static int sort_impl(lua_State *L, const char *fname, bool want_values) {
   bool prev = want_values ? sg_grad_enabled() : sg_set_grad_enabled(false);
   sg_status st = sg_sort(x, d, descending, &v, &i);
   if (!want_values) sg_set_grad_enabled(prev);
-  if (st != SG_OK) return lsg_raise_engine_as(L, fname);
+  if (st != SG_OK) return want_values ? lsg_raise_engine(L) : lsg_raise_engine_in(L, fname);
   if (want_values) return push_pair(L, v, i, fname);
   sg_release(v);
-  return lsg_push_result_as(L, one_based(i), fname);
+  return lsg_push_result_in(L, one_based(i), fname);
 }
 
 static int f_sort(lua_State *L) { return sort_impl(L, "sort", true); }

@@ -14,7 +14,7 @@ typedef sg_tensor *(*product_fn)(sg_tensor *, sg_tensor *);
 static int product(lua_State *L, const char *fname, product_fn fn) {
   sg_tensor *a = lsg_check_tensor(L, 1, fname, "input");
   sg_tensor *b = lsg_check_tensor(L, 2, fname, "other");
-  return lsg_push_result_as(L, fn(a, b), fname);
+  return lsg_push_result(L, fn(a, b));
 }
 
 static int f_matmul(lua_State *L) { return product(L, "matmul", sg_matmul); }
@@ -34,28 +34,28 @@ static int f_cholesky(lua_State *L) {
     lsg_check_opt_keys(L, 2, fname, cholesky_keys);
     upper = lsg_opt_boolean(L, 2, "upper", false, fname);
   }
-  return lsg_push_result_as(L, sg_cholesky(a, upper), fname);
+  return lsg_push_result(L, sg_cholesky(a, upper));
 }
 
 static int f_logdet(lua_State *L) {
-  return lsg_push_result_as(L, sg_logdet(lsg_check_tensor(L, 1, "linalg.logdet", "A")), "linalg.logdet");
+  return lsg_push_result(L, sg_logdet(lsg_check_tensor(L, 1, "linalg.logdet", "A")));
 }
 
 static int f_solve(lua_State *L) {
   sg_tensor *a = lsg_check_tensor(L, 1, "linalg.solve", "A");
   sg_tensor *b = lsg_check_tensor(L, 2, "linalg.solve", "B");
-  return lsg_push_result_as(L, sg_solve(a, b), "linalg.solve");
+  return lsg_push_result(L, sg_solve(a, b));
 }
 
 static int f_inv(lua_State *L) {
-  return lsg_push_result_as(L, sg_inv(lsg_check_tensor(L, 1, "linalg.inv", "A")), "linalg.inv");
+  return lsg_push_result(L, sg_inv(lsg_check_tensor(L, 1, "linalg.inv", "A")));
 }
 
 static int f_slogdet(lua_State *L) {
   const char *fname = "linalg.slogdet";
   sg_tensor *a = lsg_check_tensor(L, 1, fname, "A");
   sg_tensor *sign = NULL, *logabs = NULL;
-  if (sg_slogdet(a, &sign, &logabs) != SG_OK) return lsg_raise_engine_as(L, fname);
+  if (sg_slogdet(a, &sign, &logabs) != SG_OK) return lsg_raise_engine(L);
   lsg_push_tensor(L, sign);
   lsg_push_tensor(L, logabs);
   return 2;
@@ -65,14 +65,14 @@ static int f_eigh(lua_State *L) {
   const char *fname = "linalg.eigh";
   sg_tensor *a = lsg_check_tensor(L, 1, fname, "A");
   sg_tensor *w = NULL, *v = NULL;
-  if (sg_eigh(a, &w, &v) != SG_OK) return lsg_raise_engine_as(L, fname);
+  if (sg_eigh(a, &w, &v) != SG_OK) return lsg_raise_engine(L);
   lsg_push_tensor(L, w);
   lsg_push_tensor(L, v);
   return 2;
 }
 
 static int f_trace(lua_State *L) {
-  return lsg_push_result_as(L, sg_trace(lsg_check_tensor(L, 1, "linalg.trace", "A")), "linalg.trace");
+  return lsg_push_result(L, sg_trace(lsg_check_tensor(L, 1, "linalg.trace", "A")));
 }
 
 static const char *const diagonal_keys[] = {"offset", NULL};
@@ -85,7 +85,7 @@ static int f_diagonal(lua_State *L) {
     lsg_check_opt_keys(L, 2, fname, diagonal_keys);
     offset = lsg_opt_integer(L, 2, "offset", 0, fname);
   }
-  return lsg_push_result_as(L, sg_diagonal(a, offset), fname);
+  return lsg_push_result(L, sg_diagonal(a, offset));
 }
 
 void lsg_open_linalg(lua_State *L, int core, int methods) {

@@ -496,35 +496,6 @@ static int f_bce_with_logits(lua_State *L) {
   return lsg_push_result(L, sg_bce_with_logits(a, b, w, pw, r));
 }
 
-/* Raises the first label of target outside 1..C (and not ignore_index),
- * 1-based, if the engine refused the (0-based) targets as out of range;
- * otherwise raises the engine's error as is. emsg: the engine's message. */
-static int raise_label_error(lua_State *L, const char *fn, const char *emsg, sg_tensor *logits,
-                             sg_tensor *target, int64_t ignore) {
-  if (strstr(emsg, "out of range") && logits->ndim >= 1) {
-    int64_t C = logits->ndim == 1 ? logits->shape[0] : logits->shape[1];
-    sg_tensor *cpu = sg_to_device(target, sg_cpu_device());
-    sg_tensor *ct = cpu ? sg_contiguous(cpu) : NULL;
-    sg_release(cpu);
-    int64_t n = ct ? sg_numel(ct) : 0;
-    const int64_t *lab = ct ? (const int64_t *)sg_data_ptr(ct) : NULL;
-    for (int64_t i = 0; i < n; i++) {
-      int64_t v = lab[i];
-      if ((v < 1 || v > C) && v != ignore) {
-        char shp[128];
-        sg_shape_str(target, shp, sizeof shp);
-        sg_release(ct);
-        return luaL_error(L, "sgen.%s: target label %I (at flat index %I of target %s) is out of "
-                          "range: expected 1..%I (class labels are 1-based) or ignore_index %I",
-                          fn, (lua_Integer)v, (lua_Integer)(i + 1), shp, (lua_Integer)C,
-                          (lua_Integer)ignore);
-      }
-    }
-    sg_release(ct);
-  }
-  return luaL_error(L, "sgen.%s", emsg);
-}
-
 /* cross_entropy (smoothing >= 0) and nll_loss (smoothing < 0). */
 static int class_loss(lua_State *L, const char *fn, bool ce) {
   static const char *const ce_keys[] = {"weight", "reduction", "ignore_index",
@@ -540,23 +511,11 @@ static int class_loss(lua_State *L, const char *fn, bool ce) {
   if (!(ls >= 0 && ls <= 1))
     return luaL_error(L, "sgen.%s: option 'label_smoothing' must be in [0, 1], got %f", fn,
                       (lua_Number)ls);
-  if (target->dtype != SG_INT64)
-    return luaL_error(L, "sgen.%s: target has dtype %s, expected int64 class labels (1-based)",
-                      fn, sg_dtype_name(target->dtype));
-  /* Lua labels 1..C -> engine 0..C-1; the clamp keeps `- 1` from overflowing
-   * (labels that far out stay out of range and are reported as given). */
-  sg_tensor *tc = sg_clamp(target, -4611686018427387904.0, NAN);
-  sg_tensor *t0 = tc ? sg_sub_scalar(tc, 1.0) : NULL;
-  sg_release(tc);
-  if (!t0) return lsg_raise_engine(L);
-  sg_tensor *out = ce ? sg_cross_entropy(logits, t0, w, r, ignore - 1, ls)
-                      : sg_nll_loss(logits, t0, w, r, ignore - 1);
-  sg_release(t0);
-  if (out) return lsg_push_result(L, out);
-  const char *e = sg_last_error();
-  char emsg[512];
-  snprintf(emsg, sizeof emsg, "%s", e && *e ? e : "operation failed (no message from the engine)");
-  return raise_label_error(L, fn, emsg, logits, target, ignore);
+  /* Lua's class labels are 1-based: the engine checks them in that
+   * numbering and names a bad one as the user wrote it. */
+  sg_tensor *out = ce ? sg_cross_entropy_ex(logits, target, w, r, ignore, ls, 1)
+                      : sg_nll_loss_ex(logits, target, w, r, ignore, 1);
+  return lsg_push_result(L, out);
 }
 
 static int f_cross_entropy(lua_State *L) { return class_loss(L, "cross_entropy", true); }

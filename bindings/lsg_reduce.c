@@ -110,7 +110,7 @@ static int dims_reduction(lua_State *L, const char *fname, dims_fn fn) {
   rargs r;
   reduce_args(L, 2, x, fname, keepdim_keys, true, &r);
   if (fn != sg_sum) require_float(L, x, fname);
-  return lsg_push_result_as(L, fn(x, r.dims, r.ndims, r.keepdim), fname);
+  return lsg_push_result(L, fn(x, r.dims, r.ndims, r.keepdim));
 }
 
 static int f_sum(lua_State *L) { return dims_reduction(L, "sum", sg_sum); }
@@ -148,7 +148,7 @@ static int var_std(lua_State *L, const char *fname, bool is_std) {
   }
   sg_tensor *y = is_std ? sg_std(x, r.dims, r.ndims, correction, r.keepdim)
                         : sg_var(x, r.dims, r.ndims, correction, r.keepdim);
-  return lsg_push_result_as(L, y, fname);
+  return lsg_push_result(L, y);
 }
 
 static int f_var(lua_State *L) { return var_std(L, "var", false); }
@@ -175,7 +175,7 @@ static int f_norm(lua_State *L) {
   rargs r;
   reduce_args(L, 3, x, "norm", keepdim_keys, true, &r);
   require_float(L, x, "norm");
-  return lsg_push_result_as(L, sg_norm(x, p, r.dims, r.ndims, r.keepdim), "norm");
+  return lsg_push_result(L, sg_norm(x, p, r.dims, r.ndims, r.keepdim));
 }
 
 /* ---- max / min / argmax / argmin ---- */
@@ -213,7 +213,7 @@ static int minmax(lua_State *L, const char *fname, bool is_max) {
   sg_tensor *x = lsg_check_tensor(L, 1, fname, "input");
   if (lsg_is_tensor(L, 2)) { /* PyTorch's max(x, other): elementwise */
     sg_tensor *o = lsg_check_tensor(L, 2, fname, "other");
-    return lsg_push_result_as(L, sg_binary(is_max ? SG_MAXIMUM : SG_MINIMUM, x, o), fname);
+    return lsg_push_result_in(L, sg_binary(is_max ? SG_MAXIMUM : SG_MINIMUM, x, o), fname);
   }
   bool keepdim;
   int d = one_dim_args(L, x, fname, &keepdim);
@@ -221,14 +221,14 @@ static int minmax(lua_State *L, const char *fname, bool is_max) {
     if (keepdim)
       return luaL_error(L, "sgen.%s: keepdim needs a dim (%s() without a dim gives a 0-dim "
                         "tensor)", fname, fname);
-    return lsg_push_result_as(L, is_max ? sg_max_all(x) : sg_min_all(x), fname);
+    return lsg_push_result(L, is_max ? sg_max_all(x) : sg_min_all(x));
   }
   sg_tensor *vals = NULL, *idx = NULL;
   sg_status st = is_max ? sg_max_dim(x, d, keepdim, &vals, &idx)
                         : sg_min_dim(x, d, keepdim, &vals, &idx);
-  if (st != SG_OK) return lsg_raise_engine_as(L, fname);
+  if (st != SG_OK) return lsg_raise_engine(L);
   lsg_push_tensor(L, vals);
-  lsg_push_result_as(L, one_based(idx), fname);
+  lsg_push_result_in(L, one_based(idx), fname);
   return 2;
 }
 
@@ -240,8 +240,8 @@ static int argminmax(lua_State *L, const char *fname, bool is_max) {
   bool keepdim;
   int d = one_dim_args(L, x, fname, &keepdim);
   sg_tensor *idx = is_max ? sg_argmax(x, d, keepdim) : sg_argmin(x, d, keepdim);
-  if (!idx) return lsg_raise_engine_as(L, fname);
-  return lsg_push_result_as(L, one_based(idx), fname);
+  if (!idx) return lsg_raise_engine(L);
+  return lsg_push_result_in(L, one_based(idx), fname);
 }
 
 static int f_argmax(lua_State *L) { return argminmax(L, "argmax", true); }

@@ -48,20 +48,14 @@ int lsg_raise_engine(lua_State *L) {
   return luaL_error(L, "sgen.%s", msg);
 }
 
-int lsg_raise_engine_as(lua_State *L, const char *fname) {
+int lsg_raise_engine_in(lua_State *L, const char *caller) {
   const char *msg = sg_last_error();
   if (!msg || !*msg) msg = "operation failed (no message from the engine)";
-  const char *colon = strstr(msg, ": ");
-  if (colon) {
-    const char *p = msg;
-    while (p < colon && (*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) p++;
-    if (p == colon && p > msg) msg = colon + 2;
-  }
-  return luaL_error(L, "sgen.%s: %s", fname, msg);
+  return luaL_error(L, "sgen.%s: %s", caller, msg);
 }
 
-int lsg_push_result_as(lua_State *L, sg_tensor *t, const char *fname) {
-  if (!t) return lsg_raise_engine_as(L, fname);
+int lsg_push_result_in(lua_State *L, sg_tensor *t, const char *caller) {
+  if (!t) return lsg_raise_engine_in(L, caller);
   lsg_push_tensor(L, t);
   if (sg_anomaly_enabled()) lsg_anomaly_raise_pending(L);
   return 1;

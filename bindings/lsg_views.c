@@ -27,7 +27,7 @@ static int shape_op(lua_State *L, const char *fname, bool copy) {
   int infer = 0;
   for (int i = 0; i < nd; i++) infer += shape[i] == -1;
   if (infer > 1) return luaL_error(L, "sgen.%s: only one size can be -1 (inferred)", fname);
-  return lsg_push_result_as(L, copy ? sg_reshape(x, shape, nd) : sg_view(x, shape, nd), fname);
+  return lsg_push_result(L, copy ? sg_reshape(x, shape, nd) : sg_view(x, shape, nd));
 }
 
 static int f_view(lua_State *L) { return shape_op(L, "view", false); }
@@ -68,14 +68,14 @@ static int f_permute(lua_State *L) {
     seen[d] = true;
     perm[i] = d;
   }
-  return lsg_push_result_as(L, sg_permute(x, perm, (int)n), "permute");
+  return lsg_push_result(L, sg_permute(x, perm, (int)n));
 }
 
 static int f_transpose(lua_State *L) {
   sg_tensor *x = lsg_check_tensor(L, 1, "transpose", "input");
   int a = lsg_check_dim(L, 2, x->ndim, "transpose", "dim0");
   int b = lsg_check_dim(L, 3, x->ndim, "transpose", "dim1");
-  return lsg_push_result_as(L, sg_transpose(x, a, b), "transpose");
+  return lsg_push_result(L, sg_transpose(x, a, b));
 }
 
 static int f_t(lua_State *L) {
@@ -85,8 +85,8 @@ static int f_t(lua_State *L) {
     return luaL_error(L, "sgen.t: expected a tensor with at most 2 dims, got %d (%s); use "
                       "transpose(dim0, dim1) or permute", x->ndim, sg_shape_str(x, b, sizeof b));
   }
-  if (x->ndim < 2) return lsg_push_result_as(L, sg_transpose(x, 0, 0), "t");
-  return lsg_push_result_as(L, sg_transpose(x, 0, 1), "t");
+  if (x->ndim < 2) return lsg_push_result_in(L, sg_transpose(x, 0, 0), "t");
+  return lsg_push_result_in(L, sg_transpose(x, 0, 1), "t");
 }
 
 /* ---- narrow / select ---- */
@@ -107,7 +107,7 @@ static int f_narrow(lua_State *L) {
                       (lua_Integer)start, (lua_Integer)len, d + 1, (lua_Integer)size,
                       sg_shape_str(x, b, sizeof b), (lua_Integer)size);
   }
-  return lsg_push_result_as(L, sg_narrow(x, d, s0, len), "narrow");
+  return lsg_push_result(L, sg_narrow(x, d, s0, len));
 }
 
 static int f_select(lua_State *L) {
@@ -120,7 +120,7 @@ static int f_select(lua_State *L) {
     return luaL_error(L, "sgen.select: index %I out of range for dim %d of size %I "
                       "(expected 1..%I or -%I..-1; indices are 1-based)",
                       (lua_Integer)i, d + 1, (lua_Integer)n, (lua_Integer)n, (lua_Integer)n);
-  return lsg_push_result_as(L, sg_select(x, d, i > 0 ? i - 1 : i + n), "select");
+  return lsg_push_result(L, sg_select(x, d, i > 0 ? i - 1 : i + n));
 }
 
 /* ---- expand / expand_as ---- */
@@ -154,14 +154,14 @@ static int f_expand(lua_State *L) {
   int nd = lsg_check_shape(L, 2, shape, &next, true, "expand");
   check_end(L, next, "expand");
   check_expand(L, x, shape, nd, "expand");
-  return lsg_push_result_as(L, sg_expand(x, shape, nd), "expand");
+  return lsg_push_result(L, sg_expand(x, shape, nd));
 }
 
 static int f_expand_as(lua_State *L) {
   sg_tensor *x = lsg_check_tensor(L, 1, "expand_as", "input");
   sg_tensor *o = lsg_check_tensor(L, 2, "expand_as", "other");
   check_expand(L, x, o->shape, o->ndim, "expand_as");
-  return lsg_push_result_as(L, sg_expand(x, o->shape, o->ndim), "expand_as");
+  return lsg_push_result_in(L, sg_expand(x, o->shape, o->ndim), "expand_as");
 }
 
 /* ---- squeeze / unsqueeze / flatten ---- */
@@ -169,7 +169,7 @@ static int f_expand_as(lua_State *L) {
 static int f_squeeze(lua_State *L) {
   sg_tensor *x = lsg_check_tensor(L, 1, "squeeze", "input");
   int d = lua_isnoneornil(L, 2) ? SG_ALL_DIMS : lsg_check_dim(L, 2, x->ndim, "squeeze", "dim");
-  return lsg_push_result_as(L, sg_squeeze(x, d), "squeeze");
+  return lsg_push_result(L, sg_squeeze(x, d));
 }
 
 static int f_unsqueeze(lua_State *L) {
@@ -178,7 +178,7 @@ static int f_unsqueeze(lua_State *L) {
   if (x->ndim >= SG_MAX_DIMS)
     return luaL_error(L, "sgen.unsqueeze: the tensor already has %d dims (the maximum)", x->ndim);
   int d = lsg_dim(L, dl, x->ndim, 1, "unsqueeze", "dim");
-  return lsg_push_result_as(L, sg_unsqueeze(x, d), "unsqueeze");
+  return lsg_push_result(L, sg_unsqueeze(x, d));
 }
 
 static int f_flatten(lua_State *L) {
@@ -187,7 +187,7 @@ static int f_flatten(lua_State *L) {
   int e = lsg_opt_dim(L, 3, x->ndim, x->ndim ? x->ndim - 1 : 0, "flatten", "end_dim");
   if (s > e)
     return luaL_error(L, "sgen.flatten: start_dim %d is after end_dim %d", s + 1, e + 1);
-  return lsg_push_result_as(L, sg_flatten(x, s, e), "flatten");
+  return lsg_push_result(L, sg_flatten(x, s, e));
 }
 
 /* ---- split / chunk: Lua lists of views ---- */
@@ -210,7 +210,8 @@ static int split_even(lua_State *L, sg_tensor *x, int64_t split_size, int d, int
     return luaL_error(L, "sgen.%s: %I pieces are too many", fname, (lua_Integer)count);
   sg_tensor **outs = lua_newuserdatauv(L, sizeof(sg_tensor *) * (size_t)(count ? count : 1), 0);
   int n = 0;
-  if (sg_split(x, split_size, d, outs, (int)count, &n) != SG_OK) return lsg_raise_engine_as(L, fname);
+  if (sg_split(x, split_size, d, outs, (int)count, &n) != SG_OK)
+    return strcmp(fname, "split") == 0 ? lsg_raise_engine(L) : lsg_raise_engine_in(L, fname);
   push_list(L, outs, n);
   return 1;
 }
@@ -244,7 +245,7 @@ static int f_split(lua_State *L) {
       lua_geti(L, 2, i);
       int64_t len = (int64_t)lua_tointeger(L, -1);
       lua_pop(L, 1);
-      lsg_push_result_as(L, sg_narrow(x, d, off, len), "split");
+      lsg_push_result_in(L, sg_narrow(x, d, off, len), "split");
       lua_rawseti(L, -2, i);
       off += len;
     }
@@ -270,7 +271,7 @@ static int f_chunk(lua_State *L) {
       return luaL_error(L, "sgen.chunk: %I pieces are too many", (lua_Integer)chunks);
     lua_createtable(L, (int)chunks, 0);
     for (int64_t k = 0; k < chunks; k++) {
-      lsg_push_result_as(L, sg_narrow(x, d, 0, 0), "chunk");
+      lsg_push_result_in(L, sg_narrow(x, d, 0, 0), "chunk");
       lua_rawseti(L, -2, (lua_Integer)k + 1);
     }
     return 1;

@@ -14,12 +14,13 @@
 #include "sgen/ops.h"
 
 static sg_gradcheck_opts defaults(const sg_gradcheck_opts *o) {
-  sg_gradcheck_opts d = {1e-6, 1e-5, 1e-3, 1234};
+  sg_gradcheck_opts d = {.eps = 1e-6, .atol = 1e-5, .rtol = 1e-3, .seed = 1234};
   if (o) {
     if (o->eps > 0) d.eps = o->eps;
     if (o->atol > 0) d.atol = o->atol;
     if (o->rtol > 0) d.rtol = o->rtol;
     if (o->seed) d.seed = o->seed;
+    d.input_base = o->input_base;
   }
   return d;
 }
@@ -92,8 +93,8 @@ static sg_status check_scalar(sg_fn g, void *gctx, sg_tensor **inputs, int n,
     if (inputs[i] && inputs[i]->requires_grad) {
       if (inputs[i]->dtype != SG_FLOAT64) {
         sg_release(s);
-        return sg_error(SG_ERR_ARG, "%s: input %d is %s; use float64 inputs", what, i,
-                        sg_dtype_name(inputs[i]->dtype));
+        return sg_error(SG_ERR_ARG, "%s: input %d is %s; use float64 inputs", what,
+                        i + o->input_base, sg_dtype_name(inputs[i]->dtype));
       }
       idx[nr] = i;
       req[nr++] = inputs[i];
@@ -116,7 +117,8 @@ static sg_status check_scalar(sg_fn g, void *gctx, sg_tensor **inputs, int n,
   for (int r = 0; r < nr && st == SG_OK; r++) {
     sg_tensor *x = req[r];
     if (!sg_is_contiguous(x)) {
-      st = sg_error(SG_ERR_ARG, "%s: input %d must be contiguous", what, idx[r]);
+      st = sg_error(SG_ERR_ARG, "%s: input %d must be contiguous", what,
+                    idx[r] + o->input_base);
       break;
     }
     double *px = sg_data_ptr(x);
@@ -138,7 +140,8 @@ static sg_status check_scalar(sg_fn g, void *gctx, sg_tensor **inputs, int n,
         st = sg_error(SG_ERR_ARG,
                       "%s: input %d, element %lld: autograd %.10g vs finite difference %.10g "
                       "(|diff| %.3g > atol %.1g + rtol %.1g * |fd|)",
-                      what, idx[r], (long long)e, ana, num, fabs(num - ana), o->atol, o->rtol);
+                      what, idx[r] + o->input_base, (long long)e, ana, num, fabs(num - ana),
+                      o->atol, o->rtol);
         break;
       }
     }
@@ -151,7 +154,8 @@ static sg_tensor *projected_fn(sg_tensor **inputs, int n, void *ctx) {
   return project(ctx, inputs, n);
 }
 
-static sg_status check_call(const char *what, sg_fn f, sg_tensor **inputs, int n) {
+static sg_status check_call(const char *what, sg_fn f, sg_tensor **inputs, int n,
+                            const sg_gradcheck_opts *o) {
   if (!f) return sg_error(SG_ERR_ARG, "%s: function is NULL", what);
   if (!inputs || n < 1)
     return sg_error(SG_ERR_ARG, "%s: %d inputs given%s, expected at least one", what, n,
@@ -160,14 +164,14 @@ static sg_status check_call(const char *what, sg_fn f, sg_tensor **inputs, int n
   for (int i = 0; i < n; i++)
     if (inputs[i] && inputs[i]->storage->device.type != SG_CPU)
       return sg_error(SG_ERR_ARG, "%s: input %d is on %s; finite differences run on the CPU",
-                      what, i, sg_device_name(inputs[i]->storage->device));
+                      what, i + o->input_base, sg_device_name(inputs[i]->storage->device));
   return SG_OK;
 }
 
 sg_status sg_gradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
                        const sg_gradcheck_opts *opts) {
-  if (check_call("gradcheck", f, inputs, n)) return sg_last_status();
   sg_gradcheck_opts o = defaults(opts);
+  if (check_call("gradcheck", f, inputs, n, &o)) return sg_last_status();
   projected p = {f, ctx, NULL, o.seed};
   sg_status st = check_scalar(projected_fn, &p, inputs, n, &o, "gradcheck", false);
   sg_release(p.u);
@@ -218,8 +222,8 @@ out:
 
 sg_status sg_gradgradcheck(sg_fn f, void *ctx, sg_tensor **inputs, int n,
                            const sg_gradcheck_opts *opts) {
-  if (check_call("gradgradcheck", f, inputs, n)) return sg_last_status();
   sg_gradcheck_opts o = defaults(opts);
+  if (check_call("gradgradcheck", f, inputs, n, &o)) return sg_last_status();
   /* Ops may take a different backward path under create_graph (fused first
    * order, composite otherwise): check that path's first derivative too,
    * since the second-order check below only differentiates it. */

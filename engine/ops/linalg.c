@@ -165,7 +165,7 @@ out:
 }
 
 sg_tensor *sg_cholesky(sg_tensor *a, bool upper) {
-  const char *op = "cholesky";
+  const char *op = "linalg.cholesky";
   if (check_square(op, "input", a)) return NULL;
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
   if (!k || kernel_missing(op, a, k->cholesky != NULL)) return NULL;
@@ -186,7 +186,7 @@ sg_tensor *sg_cholesky(sg_tensor *a, bool upper) {
     }
   }
   free(info);
-  sg_node *n = sg_record(op, cholesky_backward, &a, 1, out);
+  sg_node *n = sg_record("cholesky", cholesky_backward, &a, 1, out);
   if (n) {
     cholesky_ctx c = {upper};
     SG_CTX_STORE(n, &c);
@@ -218,7 +218,7 @@ static sg_status singular_error(const char *op, const char *what, const sg_tenso
 }
 
 sg_tensor *sg_inv(sg_tensor *a) {
-  const char *op = "inv";
+  const char *op = "linalg.inv";
   if (check_square(op, "input", a)) return NULL;
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
   if (!k || kernel_missing(op, a, k->inv != NULL)) return NULL;
@@ -235,7 +235,7 @@ sg_tensor *sg_inv(sg_tensor *a) {
     }
   }
   free(info);
-  sg_node *n = sg_record(op, inv_backward, &a, 1, out);
+  sg_node *n = sg_record("inv", inv_backward, &a, 1, out);
   if (n) sg_node_save_output(n, out, 0);
   return out;
 }
@@ -261,7 +261,7 @@ static sg_status logdet_backward(sg_node *node, sg_tensor **go, sg_tensor **gi) 
 }
 
 sg_tensor *sg_logdet(sg_tensor *a) {
-  const char *op = "logdet";
+  const char *op = "linalg.logdet";
   if (check_square(op, "input", a)) return NULL;
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
   if (!k || kernel_missing(op, a, k->logdet != NULL)) return NULL;
@@ -274,7 +274,7 @@ sg_tensor *sg_logdet(sg_tensor *a) {
     return NULL;
   }
   sg_release(c);
-  sg_node *n = sg_record(op, logdet_backward, &a, 1, out);
+  sg_node *n = sg_record("logdet", logdet_backward, &a, 1, out);
   if (n) sg_node_save(n, a);
   return out;
 }
@@ -341,7 +341,7 @@ fail:
 
 /* a (..., n, n), b (..., n, k) of one float dtype; batch dims broadcast. */
 static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b) {
-  const char *op = "solve";
+  const char *op = "linalg.solve";
   const struct sg_linalg_kernels *k = linalg_kernels(op, a);
   if (!k || kernel_missing(op, a, k->solve != NULL)) return NULL;
   int64_t n = a->shape[a->ndim - 1];
@@ -406,7 +406,7 @@ static sg_tensor *solve_matrix(sg_tensor *a, sg_tensor *b) {
   free(a_index);
   sg_release(ac);
   sg_tensor *ins[2] = {a, b};
-  sg_node *node = sg_record(op, solve_backward, ins, 2, x);
+  sg_node *node = sg_record("solve", solve_backward, ins, 2, x);
   if (node) {
     solve_ctx c = {sg_ctx_shape_of(a), sg_ctx_shape_of(b)};
     SG_CTX_STORE(node, &c);
@@ -423,7 +423,7 @@ fail:
 }
 
 sg_tensor *sg_solve(sg_tensor *a, sg_tensor *b) {
-  const char *op = "solve";
+  const char *op = "linalg.solve";
   if (check_square(op, "a", a)) return NULL;
   if (sg_check_arg(op, "b", b) || sg_check_float(op, "b", b) || sg_check_same_device(op, a, b))
     return NULL;
@@ -457,7 +457,7 @@ sg_tensor *sg_solve(sg_tensor *a, sg_tensor *b) {
 /* ---------------- slogdet ---------------- */
 
 sg_status sg_slogdet(sg_tensor *a, sg_tensor **sign, sg_tensor **logabsdet) {
-  const char *op = "slogdet";
+  const char *op = "linalg.slogdet";
   if (sign) *sign = NULL;
   if (logabsdet) *logabsdet = NULL;
   if (!sign || !logabsdet)
@@ -477,7 +477,7 @@ sg_status sg_slogdet(sg_tensor *a, sg_tensor **sign, sg_tensor **logabsdet) {
   }
   sg_release(c);
   /* log |det A| has logdet's gradient g A^-T; the sign has none. */
-  sg_node *n = sg_record(op, logdet_backward, &a, 1, l);
+  sg_node *n = sg_record("slogdet", logdet_backward, &a, 1, l);
   if (n) sg_node_save(n, a);
   *sign = s;
   *logabsdet = l;
@@ -581,7 +581,7 @@ static int64_t first_nonfinite(const sg_tensor *a) {
 }
 
 sg_status sg_eigh(sg_tensor *a, sg_tensor **eigenvalues, sg_tensor **eigenvectors) {
-  const char *op = "eigh";
+  const char *op = "linalg.eigh";
   if (eigenvalues) *eigenvalues = NULL;
   if (eigenvectors) *eigenvectors = NULL;
   if (!eigenvalues || !eigenvectors)
@@ -617,7 +617,7 @@ sg_status sg_eigh(sg_tensor *a, sg_tensor **eigenvalues, sg_tensor **eigenvector
   }
   free(info);
   sg_tensor *outs[2] = {L, V};
-  sg_node *n = sg_record_multi(op, eigh_backward, &a, 1, outs, 2);
+  sg_node *n = sg_record_multi("eigh", eigh_backward, &a, 1, outs, 2);
   if (n) {
     sg_node_save_output(n, L, 0);
     sg_node_save_output(n, V, 1);
@@ -686,7 +686,7 @@ static sg_status diagonal_backward(sg_node *node, sg_tensor **go, sg_tensor **gi
 }
 
 sg_tensor *sg_diagonal(sg_tensor *a, int64_t offset) {
-  const char *op = "diagonal";
+  const char *op = "linalg.diagonal";
   if (sg_check_arg(op, "input", a)) return NULL;
   char s[128];
   if (a->ndim < 2) {
@@ -709,7 +709,7 @@ sg_tensor *sg_diagonal(sg_tensor *a, int64_t offset) {
   if (len > 0) start += offset >= 0 ? offset * sc : -offset * sr;
   sg_tensor *out = sg_alias(a, sh, st, nd - 1, start);
   if (!out) return NULL;
-  sg_node *node = sg_record(op, diagonal_backward, &a, 1, out);
+  sg_node *node = sg_record("diagonal", diagonal_backward, &a, 1, out);
   if (node) {
     diagonal_ctx c = {sg_ctx_shape_of(a), offset};
     SG_CTX_STORE(node, &c);
@@ -718,7 +718,7 @@ sg_tensor *sg_diagonal(sg_tensor *a, int64_t offset) {
 }
 
 sg_tensor *sg_trace(sg_tensor *a) {
-  const char *op = "trace";
+  const char *op = "linalg.trace";
   if (sg_check_arg(op, "input", a)) return NULL;
   if (a->ndim < 2) {
     char s[128];

@@ -246,8 +246,51 @@ done:
 /* Per-element losses -weight[t] * logp[t] (target's shape; 0 where ignored),
  * the sum of the weights of the non-ignored targets, and how many targets
  * were ignored. logp: (C), (N x C) or (N x C x d1 ...). */
+/* Element i of a contiguous int64 tensor, exactly (sg_get_flat's double
+ * rounds labels past 2^53), copied from the device if need be. */
+static sg_status flat_int64(const sg_tensor *t, int64_t i, int64_t *out) {
+  sg_tensor *el = sg_alias(t, NULL, NULL, 0, t->offset + i);
+  sg_tensor *host = el ? sg_copy_to(el, SG_INT64, sg_cpu_device()) : NULL;
+  if (host) *out = *(const int64_t *)sg_data_ptr(host);
+  sg_status st = host ? SG_OK : sg_last_status();
+  sg_release(host);
+  sg_release(el);
+  return st;
+}
+
+/* The error for target element `bad` out of range, in the caller's label
+ * numbering (base 0: C's message; else the Lua bindings' 1-based one). */
+static void label_range_error(const char *op, const sg_tensor *tc, const sg_tensor *target,
+                              int64_t bad, int64_t C, int64_t ignore, int64_t base) {
+  char a[128];
+  int64_t label = 0;
+  if (flat_int64(tc, bad, &label) != SG_OK) return;
+  if (base == 0)
+    sg_error(SG_ERR_ARG,
+             "%s: target %lld (at flat position %lld of target %s) is out of range: expected "
+             "0 <= target < %lld (the number of classes) or ignore_index %lld",
+             op, (long long)label, (long long)bad, sg_shape_str(target, a, sizeof a),
+             (long long)C, (long long)ignore);
+  else
+    sg_error(SG_ERR_ARG,
+             "%s: target label %lld (at flat index %lld of target %s) is out of range: expected "
+             "%lld..%lld (class labels are %lld-based) or ignore_index %lld",
+             op, (long long)label, (long long)(bad + base), sg_shape_str(target, a, sizeof a),
+             (long long)base, (long long)(C - 1 + base), (long long)base, (long long)ignore);
+}
+
+/* Labels in base `base` -> 0-based class indices. Labels so far out that
+ * subtracting would overflow are clamped first: they stay out of range. */
+static sg_tensor *labels_from_base(sg_tensor *tc, int64_t base) {
+  if (base == 0) return sg_retain(tc);
+  sg_tensor *clamped = sg_clamp(tc, -4611686018427387904.0, 4611686018427387904.0);
+  sg_tensor *shifted = clamped ? sg_sub_scalar(clamped, (double)base) : NULL;
+  sg_release(clamped);
+  return shifted;
+}
+
 static sg_tensor *nll_elements(const char *op, sg_tensor *logp, sg_tensor *target,
-                               sg_tensor *weight, int64_t ignore, double *wsum,
+                               sg_tensor *weight, int64_t ignore, int64_t base, double *wsum,
                                int64_t *n_ignored) {
   char a[128], b[128], c[128];
   if (sg_check_arg(op, "input", logp) || sg_check_arg(op, "target", target) ||
@@ -258,8 +301,12 @@ static sg_tensor *nll_elements(const char *op, sg_tensor *logp, sg_tensor *targe
     return NULL;
   }
   if (target->dtype != SG_INT64) {
-    sg_error(SG_ERR_ARG, "%s: target has dtype %s, expected int64 class indices", op,
-             sg_dtype_name(target->dtype));
+    if (base == 0)
+      sg_error(SG_ERR_ARG, "%s: target has dtype %s, expected int64 class indices", op,
+               sg_dtype_name(target->dtype));
+    else
+      sg_error(SG_ERR_ARG, "%s: target has dtype %s, expected int64 class labels (%lld-based)",
+               op, sg_dtype_name(target->dtype), (long long)base);
     return NULL;
   }
   int64_t tshape[SG_MAX_DIMS];
@@ -287,26 +334,23 @@ static sg_tensor *nll_elements(const char *op, sg_tensor *logp, sg_tensor *targe
   }
   const sg_backend *be = sg_backend_checked(op, logp, offsetof(sg_backend, loss));
   if (!be) return NULL;
-  enum { WC, TC, SAFE, W, LP, IDX, PICK, PK, IGN, PKM, WL, NT };
+  enum { WC, TC, T0, SAFE, W, LP, IDX, PICK, PK, IGN, PKM, WL, NT };
   sg_tensor *v[NT] = {0};
   sg_tensor *out = NULL;
   v[WC] = weight ? sg_as_contiguous_dtype(weight, logp->dtype) : NULL;
   v[TC] = (!weight || v[WC]) ? sg_as_contiguous_dtype(target, SG_INT64) : NULL;
-  v[SAFE] = v[TC] ? sg_empty(target->shape, target->ndim, SG_INT64, target->storage->device)
+  v[T0] = v[TC] ? labels_from_base(v[TC], base) : NULL;
+  v[SAFE] = v[T0] ? sg_empty(target->shape, target->ndim, SG_INT64, target->storage->device)
                   : NULL;
   v[W] = v[SAFE] ? sg_empty(target->shape, target->ndim, logp->dtype, logp->storage->device)
                  : NULL;
   if (!v[W]) goto done;
   int64_t bad = -1;
-  if (be->loss->nll_prepare(v[SAFE], v[W], v[TC], v[WC], C, ignore, &bad, wsum, n_ignored) !=
-      SG_OK)
+  if (be->loss->nll_prepare(v[SAFE], v[W], v[T0], v[WC], C, ignore - base, &bad, wsum,
+                            n_ignored) != SG_OK)
     goto done;
   if (bad >= 0) {
-    sg_error(SG_ERR_ARG,
-             "%s: target %lld (at flat position %lld of target %s) is out of range: expected "
-             "0 <= target < %lld (the number of classes) or ignore_index %lld",
-             op, (long long)sg_get_flat(v[TC], bad), (long long)bad,
-             sg_shape_str(target, a, sizeof a), (long long)C, (long long)ignore);
+    label_range_error(op, v[TC], target, bad, C, ignore, base);
     goto done;
   }
   /* gather logp at the targets along the class dim */
@@ -347,17 +391,29 @@ static sg_tensor *nll_reduce(sg_tensor *l, sg_reduction r, double wsum) {
   return m;
 }
 
-sg_tensor *sg_nll_loss(sg_tensor *logp, sg_tensor *target, sg_tensor *weight, sg_reduction r,
-                       int64_t ignore_index) {
+sg_tensor *sg_nll_loss_ex(sg_tensor *logp, sg_tensor *target, sg_tensor *weight, sg_reduction r,
+                          int64_t ignore_index, int64_t label_base) {
   if (check_reduction("nll_loss", r)) return NULL;
   double wsum = 0;
   int64_t nign = 0;
-  sg_tensor *l = nll_elements("nll_loss", logp, target, weight, ignore_index, &wsum, &nign);
+  sg_tensor *l =
+      nll_elements("nll_loss", logp, target, weight, ignore_index, label_base, &wsum, &nign);
   return nll_reduce(l, r, wsum);
+}
+
+sg_tensor *sg_nll_loss(sg_tensor *logp, sg_tensor *target, sg_tensor *weight, sg_reduction r,
+                       int64_t ignore_index) {
+  return sg_nll_loss_ex(logp, target, weight, r, ignore_index, 0);
 }
 
 sg_tensor *sg_cross_entropy(sg_tensor *logits, sg_tensor *target, sg_tensor *weight,
                             sg_reduction r, int64_t ignore_index, double label_smoothing) {
+  return sg_cross_entropy_ex(logits, target, weight, r, ignore_index, label_smoothing, 0);
+}
+
+sg_tensor *sg_cross_entropy_ex(sg_tensor *logits, sg_tensor *target, sg_tensor *weight,
+                               sg_reduction r, int64_t ignore_index, double label_smoothing,
+                               int64_t label_base) {
   const char *op = "cross_entropy";
   if (sg_check_arg(op, "input", logits) || sg_check_float(op, "input", logits) ||
       check_reduction(op, r))
@@ -380,7 +436,7 @@ sg_tensor *sg_cross_entropy(sg_tensor *logits, sg_tensor *target, sg_tensor *wei
   v[LP] = sg_log_softmax(logits, cdim);
   if (!v[LP]) goto done;
   /* two statements: wsum must be read after nll_elements sets it */
-  v[NLL] = nll_elements(op, v[LP], target, weight, ignore_index, &wsum, &nign);
+  v[NLL] = nll_elements(op, v[LP], target, weight, ignore_index, label_base, &wsum, &nign);
   v[NLL] = nll_reduce(v[NLL], r, wsum);
   if (!v[NLL]) goto done;
   if (label_smoothing == 0) {

@@ -103,6 +103,9 @@ typedef struct sg_gradcheck_opts {
   double atol;  /* default 1e-5 */
   double rtol;  /* default 1e-3 */
   uint64_t seed; /* for the random output weights */
+  /* Inputs are numbered from this in error messages: 0 in C (the default),
+   * 1 from Lua, whose lists count from 1. */
+  int input_base;
 } sg_gradcheck_opts;
 /* Compares autograd with central differences for every input that requires
  * grad. f always runs with grad enabled (it may call sg_grad itself, as a
