@@ -1216,6 +1216,10 @@ static void test_autograd_api(void) {
   sg_set_requires_grad(f32p, true);
   sg_tensor *gc32[] = {f32p};
   BADS(sg_gradcheck(fn_bad_sum, NULL, gc32, 1, NULL), "gradcheck"); /* float64 inputs only */
+  CHECK(strstr(sg_last_error(), "gradcheck: input 0 is float32") != NULL);
+  sg_gradcheck_opts from1 = {.input_base = 1}; /* the Lua bindings' numbering */
+  BADS(sg_gradcheck(fn_bad_sum, NULL, gc32, 1, &from1), "gradcheck");
+  CHECK(strstr(sg_last_error(), "gradcheck: input 1 is float32") != NULL);
   BADS(sg_gradgradcheck(NULL, NULL, gc_in, 1, NULL), "gradgradcheck");
   BADS(sg_gradgradcheck(fn_null, NULL, gc_in, 1, NULL), "");
   BADS(sg_gradgradcheck(fn_bad_sum, NULL, NULL, 1, NULL), "gradgradcheck");

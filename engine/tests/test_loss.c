@@ -464,6 +464,34 @@ static void ignore_with_neg_inf(void) {
   sg_release(lp);
 }
 
+/* Labels counted from 1 (what the Lua bindings pass): the same losses as
+ * the 0-based labels, and errors that name the label as written, exactly
+ * past 2^53. */
+static void label_base(void) {
+  sg_tensor *x = tt_from(SG_FLOAT64, VALS(0.5, -1, 2, 0, 1, 1, -2, 3, 0.25), 2, SHAPE(3, 3));
+  sg_tensor *t0 = longs(VALS(2, 0, -7), 1, SHAPE(3));
+  sg_tensor *t1 = longs(VALS(3, 1, -7), 1, SHAPE(3));
+  sg_tensor *a = sg_cross_entropy(x, t0, NULL, SG_REDUCTION_NONE, -7, 0.1);
+  sg_tensor *b = sg_cross_entropy_ex(x, t1, NULL, SG_REDUCTION_NONE, -7, 0.1, 1);
+  CHECK(a && b && sg_get_flat(a, 0) == sg_get_flat(b, 0) && sg_get_flat(a, 1) == sg_get_flat(b, 1));
+  CHECK(b && sg_get_flat(b, 2) == 0); /* ignored, in the callers' numbering */
+  sg_tensor *c = sg_nll_loss(x, t0, NULL, SG_REDUCTION_SUM, -7);
+  sg_tensor *d = sg_nll_loss_ex(x, t1, NULL, SG_REDUCTION_SUM, -7, 1);
+  CHECK(c && d && sg_get_flat(c, 0) == sg_get_flat(d, 0));
+  int64_t huge[3] = {1, INT64_MAX, 2};
+  sg_tensor *th = sg_from_data(huge, SHAPE(3), 1, SG_INT64);
+  CHECK_FAILS(sg_cross_entropy_ex(x, th, NULL, SG_REDUCTION_MEAN, -100, 0, 1),
+              "cross_entropy: target label 9223372036854775807 (at flat index 2 of target 3) is "
+              "out of range: expected 1..3 (class labels are 1-based) or ignore_index -100");
+  CHECK_FAILS(sg_nll_loss_ex(x, t0, NULL, SG_REDUCTION_MEAN, -100, 1),
+              "nll_loss: target label 0 (at flat index 2 of target 3) is out of range");
+  sg_tensor *tf = sg_zeros(SHAPE(3), 1, SG_FLOAT32, cpu());
+  CHECK_FAILS(sg_nll_loss_ex(x, tf, NULL, SG_REDUCTION_MEAN, -100, 1),
+              "nll_loss: target has dtype float32, expected int64 class labels (1-based)");
+  sg_tensor *all[] = {x, t0, t1, a, b, c, d, th, tf};
+  sg_release_all(all, 9);
+}
+
 /* ---------------- errors ---------------- */
 
 static void errors(void) {
@@ -515,6 +543,7 @@ int main(void) {
   RUN(cross_entropy_spatial);
   RUN(cross_entropy_gradients);
   RUN(ignore_with_neg_inf);
+  RUN(label_base);
   RUN(errors);
   return sg_test_finish();
 }
