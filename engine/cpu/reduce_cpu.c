@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/expf_cpu.h"
 #include "internal/kernels_reduce.h"
 #include "internal/tensor_internal.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "internal/kernels_softmax.h"
-#include "internal/kernels_reduce.h" /* sg_cpu_expf */
+#include "cpu/expf_cpu.h"
 #include "internal/tensor_internal.h"
 
 #define PAR_MIN 32768

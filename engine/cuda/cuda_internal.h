@@ -24,6 +24,7 @@
 #include <cudnn.h>
 
 #include "sgen/cuda.h"
+#include "sgen/runtime.h"
 #include "sgen/tensor.h"
 
 #ifdef __cplusplus

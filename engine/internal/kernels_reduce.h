@@ -37,40 +37,4 @@ struct sg_reduce_kernels {
 
 extern const struct sg_reduce_kernels sg_cpu_reduce_kernels;
 
-/* ---- internal differentiable ops (ops/reduce.c), used by backward
- * formulas of max/min and by nll_loss. idx is int64 with x's ndim and x's
- * shape except along dim; its values must lie in [0, x->shape[dim]). ---- */
-/* out = x gathered along dim at idx (shape of idx). Backward: put_along. */
-sg_tensor *sg_internal_take_along(sg_tensor *x, sg_tensor *idx, int dim);
-/* out (src's shape with dim of size n) = zeros with src added at idx along
- * dim. Backward: take_along. */
-sg_tensor *sg_internal_put_along(sg_tensor *src, sg_tensor *idx, int dim, int64_t n);
-
-/* ---- CPU helper shared by reduce_cpu.c and softmax_cpu.c ----
- * exp for float32 that the compiler vectorizes (Cephes polynomial, about
- * 1 ulp on [-87, 88]); returns 0 below -87.5 (where expf is subnormal) and
- * propagates NaN. Used where arguments are <= 0 (x - max). */
-static inline float sg_cpu_expf(float x) {
-  float xc = x > -87.5f ? x : -87.5f; /* NaN -> -87.5, fixed up below */
-  xc = xc < 88.5f ? xc : 88.5f;
-  /* n = round(xc / ln2) with the 1.5 * 2^23 trick (round to nearest even) */
-  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float r2 = r * r;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r2 + r + 1.0f;
-  int32_t e = ((int32_t)n + 127) << 23;
-  float s;
-  memcpy(&s, &e, sizeof s);
-  float res = p * s;
-  res = x < -87.5f ? 0.0f : res;
-  return x != x ? x : res;
-}
-
 #endif

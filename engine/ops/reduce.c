@@ -14,6 +14,7 @@
 
 #include "internal/backend.h"
 #include "internal/kernels_reduce.h"
+#include "internal/ops_internal.h"
 #include "internal/op_ctx.h"
 #include "internal/tensor_internal.h"
 #include "sgen/autograd.h"
