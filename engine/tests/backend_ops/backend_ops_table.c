@@ -120,9 +120,9 @@ sg_tensor *bo_rand_index(uint64_t seed, int64_t hi, int ndim, const int64_t *sha
 }
 
 sg_tensor *bo_cat_flat(int n, sg_tensor **ts) {
-  sg_tensor *flat[8] = {0};
+  sg_tensor *flat[12] = {0};
   int m = 0;
-  bool ok = n <= 8;
+  bool ok = n <= 12;
   for (int i = 0; i < n && ok; i++) {
     if (!ts[i]) continue;
     flat[m] = sg_reshape(ts[i], (const int64_t[]){-1}, 1);
