@@ -64,7 +64,7 @@ static int n_run, n_forward, n_grad, n_gradgrad, n_repeat;
   X(rng, bernoulli_scalar) X(rng, dropout) X(rng, randperm)
 #define OPTIM_SLOTS(X) X(optim, adam_step)
 
-#define AS_SLOT(fam, slot) {offsetof(sg_backend, fam), offsetof(struct sg_##fam##_kernels, slot), #fam "." #slot},
+#define AS_SLOT(fam, slot) SLOT_INIT(fam, slot),
 typedef struct family {
   const char *name;
   size_t offset, size;

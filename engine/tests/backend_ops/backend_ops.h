@@ -45,6 +45,9 @@ typedef struct bo_slot {
 #define SLOT(fam, slot)                                                          \
   ((bo_slot){offsetof(sg_backend, fam), offsetof(struct sg_##fam##_kernels, slot), \
              #fam "." #slot})
+/* the same as a brace initializer (for static tables) */
+#define SLOT_INIT(fam, slot) \
+  {offsetof(sg_backend, fam), offsetof(struct sg_##fam##_kernels, slot), #fam "." #slot}
 #define BACKEND_SLOT(slot) ((bo_slot){BO_BACKEND_LEVEL, offsetof(sg_backend, slot), "backend." #slot})
 
 /* How an input is made on the CPU (deterministic: the seed fixes it). */
