@@ -8,7 +8,7 @@
 #
 # OUT_DIR then holds
 #   run_gpu_checks.sh  the one command: builds if needed, runs the GPU C tests
-#                      (c.test_cuda*), the GPU specs (busted --tags=gpu) and the
+#                      (c.test_backend_ops, c.test_cuda_runtime), the GPU specs (busted --tags=gpu) and the
 #                      GPU benchmark (bench/gpu_bench.sh), output under $OUT,
 #                      or --out DIR, or ./gpu-results
 #   build.sh           configures and builds sgen there with the machine's nvcc
@@ -296,7 +296,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     "${extra[@]}"
 fi
 say "building with $jobs jobs"
-cmake --build "$build" -j "$jobs" --target sgen_exe test_cuda test_cuda_ops test_cuda_nn
+cmake --build "$build" -j "$jobs" --target sgen_exe test_backend_ops test_cuda_runtime
 echo "export SGEN_LD_LIBRARY_PATH='$ldpath'" > "$build/sgen-env.sh"
 say "done: $build/bin/sgen"
 EOF
@@ -310,7 +310,7 @@ cat > "$out/run_gpu_checks.sh" <<'EOF'
 #   bash run_gpu_checks.sh [--out DIR] [--rebuild] [--skip c,specs,bench] [--quick] [-- GPU_BENCH ARGS]
 #
 # 1. builds sgen (build.sh) unless build/bin/sgen is there (--rebuild: again);
-# 2. runs the GPU C tests (ctest c.test_cuda, c.test_cuda_ops, c.test_cuda_nn);
+# 2. runs the GPU C tests (ctest c.test_backend_ops, c.test_cuda_runtime);
 # 3. runs the GPU specs (busted --tags=gpu over src/spec, through
 #    src/tools/gpu_specs.sh as ctest's lua.gpu does);
 # 4. runs the GPU benchmark (src/bench/gpu_bench.sh: sgen vs PyTorch eager,
@@ -396,12 +396,12 @@ gpu_reason="$(echo 'io.write(sgen.cuda.is_available() and "" or sgen.cuda.unavai
 if [ "${skip#*,c,}" = "$skip" ]; then
   t0=$(date +%s)
   if command -v ctest >/dev/null 2>&1; then
-    (cd "$build" && sgen_env ctest -R '^c\.test_cuda(_ops|_nn)?$' --output-on-failure --timeout 1200) \
+    (cd "$build" && sgen_env ctest -R '^c\.test_(backend_ops|cuda_runtime)$' --output-on-failure --timeout 1200) \
       > "$out/02-c-tests.log" 2>&1
     rc=$?
-  else # no ctest: the three executables as ctest runs them (77: skipped)
+  else # no ctest: the two executables as ctest runs them (77: skipped)
     rc=0
-    for t in test_cuda test_cuda_ops test_cuda_nn; do
+    for t in test_backend_ops test_cuda_runtime; do
       echo "== $t" >> "$out/02-c-tests.log"
       (cd "$build" && sgen_env env SGEN_FIXTURES="$B/src/engine/tests/fixtures" SGEN_SOURCE_DIR="$B/src" \
         "./$t") >> "$out/02-c-tests.log" 2>&1
@@ -412,7 +412,7 @@ if [ "${skip#*,c,}" = "$skip" ]; then
   fi
   tail -8 "$out/02-c-tests.log"
   grep -q "(Skipped)" "$out/02-c-tests.log" && [ $rc = 0 ] && rc=77
-  step_result "GPU C tests (c.test_cuda*)" $rc $(( $(date +%s) - t0 ))
+  step_result "GPU C tests (c.test_backend_ops, c.test_cuda_runtime)" $rc $(( $(date +%s) - t0 ))
 fi
 
 # 3. GPU specs
