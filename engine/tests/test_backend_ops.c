@@ -87,6 +87,10 @@ static const struct {
      "memory); every case allocates through it"},
     {offsetof(sg_backend, free), "backend.free",
      "memory, not an op: test_cuda_runtime (allocated bytes back where they were)"},
+    {offsetof(sg_backend, memory_stats), "backend.memory_stats",
+     "the allocator's counters, not an op: test_tensor (CPU) and test_cuda_runtime (CUDA)"},
+    {offsetof(sg_backend, empty_cache), "backend.empty_cache",
+     "the allocator's cache, not an op: test_tensor (CPU) and test_cuda_runtime (CUDA)"},
 };
 
 /* Slots with a case: true when some case names (family, offset). */
@@ -144,7 +148,13 @@ static int check_coverage(const sg_backend *be, const char *label) {
       }
     }
   }
-  /* backend-level slots: copy and fill have cases, alloc and free are exempt */
+  /* backend-level slots: copy and fill have cases, the allocator's are
+   * exempt; every pointer from alloc to fill is one of them */
+  size_t n_level = (offsetof(sg_backend, fill) - offsetof(sg_backend, alloc)) / sizeof(fnptr) + 1;
+  size_t n_named = 2 + sizeof exempt / sizeof exempt[0];
+  snprintf(msg, sizeof msg, "sg_backend has %zu backend-level slots, this test names %zu "
+           "(give a new one a case or an exemption)", n_level, n_named);
+  sg_test_check(n_level == n_named, msg, __FILE__, __LINE__);
   const size_t level[] = {offsetof(sg_backend, copy), offsetof(sg_backend, fill)};
   const char *level_names[] = {"backend.copy", "backend.fill"};
   for (int i = 0; i < 2; i++) {

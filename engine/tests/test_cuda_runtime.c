@@ -116,7 +116,15 @@ static void memory_flat(void) {
   sg_cuda_memstats s4 = sg_cuda_memory_stats();
   CHECK(s4.allocated_bytes == s2.allocated_bytes);
   CHECK(s4.reserved_bytes >= s4.allocated_bytes + ((size_t)12 << 20)); /* cached */
-  sg_cuda_empty_cache();
+  /* the same counters through the backend table (sgen/runtime.h) */
+  sg_memory_stats m;
+  CHECK_OK(sg_device_memory_stats(GPU, &m));
+  CHECK(m.live_bytes == s4.allocated_bytes);
+  CHECK(m.cached_bytes == s4.reserved_bytes - s4.allocated_bytes);
+  CHECK(sg_live_bytes() >= m.live_bytes);
+  CHECK_OK(sg_device_empty_cache(GPU));
+  CHECK_OK(sg_device_memory_stats(GPU, &m));
+  CHECK(m.cached_bytes < s4.reserved_bytes - s4.allocated_bytes);
 }
 
 static void out_of_memory(void) {

@@ -153,6 +153,29 @@ static void shape_strings(void) {
   sg_release(s);
 }
 
+/* The allocator's counters through the backend table (sgen/runtime.h):
+ * a 1 MB tensor (cached when freed: blocks of 256 KB and more are kept)
+ * shows in the live bytes, then in the cached bytes, which empty_cache
+ * returns. */
+static void memory_stats(void) {
+  sg_memory_stats s0, s1, s2, s3;
+  CHECK_OK(sg_device_empty_cache(sg_cpu_device()));
+  CHECK_OK(sg_device_memory_stats(sg_cpu_device(), &s0));
+  sg_tensor *t = sg_empty(SHAPE(1 << 18), 1, SG_FLOAT32, sg_cpu_device());
+  CHECK_OK(sg_device_memory_stats(sg_cpu_device(), &s1));
+  CHECK(s1.live_bytes >= s0.live_bytes + ((size_t)1 << 20));
+  CHECK(s1.peak_bytes >= s1.live_bytes);
+  CHECK(sg_live_bytes() >= s1.live_bytes);
+  sg_release(t);
+  CHECK_OK(sg_device_memory_stats(sg_cpu_device(), &s2));
+  CHECK(s2.live_bytes == s0.live_bytes);
+  CHECK(s2.cached_bytes >= s0.cached_bytes + ((size_t)1 << 20));
+  CHECK_OK(sg_device_empty_cache(sg_cpu_device()));
+  CHECK_OK(sg_device_memory_stats(sg_cpu_device(), &s3));
+  CHECK(s3.cached_bytes == 0);
+  CHECK_STATUS_FAILS(sg_device_memory_stats(sg_cpu_device(), NULL), "memory_stats: out is NULL");
+}
+
 int main(void) {
   RUN(creation);
   RUN(empty_tensors);
@@ -162,5 +185,6 @@ int main(void) {
   RUN(view_errors);
   RUN(copy_broadcast);
   RUN(shape_strings);
+  RUN(memory_stats);
   return sg_test_finish();
 }
