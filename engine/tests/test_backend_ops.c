@@ -104,8 +104,9 @@ static bool covered(size_t fam, size_t off) {
 }
 
 /* Walks every family table of `be` and every function pointer in it, as
- * family_size / family_empty in engine/core/backend.c do; fails naming each
- * filled slot without a case. Returns the number of filled slots covered. */
+ * fails naming each filled slot without a case, and each table with no filled
+ * slot (a family a backend lacks is a NULL pointer, which ops report as "not
+ * implemented"; an all-NULL table would make them call NULL). Returns the number of filled slots covered. */
 static int check_coverage(const sg_backend *be, const char *label) {
   const family fams[] = {
       FAMILY(elementwise, ELEMENTWISE_SLOTS), FAMILY(sum, SUM_SLOTS),
@@ -135,10 +136,12 @@ static int check_coverage(const sg_backend *be, const char *label) {
     sg_test_check(F->size == (size_t)F->n_slots * sizeof(fnptr), msg, __FILE__, __LINE__);
     const void *table = *(const void *const *)((const char *)be + F->offset);
     if (!table) continue; /* a family the backend leaves out: ops report "not implemented" */
+    int n_filled = 0;
     for (int s = 0; s < F->n_slots; s++) {
       fnptr fp;
       memcpy(&fp, (const char *)table + F->slots[s].offset, sizeof fp);
       if (!fp) continue;
+      n_filled++;
       if (covered(F->offset, F->slots[s].offset)) {
         n_covered++;
       } else {
@@ -147,6 +150,9 @@ static int check_coverage(const sg_backend *be, const char *label) {
         sg_test_check(false, msg, __FILE__, __LINE__);
       }
     }
+    snprintf(msg, sizeof msg, "%s backend: family %s has a table with no kernel in it (leave "
+             "its pointer NULL until it is written)", label, F->name);
+    sg_test_check(n_filled > 0, msg, __FILE__, __LINE__);
   }
   /* backend-level slots: copy and fill have cases, the allocator's are
    * exempt; every pointer from alloc to fill is one of them */
