@@ -429,12 +429,19 @@ static sg_status cpu_leaky_relu_backward(sg_tensor *out, const sg_tensor *g, con
   return SG_OK;
 }
 
+/* A clamp bound in an integer type: out-of-range bounds saturate to the
+ * type's range (a cast would be undefined), fractions truncate. */
+static inline int64_t bound_i64(double v) { return f2i64(v); }
+static inline uint8_t bound_u8(double v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v; }
+static inline float bound_f32(double v) { return (float)v; }
+static inline double bound_f64(double v) { return v; }
+
 /* NaN input stays NaN; absent bounds are NaN and compare false. */
-#define DEFINE_CLAMP(NAME, T)                                                  \
+#define DEFINE_CLAMP(NAME, T, BOUND)                                           \
   static void NAME(char **p, const int64_t *s, int64_t n, void *ctx) {         \
     const two_params *c = ctx;                                                 \
     bool has_lo = c->a == c->a, has_hi = c->b == c->b;                         \
-    T lo = has_lo ? (T)c->a : 0, hi = has_hi ? (T)c->b : 0;                    \
+    T lo = has_lo ? BOUND(c->a) : 0, hi = has_hi ? BOUND(c->b) : 0;            \
     T *o = (T *)p[0];                                                          \
     const T *x = (const T *)p[1];                                              \
     for (int64_t i = 0; i < n; i++) {                                          \
@@ -444,10 +451,10 @@ static sg_status cpu_leaky_relu_backward(sg_tensor *out, const sg_tensor *g, con
       o[i * s[0]] = v;                                                         \
     }                                                                          \
   }
-DEFINE_CLAMP(clamp_f32, float)
-DEFINE_CLAMP(clamp_f64, double)
-DEFINE_CLAMP(clamp_i64, int64_t)
-DEFINE_CLAMP(clamp_u8, uint8_t)
+DEFINE_CLAMP(clamp_f32, float, bound_f32)
+DEFINE_CLAMP(clamp_f64, double, bound_f64)
+DEFINE_CLAMP(clamp_i64, int64_t, bound_i64)
+DEFINE_CLAMP(clamp_u8, uint8_t, bound_u8)
 
 static sg_status cpu_clamp(sg_tensor *out, const sg_tensor *x, double lo, double hi) {
   static const sg_row_fn table[SG_DTYPE_COUNT] = {clamp_f32, clamp_f64, clamp_i64, clamp_u8,

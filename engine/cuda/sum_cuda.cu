@@ -160,7 +160,8 @@ static sg_status sum_dispatch(sg_tensor *out, const sg_tensor *x, int64_t A, int
     case SG_FLOAT64:
       return sum_akr<double, double>(dptr<double>(out), dptr<const double>(x), A, K, R);
     default:
-      return sum_akr<int64_t, int64_t>(dptr<int64_t>(out), dptr<const int64_t>(x), A, K, R);
+      // int64 sums wrap on overflow through uint64, as on the CPU (sum_cpu.c)
+      return sum_akr<int64_t, uint64_t>(dptr<int64_t>(out), dptr<const int64_t>(x), A, K, R);
   }
 }
 

@@ -294,6 +294,60 @@ static void activation_backward_fused(void) {
       }
 }
 
+/* int64 at its edges, where C leaves overflow undefined: + - * neg abs pow
+ * and sums wrap (through uint64), clamp bounds and float -> int64
+ * conversions and fills saturate, NaN -> 0 (elementwise_cpu.c); the CUDA
+ * kernels follow the same rules (test_backend_ops' "int64 wrap and
+ * saturation" case compares them). */
+static void int64_edges(void) {
+  const int64_t v[3] = {INT64_MAX, INT64_MIN, -7};
+  sg_tensor *x = sg_from_data(v, SHAPE(3), 1, SG_INT64);
+  sg_tensor *e = sg_full(SHAPE(3), 1, 39, SG_INT64, sg_cpu_device());
+  sg_tensor *r[9] = {sg_add(x, x), sg_neg(x), sg_abs(x), sg_mul(x, x), sg_pow(x, e),
+                     sg_sum(x, NULL, 0, false), sg_clamp(x, -1e30, 1e30), sg_clamp(x, 1e30, NAN),
+                     sg_full(SHAPE(1), 1, NAN, SG_INT64, sg_cpu_device())};
+  const int64_t want[9][3] = {
+      {-2, 0, -14},                                   /* wrapped sums */
+      {INT64_MIN + 1, INT64_MIN, 7},                  /* -INT64_MIN is INT64_MIN */
+      {INT64_MAX, INT64_MIN, 7},
+      {1, 0, 49},                                     /* (2^63 - 1)^2 mod 2^64 = 1 */
+      {INT64_MAX, 0, 0},                              /* (-7)^39: below */
+      {-8},                                           /* INT64_MAX + INT64_MIN - 7 */
+      {INT64_MAX, INT64_MIN, -7},                     /* bounds past int64 saturate */
+      {INT64_MAX, INT64_MAX, INT64_MAX},
+      {0}};                                           /* NaN fills 0 */
+  const int n[9] = {3, 3, 3, 3, 3, 1, 3, 3, 1};
+  for (int k = 0; k < 9; k++) {
+    CHECK(r[k] != NULL && r[k]->dtype == SG_INT64 && sg_numel(r[k]) == n[k]);
+    for (int i = 0; r[k] && i < n[k] && i < sg_numel(r[k]); i++) {
+      int64_t got = ((const int64_t *)sg_data_ptr(r[k]))[i];
+      if (k == 4 && i == 2) continue; /* (-7)^39 overflows: checked below */
+      if (got != want[k][i]) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "int64 edge result %d element %d: %lld, expected %lld", k, i,
+                 (long long)got, (long long)want[k][i]);
+        CHECK(sg_test_check(false, msg, __FILE__, __LINE__));
+      }
+    }
+  }
+  /* (-7)^39 wraps like 39 wrapping products */
+  uint64_t p = 1;
+  for (int i = 0; i < 39; i++) p *= (uint64_t)(int64_t)-7;
+  CHECK(r[4] && ((const int64_t *)sg_data_ptr(r[4]))[2] == (int64_t)p);
+  /* floats to int64 saturate, NaN -> 0, fractions truncate */
+  sg_tensor *f = tt_from(SG_FLOAT64, VALS(1e30, -1e30, NAN, -2.7), 1, SHAPE(4));
+  sg_tensor *fi = sg_to_dtype(f, SG_INT64);
+  const int64_t wf[4] = {INT64_MAX, INT64_MIN, 0, -2};
+  for (int i = 0; fi && i < 4; i++) CHECK(((const int64_t *)sg_data_ptr(fi))[i] == wf[i]);
+  /* uint8 clamp bounds saturate to 0..255 instead of wrapping */
+  sg_tensor *u = tt_from(SG_UINT8, VALS(0, 7, 255), 1, SHAPE(3));
+  sg_tensor *uc = sg_clamp(u, -5, 300);
+  CHECK_VALUES(uc, VALS(0, 7, 255), 3, 0);
+  sg_release_all(r, 9);
+  sg_tensor *rest[6] = {x, e, f, fi, u, uc};
+  sg_release_all(rest, 6);
+}
+
 int main(void) {
   RUN(binary_values);
   RUN(promotion);
@@ -304,5 +358,6 @@ int main(void) {
   RUN(binary_gradients);
   RUN(other_gradients);
   RUN(activation_backward_fused);
+  RUN(int64_edges);
   return sg_test_finish();
 }

@@ -661,7 +661,47 @@ static void register_reductions(void) {
   BO_SLOTS(c, SLOT(reduce, logsumexp));
 }
 
+/* int64 at its edges, where C leaves overflow undefined: + - * neg abs and
+ * pow wrap, sums wrap, clamp bounds and float -> int64 conversions and
+ * fills saturate (NaN -> 0), on every backend as on the CPU
+ * (elementwise_cpu.c, sum_cpu.c). Input 0: int64 extremes (built exactly,
+ * beyond a double's 53 bits); input 1: floats out of int64's range. */
+static sg_tensor *build_int64_edges(const bo_case *c, int k) {
+  static const int64_t v[6] = {INT64_MAX, INT64_MIN, 3, -7, 0, (INT64_C(1) << 53) + 1};
+  static const double fv[6] = {1e30, -1e30, NAN, 2.7, -2.7, 9.3e18};
+  (void)c;
+  if (k == 0) return sg_from_data(v, SHAPE(6), 1, SG_INT64);
+  return tt_from(SG_FLOAT64, fv, 1, SHAPE(6));
+}
+
+static sg_tensor *f_int64_edges(sg_tensor **in, int n, void *ctx) {
+  (void)n;
+  (void)ctx;
+  sg_tensor *x = in[0], *f = in[1];
+  sg_device dev = x->storage->device;
+  sg_tensor *e = sg_full(SHAPE(6), 1, 39, SG_INT64, dev);
+  sg_tensor *nx = sg_neg(x);
+  sg_tensor *r[12] = {
+      sg_add(x, x), nx ? sg_sub(nx, x) : NULL, sg_mul(x, x), nx, sg_abs(x),
+      e ? sg_pow(x, e) : NULL, sg_sum(x, NULL, 0, false), sg_clamp(x, -1e30, 1e30),
+      sg_clamp(x, 1e30, NAN), sg_to_dtype(f, SG_INT64), sg_full(SHAPE(2), 1, 1e30, SG_INT64, dev),
+      sg_full(SHAPE(2), 1, NAN, SG_INT64, dev)};
+  sg_release(e);
+  return bo_cat_flat(12, r);
+}
+
+static void register_int64_edges(void) {
+  bo_case *c = bo_new("int64 wrap and saturation", f_int64_edges, 0);
+  bo_in(c, BO_VALUES, SG_INT64, 1, SHAPE(6)); /* both made by build_int64_edges */
+  bo_in(c, BO_VALUES, SG_FLOAT64, 1, SHAPE(6));
+  c->build = build_int64_edges;
+  c->exact = true;
+  BO_SLOTS(c, SLOT(elementwise, binary), SLOT(elementwise, unary), SLOT(elementwise, clamp),
+           SLOT(sum, sum), BACKEND_SLOT(copy), BACKEND_SLOT(fill));
+}
+
 void bo_register_elementwise(void) {
+  register_int64_edges();
   register_copy_fill();
   register_unary();
   register_binary();
