@@ -1,36 +1,64 @@
 #!/bin/sh
-# The engine's layering (docs/engine-internals.md, "Layers"), checked on the
-# headers each file really includes (the compiler's -M list, so indirect
-# includes count): a file may only call what its includes declare, since
-# implicit declarations are errors (-Werror).
-#   - engine/core/ includes no op header (sgen/ops*.h) and not sgen/autograd.h;
-#   - engine/ops/<f>.c includes no other family's kernels header;
-#   - bindings/ include no engine/cpu/ or engine/cuda/ header.
-# Usage: tools/check_layers.sh SOURCE_DIR [CC]. Exit 1 naming each breach.
-src=${1:?usage: check_layers.sh SOURCE_DIR [CC]}
-cc=${2:-cc}
-flags="-I$src/engine -I$src/engine/include -DSGEN_HAVE_OPENBLAS=1"
+# The engine's layering (docs/engine-internals.md, "Layers"), checked two ways:
+#  - on the symbols the tensor core's object files use: no function of
+#    engine/ops/ or engine/autograd/ (a core file must not call an op or
+#    record a node, whatever header declared it);
+#  - on the headers each file really includes (the compiler's -MM -MG list,
+#    with every optional feature's macro defined, so indirect and #ifdef'd
+#    includes count): no op or autograd header in engine/core/, no other
+#    family's kernels header in engine/ops/<f>.c, no engine-internal or
+#    backend header (engine/internal, cpu, cuda, dist) in bindings/.
+# Usage: tools/check_layers.sh SOURCE_DIR BUILD_DIR [CC]. Exit 1 naming each
+# breach.
+src=${1:?usage: check_layers.sh SOURCE_DIR BUILD_DIR [CC]}
+build=${2:?usage: check_layers.sh SOURCE_DIR BUILD_DIR [CC]}
+cc=${3:-cc}
+objdir="$build/CMakeFiles/sgen.dir/engine"
+flags="-I$src/engine -I$src/engine/include -DSGEN_HAVE_OPENBLAS=1 -DSGEN_WITH_CUDA=1
+  -DSGEN_WITH_ONEDNN=1 -DSGEN_WITH_MPI=1 -DSGEN_WITH_NCCL=1"
 lua_flags=$(pkg-config --cflags lua5.4 2>/dev/null)
 fail=0
-deps() { # the headers a file includes, one per line, relative to the source tree
-  if ! out=$($cc -MM $flags $lua_flags "$1" 2>&1); then
-    echo "check_layers: cannot list the includes of $1: $out" >&2
-    echo "engine/include/sgen/UNREADABLE.h"
-    return
-  fi
-  echo "$out" | tr ' \\' '\n\n' | grep '\.h$' | sed "s|^$src/||"
-}
 breach() {
   echo "check_layers: $1"
   fail=1
 }
-n=0
-unreadable() { # a file whose includes could not be listed fails the check
-  if deps "$1" | grep -q UNREADABLE; then breach "$1: includes not listed"; fi
+# the headers a file includes, one per line, relative to the source tree
+deps() {
+  if ! out=$($cc -MM -MG $flags $lua_flags "$1" 2>&1); then
+    breach "cannot list the includes of $1: $out"
+    return
+  fi
+  echo "$out" | tr ' \\' '\n\n' | grep '\.h$' | sed "s|^$src/||"
 }
-for f in "$src"/engine/core/*.c "$src"/engine/ops/*.c "$src"/bindings/*.c; do unreadable "$f"; done
+# the object of a source file (only those of sources that exist: a stale
+# object of a deleted file is not the tree's)
+obj() { echo "$objdir/$1/$(basename "$2").o"; }
+
+# ---- symbols: the core calls nothing of the ops and autograd layers ----
+upper=$(mktemp)
+trap 'rm -f "$upper"' EXIT
+n_obj=0
+for layer in ops autograd; do
+  for f in "$src"/engine/$layer/*.c; do
+    o=$(obj $layer "$f")
+    [ -f "$o" ] || { breach "no object $o for $f: build the tree first"; continue; }
+    nm --defined-only "$o" | awk '$2 ~ /^[TDBR]$/ {print $3}' >> "$upper"
+    n_obj=$((n_obj + 1))
+  done
+done
 for f in "$src"/engine/core/*.c; do
-  [ "$(basename "$f")" = cuda_stub.c ] && continue
+  case "$(basename "$f")" in cuda_stub.c) continue ;; esac
+  o=$(obj core "$f")
+  [ -f "$o" ] || { breach "no object $o for $f: build the tree first"; continue; }
+  n_obj=$((n_obj + 1))
+  for s in $(nm -u "$o" | awk '{print $2}' | grep -Fxf "$upper"); do
+    breach "engine/core/$(basename "$f") uses $s, which engine/ops or engine/autograd defines"
+  done
+done
+
+# ---- includes ----
+n=0
+for f in "$src"/engine/core/*.c; do
   n=$((n + 1))
   for h in $(deps "$f" | grep -E '^engine/include/sgen/(ops[a-z_]*|autograd)\.h$'); do
     breach "engine/core/$(basename "$f") includes $h (the core knows neither the ops nor autograd)"
@@ -49,13 +77,13 @@ for f in "$src"/engine/ops/*.c; do
 done
 for f in "$src"/bindings/*.c; do
   n=$((n + 1))
-  for h in $(deps "$f" | grep -E '^engine/(cpu|cuda)/'); do
-    breach "bindings/$(basename "$f") includes $h (bindings reach backends through the backend table)"
+  for h in $(deps "$f" | grep -E '^engine/(internal|cpu|cuda|dist)/'); do
+    breach "bindings/$(basename "$f") includes $h (bindings use the public headers only)"
   done
 done
-if [ "$n" -lt 40 ]; then
-  echo "check_layers: only $n files found under $src: wrong source dir?"
+if [ "$n" -lt 40 ] || [ "$n_obj" -lt 20 ]; then
+  echo "check_layers: only $n files and $n_obj objects found under $src and $build: wrong dirs?"
   exit 1
 fi
-[ $fail -eq 0 ] && echo "check_layers: $n files, no breach"
+[ $fail -eq 0 ] && echo "check_layers: $n files, $n_obj objects, no breach"
 exit $fail

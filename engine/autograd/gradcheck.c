@@ -157,6 +157,8 @@ static sg_tensor *projected_fn(sg_tensor **inputs, int n, void *ctx) {
 static sg_status check_call(const char *what, sg_fn f, sg_tensor **inputs, int n,
                             const sg_gradcheck_opts *o) {
   if (!f) return sg_error(SG_ERR_ARG, "%s: function is NULL", what);
+  if (o->input_base != 0 && o->input_base != 1) /* also catches an options struct left unset */
+    return sg_error(SG_ERR_ARG, "%s: input_base %d, expected 0 or 1", what, o->input_base);
   if (!inputs || n < 1)
     return sg_error(SG_ERR_ARG, "%s: %d inputs given%s, expected at least one", what, n,
                     inputs ? "" : " (inputs array is NULL)");

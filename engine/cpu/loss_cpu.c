@@ -81,8 +81,8 @@ static sg_status cpu_pointwise_grad(sg_pointwise_loss kind, sg_tensor *gx, const
 
 #define DEFINE_NLL_PREP(SUF, T)                                                            \
   static void nll_prep_##SUF(int64_t *safe, T *w, const int64_t *tg, const T *weight,      \
-                             int64_t M, int64_t C, int64_t ignore, int64_t *bad,           \
-                             double *wsum, int64_t *nign) {                                \
+                             int64_t M, int64_t C, int64_t ignore, int64_t base,           \
+                             int64_t *bad, double *wsum, int64_t *nign) {                  \
     int64_t first_bad = INT64_MAX, ni = 0;                                                 \
     double ws = 0;                                                                         \
     _Pragma("omp parallel for reduction(min : first_bad) reduction(+ : ws, ni) if (M > PAR_MIN)") \
@@ -92,13 +92,14 @@ static sg_status cpu_pointwise_grad(sg_pointwise_loss kind, sg_tensor *gx, const
         safe[m] = 0;                                                                       \
         w[m] = 0;                                                                          \
         ni++;                                                                              \
-      } else if (v < 0 || v >= C) {                                                        \
-        safe[m] = 0;                                                                       \
+      } else if (v < base || (uint64_t)v - (uint64_t)base >= (uint64_t)C) {                \
+        safe[m] = 0; /* the unsigned difference: v - base overflows no int64 */           \
         w[m] = 0;                                                                          \
         first_bad = m < first_bad ? m : first_bad;                                         \
       } else {                                                                             \
-        T wv = weight ? weight[v] : (T)1;                                                  \
-        safe[m] = v;                                                                       \
+        int64_t c = (int64_t)((uint64_t)v - (uint64_t)base);                               \
+        T wv = weight ? weight[c] : (T)1;                                                  \
+        safe[m] = c;                                                                       \
         w[m] = wv;                                                                         \
         ws += (double)wv;                                                                  \
       }                                                                                    \
@@ -113,17 +114,18 @@ DEFINE_NLL_PREP(f64, double)
 
 static sg_status cpu_nll_prepare(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *target,
                                  const sg_tensor *weight, int64_t C, int64_t ignore_index,
-                                 int64_t *bad, double *wsum, int64_t *n_ignored) {
+                                 int64_t label_base, int64_t *bad, double *wsum,
+                                 int64_t *n_ignored) {
   int64_t M = sg_numel(target);
   const void *wp = weight ? sg_data_ptr(weight) : NULL;
   switch (w->dtype) {
     case SG_FLOAT32:
       nll_prep_f32(sg_data_ptr(safe_idx), sg_data_ptr(w), sg_data_ptr(target), wp, M, C,
-                   ignore_index, bad, wsum, n_ignored);
+                   ignore_index, label_base, bad, wsum, n_ignored);
       return SG_OK;
     case SG_FLOAT64:
       nll_prep_f64(sg_data_ptr(safe_idx), sg_data_ptr(w), sg_data_ptr(target), wp, M, C,
-                   ignore_index, bad, wsum, n_ignored);
+                   ignore_index, label_base, bad, wsum, n_ignored);
       return SG_OK;
     default:
       return sg_error(SG_ERR_ARG, "nll_loss: dtype %s not supported", sg_dtype_name(w->dtype));

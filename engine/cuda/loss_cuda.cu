@@ -145,7 +145,8 @@ __device__ void nll_block_stats(NllStats *st, double ws, long long ni, long long
 
 template <typename T>
 __global__ void nll_prep_k(NllStats *partial, int64_t *safe, T *w, const int64_t *tg,
-                           const T *weight, int64_t M, int64_t C, int64_t ignore) {
+                           const T *weight, int64_t M, int64_t C, int64_t ignore,
+                           int64_t base) {
   double ws = 0;
   long long ni = 0, bad = LLONG_MAX;
   GRID_LOOP(m, M) {
@@ -154,13 +155,14 @@ __global__ void nll_prep_k(NllStats *partial, int64_t *safe, T *w, const int64_t
       safe[m] = 0;
       w[m] = (T)0;
       ni++;
-    } else if (v < 0 || v >= C) {
-      safe[m] = 0;
+    } else if (v < base || (uint64_t)v - (uint64_t)base >= (uint64_t)C) {
+      safe[m] = 0;  // the unsigned difference: v - base overflows no int64
       w[m] = (T)0;
       bad = m < bad ? m : bad;
     } else {
-      T wv = weight ? weight[v] : (T)1;
-      safe[m] = v;
+      int64_t c = (int64_t)((uint64_t)v - (uint64_t)base);
+      T wv = weight ? weight[c] : (T)1;
+      safe[m] = c;
       w[m] = wv;
       ws += (double)wv;
     }
@@ -181,8 +183,8 @@ __global__ void nll_final_k(NllStats *out, const NllStats *partial, int np) {
 
 template <typename T>
 static sg_status nll_prep_t(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *target,
-                            const sg_tensor *weight, int64_t C, int64_t ignore, int64_t *bad,
-                            double *wsum, int64_t *n_ignored) {
+                            const sg_tensor *weight, int64_t C, int64_t ignore, int64_t base,
+                            int64_t *bad, double *wsum, int64_t *n_ignored) {
   int64_t M = sg_numel(target);
   *bad = -1;
   *wsum = 0;
@@ -196,7 +198,7 @@ static sg_status nll_prep_t(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *
   cudaStream_t st = sg_cuda_stream();
   nll_prep_k<T><<<nb, 256, 0, st>>>(partial, dptr<int64_t>(safe_idx), dptr<T>(w),
                                     dptr<int64_t>(target), weight ? dptr<T>(weight) : NULL, M, C,
-                                    ignore);
+                                    ignore, base);
   s = SG_CUDA_LAUNCH_CHECK("nll_loss target kernel");
   if (s != SG_OK) return s;
   nll_final_k<<<1, 256, 0, st>>>(buf.as<NllStats>(), partial, (int)nb);
@@ -213,12 +215,15 @@ static sg_status nll_prep_t(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *
 
 static sg_status cuda_nll_prepare(sg_tensor *safe_idx, sg_tensor *w, const sg_tensor *target,
                                   const sg_tensor *weight, int64_t C, int64_t ignore_index,
-                                  int64_t *bad, double *wsum, int64_t *n_ignored) {
+                                  int64_t label_base, int64_t *bad, double *wsum,
+                                  int64_t *n_ignored) {
   switch (w->dtype) {
     case SG_FLOAT32:
-      return nll_prep_t<float>(safe_idx, w, target, weight, C, ignore_index, bad, wsum, n_ignored);
+      return nll_prep_t<float>(safe_idx, w, target, weight, C, ignore_index, label_base, bad, wsum,
+                                 n_ignored);
     case SG_FLOAT64:
-      return nll_prep_t<double>(safe_idx, w, target, weight, C, ignore_index, bad, wsum, n_ignored);
+      return nll_prep_t<double>(safe_idx, w, target, weight, C, ignore_index, label_base, bad, wsum,
+                                 n_ignored);
     default:
       return sg_error(SG_ERR_ARG, "nll_loss: dtype %s not supported", sg_dtype_name(w->dtype));
   }

@@ -279,14 +279,11 @@ static void label_range_error(const char *op, const sg_tensor *tc, const sg_tens
              (long long)base, (long long)(C - 1 + base), (long long)base, (long long)ignore);
 }
 
-/* Labels in base `base` -> 0-based class indices. Labels so far out that
- * subtracting would overflow are clamped first: they stay out of range. */
-static sg_tensor *labels_from_base(sg_tensor *tc, int64_t base) {
-  if (base == 0) return sg_retain(tc);
-  sg_tensor *clamped = sg_clamp(tc, -4611686018427387904.0, 4611686018427387904.0);
-  sg_tensor *shifted = clamped ? sg_sub_scalar(clamped, (double)base) : NULL;
-  sg_release(clamped);
-  return shifted;
+/* The numberings the class losses know: C's (0) and Lua's (1). */
+static bool label_base_ok(const char *op, int64_t base) {
+  if (base == 0 || base == 1) return true;
+  sg_error(SG_ERR_ARG, "%s: label_base %lld, expected 0 or 1", op, (long long)base);
+  return false;
 }
 
 static sg_tensor *nll_elements(const char *op, sg_tensor *logp, sg_tensor *target,
@@ -334,19 +331,18 @@ static sg_tensor *nll_elements(const char *op, sg_tensor *logp, sg_tensor *targe
   }
   const sg_backend *be = sg_backend_checked(op, logp, offsetof(sg_backend, loss));
   if (!be) return NULL;
-  enum { WC, TC, T0, SAFE, W, LP, IDX, PICK, PK, IGN, PKM, WL, NT };
+  enum { WC, TC, SAFE, W, LP, IDX, PICK, PK, IGN, PKM, WL, NT };
   sg_tensor *v[NT] = {0};
   sg_tensor *out = NULL;
   v[WC] = weight ? sg_as_contiguous_dtype(weight, logp->dtype) : NULL;
   v[TC] = (!weight || v[WC]) ? sg_as_contiguous_dtype(target, SG_INT64) : NULL;
-  v[T0] = v[TC] ? labels_from_base(v[TC], base) : NULL;
-  v[SAFE] = v[T0] ? sg_empty(target->shape, target->ndim, SG_INT64, target->storage->device)
+  v[SAFE] = v[TC] ? sg_empty(target->shape, target->ndim, SG_INT64, target->storage->device)
                   : NULL;
   v[W] = v[SAFE] ? sg_empty(target->shape, target->ndim, logp->dtype, logp->storage->device)
                  : NULL;
   if (!v[W]) goto done;
   int64_t bad = -1;
-  if (be->loss->nll_prepare(v[SAFE], v[W], v[T0], v[WC], C, ignore - base, &bad, wsum,
+  if (be->loss->nll_prepare(v[SAFE], v[W], v[TC], v[WC], C, ignore, base, &bad, wsum,
                             n_ignored) != SG_OK)
     goto done;
   if (bad >= 0) {
@@ -393,7 +389,7 @@ static sg_tensor *nll_reduce(sg_tensor *l, sg_reduction r, double wsum) {
 
 sg_tensor *sg_nll_loss_ex(sg_tensor *logp, sg_tensor *target, sg_tensor *weight, sg_reduction r,
                           int64_t ignore_index, int64_t label_base) {
-  if (check_reduction("nll_loss", r)) return NULL;
+  if (check_reduction("nll_loss", r) || !label_base_ok("nll_loss", label_base)) return NULL;
   double wsum = 0;
   int64_t nign = 0;
   sg_tensor *l =
@@ -416,7 +412,7 @@ sg_tensor *sg_cross_entropy_ex(sg_tensor *logits, sg_tensor *target, sg_tensor *
                                int64_t label_base) {
   const char *op = "cross_entropy";
   if (sg_check_arg(op, "input", logits) || sg_check_float(op, "input", logits) ||
-      check_reduction(op, r))
+      check_reduction(op, r) || !label_base_ok(op, label_base))
     return NULL;
   if (logits->ndim < 1) {
     sg_error(SG_ERR_ARG, "%s: input is 0-dim, expected (C), (N x C) or (N x C x d1 ...)", op);

@@ -1220,6 +1220,8 @@ static void test_autograd_api(void) {
   sg_gradcheck_opts from1 = {.input_base = 1}; /* the Lua bindings' numbering */
   BADS(sg_gradcheck(fn_bad_sum, NULL, gc32, 1, &from1), "gradcheck");
   CHECK(strstr(sg_last_error(), "gradcheck: input 1 is float32") != NULL);
+  sg_gradcheck_opts from5 = {.input_base = 5};
+  BADS(sg_gradcheck(fn_bad_sum, NULL, gc32, 1, &from5), "gradcheck: input_base 5, expected 0 or 1");
   BADS(sg_gradgradcheck(NULL, NULL, gc_in, 1, NULL), "gradgradcheck");
   BADS(sg_gradgradcheck(fn_null, NULL, gc_in, 1, NULL), "");
   BADS(sg_gradgradcheck(fn_bad_sum, NULL, NULL, 1, NULL), "gradgradcheck");

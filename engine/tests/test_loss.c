@@ -488,8 +488,20 @@ static void label_base(void) {
   sg_tensor *tf = sg_zeros(SHAPE(3), 1, SG_FLOAT32, cpu());
   CHECK_FAILS(sg_nll_loss_ex(x, tf, NULL, SG_REDUCTION_MEAN, -100, 1),
               "nll_loss: target has dtype float32, expected int64 class labels (1-based)");
-  sg_tensor *all[] = {x, t0, t1, a, b, c, d, th, tf};
-  sg_release_all(all, 9);
+  /* an ignore_index at the edge of int64 ignores the label equal to it
+   * (compared before the shift to 0-based, exactly) */
+  sg_tensor *e = sg_cross_entropy_ex(x, th, NULL, SG_REDUCTION_NONE, INT64_MAX, 0, 1);
+  CHECK(e != NULL && sg_get_flat(e, 1) == 0);
+  int64_t low[3] = {INT64_MIN, 1, 2};
+  sg_tensor *tl = sg_from_data(low, SHAPE(3), 1, SG_INT64);
+  sg_tensor *f = sg_nll_loss_ex(x, tl, NULL, SG_REDUCTION_SUM, INT64_MIN, 1);
+  CHECK(f != NULL);
+  CHECK_FAILS(sg_nll_loss_ex(x, tl, NULL, SG_REDUCTION_SUM, -100, 1),
+              "target label -9223372036854775808 (at flat index 1 of target 3) is out of range");
+  CHECK_FAILS(sg_cross_entropy_ex(x, t1, NULL, SG_REDUCTION_MEAN, -7, 0, 2),
+              "cross_entropy: label_base 2, expected 0 or 1");
+  sg_tensor *all[] = {x, t0, t1, a, b, c, d, th, tf, e, tl, f};
+  sg_release_all(all, 12);
 }
 
 /* ---------------- errors ---------------- */

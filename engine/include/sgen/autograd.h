@@ -104,7 +104,8 @@ typedef struct sg_gradcheck_opts {
   double rtol;  /* default 1e-3 */
   uint64_t seed; /* for the random output weights */
   /* Inputs are numbered from this in error messages: 0 in C (the default),
-   * 1 from Lua, whose lists count from 1. */
+   * 1 from Lua, whose lists count from 1; anything else is an error.
+   * Initialize the struct (= {...} or memset): no field may be left unset. */
   int input_base;
 } sg_gradcheck_opts;
 /* Compares autograd with central differences for every input that requires

@@ -100,9 +100,10 @@ sg_tensor *sg_cross_entropy(sg_tensor *logits, sg_tensor *target, sg_tensor *wei
                             sg_reduction r, int64_t ignore_index, double label_smoothing);
 sg_tensor *sg_nll_loss(sg_tensor *logp, sg_tensor *target, sg_tensor *weight, sg_reduction r,
                        int64_t ignore_index);
-/* The same with class labels counted from label_base (0 above; the Lua
- * bindings pass 1): target and ignore_index are in that numbering, and so
- * are the label and position an out-of-range error names. */
+/* The same with class labels counted from label_base, 0 (as above) or 1
+ * (what the Lua bindings pass): target and ignore_index are in that
+ * numbering, and so are the label and position an out-of-range error
+ * names. */
 sg_tensor *sg_cross_entropy_ex(sg_tensor *logits, sg_tensor *target, sg_tensor *weight,
                                sg_reduction r, int64_t ignore_index, double label_smoothing,
                                int64_t label_base);

@@ -282,6 +282,19 @@ static sg_tensor *f_nll(sg_tensor **in, int n, void *ctx) {
   return sg_nll_loss(in[0], in[1], c->weight ? in[2] : NULL, c->r, c->ignore);
 }
 
+/* Lua's numbering: 1-based labels, ignore_index at the top of int64 (the
+ * kernel compares it before shifting, exactly). */
+static sg_tensor *f_ce_base1(sg_tensor **in, int n, void *ctx) {
+  (void)n;
+  (void)ctx;
+  return sg_cross_entropy_ex(in[0], in[1], NULL, SG_REDUCTION_MEAN, INT64_MAX, 0.1, 1);
+}
+static sg_tensor *build_ce_base1(const bo_case *c, int k) {
+  static const int64_t t[4] = {1, 5, INT64_MAX, 3};
+  if (k == 1) return sg_from_data(t, SHAPE(4), 1, SG_INT64);
+  return tt_uniform(52, c->in[0].dtype, -3, 3, 2, SHAPE(4, 5));
+}
+
 static void register_loss(void) {
   static const sg_reduction rs[3] = {SG_REDUCTION_MEAN, SG_REDUCTION_SUM, SG_REDUCTION_NONE};
   static const char *rn[3] = {"mean", "sum", "none"};
@@ -358,6 +371,11 @@ static void register_loss(void) {
     c->error = "out of range";
     BO_SLOTS(c, SLOT(loss, nll_prepare));
   }
+  bo_case *b1 = op_case("cross_entropy 1-based labels", f_ce_base1, 2, 1e-11, 1e-11);
+  bo_in(b1, BO_UNIFORM, SG_FLOAT64, 2, SHAPE(4, 5)); /* both inputs from build_ce_base1 */
+  bo_in(b1, BO_VALUES, SG_INT64, 1, SHAPE(4))->nograd = true;
+  b1->build = build_ce_base1;
+  BO_SLOTS(b1, SLOT(loss, nll_prepare));
   /* determinism: the loss sums repeat bit for bit on the device */
   bo_case *c = op_case("mse_loss sum 200000 repeated", f_mse, 0, 1e-4, 1e-6);
   sg_reduction sum = SG_REDUCTION_SUM;
