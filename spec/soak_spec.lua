@@ -26,7 +26,11 @@ describe("soak (tools/soak.lua, short)", function()
     assert.is_true(live[2000] > 0, out)
     local fd0, fd1 = out:match("io_cycles=300 fds_after_first=(%d+) fds_after_last=(%d+)\n")
     assert.is_not_nil(fd0, out)
-    assert.is_true(tonumber(fd1) <= tonumber(fd0), out) -- no growth (one may close: seen in CI)
+    -- no growth (one may close: seen in CI); one opened once along the way
+    -- shows as a rise that the recheck after 20 more cycles finds flat
+    local fd2 = out:match("fds_after_last=(%d+) %(rechecked%)")
+    assert.is_true(tonumber(fd1) <= tonumber(fd0) or (fd2 ~= nil and tonumber(fd2) <= tonumber(fd1)),
+                   out)
     assert.matches("soak: ok %(2000 steps, 300 file cycles%)", out)
   end)
 
