@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal/backend.h"
+#include "internal/int_arith.h"
 #include "internal/iter.h"
 #include "internal/kernels_elementwise.h"
 #include "internal/tensor_internal.h"
@@ -30,34 +31,6 @@ static void iter_for(sg_iter *it, int nops, sg_tensor *const *ts, const int64_t 
 #define CONV_TO(TD, v) ((TD)(v))
 #define CONV_BOOL(v) ((sg_bool8)((v) != 0))
 
-/* A float to int64 out of range (or NaN) is undefined behaviour in C: saturate
- * instead (NaN -> 0), the value x86's conversion gives PyTorch for +-inf aside. */
-static inline int64_t f2i64(double v) {
-  if (v != v) return 0;
-  if (v >= 9223372036854775808.0) return INT64_MAX;
-  if (v < -9223372036854775808.0) return INT64_MIN;
-  return (int64_t)v;
-}
-
-/* int64 arithmetic wraps on overflow, as PyTorch's does in practice; through
- * uint64 it is defined behaviour here */
-static inline int64_t wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
-static inline int64_t wrap_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
-static inline int64_t wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
-static inline int64_t wrap_neg(int64_t a) { return (int64_t)(0u - (uint64_t)a); }
-
-/* a^b by squaring, wrapping like the products PyTorch's integer pow makes;
- * negative powers truncate toward zero (1/a^|b|) */
-static inline int64_t wrap_pow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
-  uint64_t r = 1, x = (uint64_t)a;
-  for (uint64_t e = (uint64_t)b; e; e >>= 1) {
-    if (e & 1) r *= x;
-    x *= x;
-  }
-  return (int64_t)r;
-}
-
 #define DEFINE_COPY(NAME, TD, TS, CONV)                                        \
   static void NAME(char **p, const int64_t *s, int64_t n, void *ctx) {         \
     (void)ctx;                                                                 \
@@ -72,10 +45,10 @@ static inline int64_t wrap_pow(int64_t a, int64_t b) {
 #define CONV_F32(v) CONV_TO(float, v)
 #define CONV_F64(v) CONV_TO(double, v)
 #define CONV_I64(v) CONV_TO(int64_t, v)
-#define CONV_I64_SAT(v) f2i64((double)(v))
+#define CONV_I64_SAT(v) sg_f2i64((double)(v))
 /* via int64 so negative values wrap instead of being undefined */
 #define CONV_U8(v) ((uint8_t)(int64_t)(v))
-#define CONV_U8_SAT(v) ((uint8_t)f2i64((double)(v)))
+#define CONV_U8_SAT(v) ((uint8_t)sg_f2i64((double)(v)))
 
 #define DEFINE_COPY_FROM(SUF, TS, TO_I64, TO_U8)                               \
   DEFINE_COPY(copy_f32_##SUF, float, TS, CONV_F32)                             \
@@ -141,8 +114,8 @@ static sg_status cpu_fill(sg_tensor *t, double value) {
   switch (t->dtype) {
     case SG_FLOAT32: v.f = (float)value; fn = fill_f32; break;
     case SG_FLOAT64: v.d = value; fn = fill_f64; break;
-    case SG_INT64: v.i = f2i64(value); fn = fill_i64; break;
-    case SG_UINT8: v.u = (uint8_t)f2i64(value); fn = fill_u8; break;
+    case SG_INT64: v.i = sg_f2i64(value); fn = fill_i64; break;
+    case SG_UINT8: v.u = (uint8_t)sg_f2i64(value); fn = fill_u8; break;
     case SG_BOOL: v.u = value != 0; fn = fill_u8; break;
     default: return sg_error(SG_ERR_ARG, "fill_: invalid dtype");
   }
@@ -202,14 +175,14 @@ FLOAT_UNARY(f32, float, FN_F32)
 FLOAT_UNARY(f64, double, FN_F64)
 
 #define INT_UNARY(SUF, T, ABS)                                                 \
-  UNARY_ROW(neg_##SUF, T, T, wrap_neg(v))                                      \
+  UNARY_ROW(neg_##SUF, T, T, sg_i64_neg(v))                                      \
   UNARY_ROW(abs_##SUF, T, T, ABS)                                              \
   UNARY_ROW(sign_##SUF, T, T, (v > 0) - (v < 0))                               \
   UNARY_ROW(relu_##SUF, T, T, v < 0 ? 0 : v)                                   \
-  UNARY_ROW(square_##SUF, T, T, wrap_mul(v, v))                                \
+  UNARY_ROW(square_##SUF, T, T, sg_i64_mul(v, v))                                \
   UNARY_ROW(not_##SUF, sg_bool8, T, v == 0)
 /* negation wraps (abs(INT64_MIN) is INT64_MIN), as in PyTorch */
-INT_UNARY(i64, int64_t, v < 0 ? wrap_neg(v) : v)
+INT_UNARY(i64, int64_t, v < 0 ? sg_i64_neg(v) : v)
 UNARY_ROW(neg_u8, uint8_t, uint8_t, (uint8_t)(0u - v))
 UNARY_ROW(abs_u8, uint8_t, uint8_t, v)
 UNARY_ROW(sign_u8, uint8_t, uint8_t, v > 0)
@@ -312,9 +285,9 @@ ALL_BINARY(f32, float, a + b, a - b, a * b, powf(a, b), (a > b || a != a) ? a : 
            (a < b || a != a) ? a : b)
 ALL_BINARY(f64, double, a + b, a - b, a * b, pow(a, b), (a > b || a != a) ? a : b,
            (a < b || a != a) ? a : b)
-ALL_BINARY(i64, int64_t, wrap_add(a, b), wrap_sub(a, b), wrap_mul(a, b), wrap_pow(a, b),
+ALL_BINARY(i64, int64_t, sg_i64_add(a, b), sg_i64_sub(a, b), sg_i64_mul(a, b), sg_i64_pow(a, b),
            a > b ? a : b, a < b ? a : b)
-ALL_BINARY(u8, uint8_t, a + b, a - b, a * b, (uint8_t)wrap_pow(a, b), a > b ? a : b, a < b ? a : b)
+ALL_BINARY(u8, uint8_t, a + b, a - b, a * b, (uint8_t)sg_i64_pow(a, b), a > b ? a : b, a < b ? a : b)
 
 static const sg_row_fn binary_table[SG_BINARY_COUNT][SG_DTYPE_COUNT] = {
 #define E(OP, N) [OP] = {N##_f32, N##_f64, N##_i64, N##_u8, N##_u8}
@@ -431,7 +404,7 @@ static sg_status cpu_leaky_relu_backward(sg_tensor *out, const sg_tensor *g, con
 
 /* A clamp bound in an integer type: out-of-range bounds saturate to the
  * type's range (a cast would be undefined), fractions truncate. */
-static inline int64_t bound_i64(double v) { return f2i64(v); }
+static inline int64_t bound_i64(double v) { return sg_f2i64(v); }
 static inline uint8_t bound_u8(double v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v; }
 static inline float bound_f32(double v) { return (float)v; }
 static inline double bound_f64(double v) { return v; }

@@ -274,8 +274,8 @@ extern "C" sg_status sg_cuda_fill(sg_tensor *t, double value) {
   switch (t->dtype) {
     case SG_FLOAT32: return launch_fill<float>(t, (float)value);
     case SG_FLOAT64: return launch_fill<double>(t, value);
-    case SG_INT64: return launch_fill<int64_t>(t, f2i64(value));
-    case SG_UINT8: return launch_fill<uint8_t>(t, (uint8_t)f2i64(value));
+    case SG_INT64: return launch_fill<int64_t>(t, sg_f2i64(value));
+    case SG_UINT8: return launch_fill<uint8_t>(t, (uint8_t)sg_f2i64(value));
     case SG_BOOL: return launch_fill<uint8_t>(t, (uint8_t)(value != 0));
     default: return sg_error(SG_ERR_ARG, "fill_: invalid dtype");
   }

@@ -19,6 +19,7 @@
 
 #include "cuda/cuda_internal.h"
 extern "C" {
+#include "internal/int_arith.h"
 #include "internal/iter.h"
 #include "internal/tensor_internal.h"
 }
@@ -33,39 +34,6 @@ template <> struct dtype_of<SG_INT64> { typedef int64_t type; };
 template <> struct dtype_of<SG_UINT8> { typedef uint8_t type; };
 template <> struct dtype_of<SG_BOOL> { typedef uint8_t type; };  // one byte, 0 or 1
 
-// A float to int64 out of range (or NaN) is undefined: saturate instead
-// (NaN -> 0), as the CPU backend does (elementwise_cpu.c's f2i64).
-__host__ __device__ __forceinline__ int64_t f2i64(double v) {
-  if (v != v) return 0;
-  if (v >= 9223372036854775808.0) return INT64_MAX;
-  if (v < -9223372036854775808.0) return INT64_MIN;
-  return (int64_t)v;
-}
-
-// int64 arithmetic wraps on overflow, through uint64 (defined behaviour), as
-// on the CPU (elementwise_cpu.c) and as PyTorch's results do.
-__device__ __forceinline__ int64_t wrap_add(int64_t a, int64_t b) {
-  return (int64_t)((uint64_t)a + (uint64_t)b);
-}
-__device__ __forceinline__ int64_t wrap_sub(int64_t a, int64_t b) {
-  return (int64_t)((uint64_t)a - (uint64_t)b);
-}
-__device__ __forceinline__ int64_t wrap_mul(int64_t a, int64_t b) {
-  return (int64_t)((uint64_t)a * (uint64_t)b);
-}
-__device__ __forceinline__ int64_t wrap_neg(int64_t a) { return (int64_t)(0ull - (uint64_t)a); }
-// a^b by squaring, wrapping like the CPU's; negative powers truncate toward
-// zero (1/a^|b|)
-__device__ __forceinline__ int64_t wrap_pow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
-  uint64_t r = 1, x = (uint64_t)a;
-  for (uint64_t e = (uint64_t)b; e; e >>= 1) {
-    if (e & 1) r *= x;
-    x *= x;
-  }
-  return (int64_t)r;
-}
-
 // Value conversion with the CPU backend's rules (elementwise_cpu.c): floats
 // saturate into int64 and uint8 (through int64), integers wrap.
 template <int DD, typename TS>
@@ -73,8 +41,8 @@ __device__ __forceinline__ typename dtype_of<DD>::type convert(TS v) {
   typedef typename dtype_of<DD>::type TD;
   constexpr bool from_float = std::is_floating_point<TS>::value;
   if (DD == SG_BOOL) return (TD)(v != (TS)0);
-  if (DD == SG_UINT8) return (TD)(uint8_t)(from_float ? f2i64((double)v) : (int64_t)v);
-  if (DD == SG_INT64) return (TD)(from_float ? f2i64((double)v) : (int64_t)v);
+  if (DD == SG_UINT8) return (TD)(uint8_t)(from_float ? sg_f2i64((double)v) : (int64_t)v);
+  if (DD == SG_INT64) return (TD)(from_float ? sg_f2i64((double)v) : (int64_t)v);
   return (TD)v;
 }
 

@@ -43,21 +43,21 @@ SG_MATH1(rint, rintf, rint)  // round half to even, as nearbyint on the CPU
 __device__ __forceinline__ float m_pow(float a, float b) { return powf(a, b); }
 __device__ __forceinline__ double m_pow(double a, double b) { return pow(a, b); }
 // integer powers by squaring, exact and wrapping like the CPU's
-__device__ __forceinline__ int64_t m_pow(int64_t a, int64_t b) { return wrap_pow(a, b); }
-__device__ __forceinline__ uint8_t m_pow(uint8_t a, uint8_t b) { return (uint8_t)wrap_pow(a, b); }
+__device__ __forceinline__ int64_t m_pow(int64_t a, int64_t b) { return sg_i64_pow(a, b); }
+__device__ __forceinline__ uint8_t m_pow(uint8_t a, uint8_t b) { return (uint8_t)sg_i64_pow(a, b); }
 
 // + - * of int64 wrap (through uint64); other types as the operators give.
 template <typename T> __device__ __forceinline__ T m_add(T a, T b) { return a + b; }
 template <typename T> __device__ __forceinline__ T m_sub(T a, T b) { return a - b; }
 template <typename T> __device__ __forceinline__ T m_mul(T a, T b) { return a * b; }
 template <> __device__ __forceinline__ int64_t m_add<int64_t>(int64_t a, int64_t b) {
-  return wrap_add(a, b);
+  return sg_i64_add(a, b);
 }
 template <> __device__ __forceinline__ int64_t m_sub<int64_t>(int64_t a, int64_t b) {
-  return wrap_sub(a, b);
+  return sg_i64_sub(a, b);
 }
 template <> __device__ __forceinline__ int64_t m_mul<int64_t>(int64_t a, int64_t b) {
-  return wrap_mul(a, b);
+  return sg_i64_mul(a, b);
 }
 
 // maximum / minimum: NaN propagates for floats, as in PyTorch.
@@ -107,11 +107,11 @@ template <int OP> struct UnaryI64 {
   typedef int64_t out_t;
   __device__ __forceinline__ int64_t operator()(int64_t v) const {
     switch (OP) {
-      case SG_NEG: return wrap_neg(v);
-      case SG_ABS: return v < 0 ? wrap_neg(v) : v;  // abs(INT64_MIN) is INT64_MIN
+      case SG_NEG: return sg_i64_neg(v);
+      case SG_ABS: return v < 0 ? sg_i64_neg(v) : v;  // abs(INT64_MIN) is INT64_MIN
       case SG_SIGN: return (v > 0) - (v < 0);
       case SG_RELU: return v < 0 ? 0 : v;
-      case SG_SQUARE: return wrap_mul(v, v);
+      case SG_SQUARE: return sg_i64_mul(v, v);
       default: return v;  // floor, ceil, round: identity
     }
   }
@@ -501,7 +501,7 @@ static sg_status cuda_leaky_relu(sg_tensor *out, const sg_tensor *x, double slop
 // A bound in the tensor's type, as on the CPU (elementwise_cpu.c): integer
 // types saturate out-of-range bounds (a cast would be undefined).
 template <typename T> static T clamp_bound(double v) {
-  if (std::is_same<T, int64_t>::value) return (T)f2i64(v);
+  if (std::is_same<T, int64_t>::value) return (T)sg_f2i64(v);
   if (std::is_same<T, uint8_t>::value) return (T)(v <= 0 ? 0 : v >= 255 ? 255 : (int)v);
   return (T)v;
 }
