@@ -67,6 +67,17 @@ static int png_decode(png_ctx *c) {
   if (setjmp(png_jmpbuf(c->png))) return -1;
   png_init_io(c->png, c->fp);
   png_set_sig_bytes(c->png, 8);
+  /* libpng reads an ancillary chunk whole, into a buffer of the size its
+   * header claims (an over-large length is only a warning): a 65-byte file
+   * whose sPLT claimed 1.9 GB had it allocate and touch that much before
+   * finding the data missing (libFuzzer's out-of-memory report). The reader
+   * uses none of them but tRNS, so libpng skips the others unread, through
+   * a small buffer. */
+  static const png_byte unused_chunks[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0"
+                                          "pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0"
+                                          "zTXt";
+  png_set_keep_unknown_chunks(c->png, PNG_HANDLE_CHUNK_NEVER, unused_chunks,
+                              (int)(sizeof unused_chunks / 5));
   png_read_info(c->png, c->info);
   png_uint_32 w = 0, h = 0;
   int bit_depth = 0, color_type = 0;
