@@ -22,13 +22,17 @@ breach() {
   echo "check_layers: $1"
   fail=1
 }
-# the headers a file includes, one per line, relative to the source tree
+# The headers a file includes, one per line, relative to the source tree,
+# in $hdrs. Called in this shell (not in $(...)), so a file whose includes
+# cannot be listed is a breach, never an empty list that passes.
+hdrs=
 deps() {
+  hdrs=
   if ! out=$($cc -MM -MG $flags $lua_flags "$1" 2>&1); then
     breach "cannot list the includes of $1: $out"
     return
   fi
-  echo "$out" | tr ' \\' '\n\n' | grep '\.h$' | sed "s|^$src/||"
+  hdrs=$(echo "$out" | tr ' \\' '\n\n' | grep '\.h$' | sed "s|^$src/||")
 }
 # the object of a source file (only those of sources that exist: a stale
 # object of a deleted file is not the tree's)
@@ -60,14 +64,16 @@ done
 n=0
 for f in "$src"/engine/core/*.c; do
   n=$((n + 1))
-  for h in $(deps "$f" | grep -E '^engine/include/sgen/(ops[a-z_]*|autograd)\.h$'); do
+  deps "$f"
+  for h in $(echo "$hdrs" | grep -E '^engine/include/sgen/(ops[a-z_]*|autograd)\.h$'); do
     breach "engine/core/$(basename "$f") includes $h (the core knows neither the ops nor autograd)"
   done
 done
 for f in "$src"/engine/ops/*.c; do
   n=$((n + 1))
   fam=$(basename "$f" .c)
-  for h in $(deps "$f" | grep -E '^engine/internal/kernels_[a-z]+\.h$'); do
+  deps "$f"
+  for h in $(echo "$hdrs" | grep -E '^engine/internal/kernels_[a-z]+\.h$'); do
     k=$(basename "$h" .h | sed 's/^kernels_//')
     case "$fam:$k" in
       "$k:$k" | matmul:blas | dropout:rng) ;; # named for what they compute (engine-internals.md)
@@ -77,7 +83,8 @@ for f in "$src"/engine/ops/*.c; do
 done
 for f in "$src"/bindings/*.c; do
   n=$((n + 1))
-  for h in $(deps "$f" | grep -E '^engine/(internal|cpu|cuda|dist)/'); do
+  deps "$f"
+  for h in $(echo "$hdrs" | grep -E '^engine/(internal|cpu|cuda|dist)/'); do
     breach "bindings/$(basename "$f") includes $h (bindings use the public headers only)"
   done
 done
