@@ -285,13 +285,25 @@ static double load_as_double(const void *p, sg_dtype dt) {
   }
 }
 
-/* One element of a device tensor (at element offset off of its storage),
- * copied to the host through the backend without autograd. */
-static int device_element(const sg_tensor *t, int64_t off, double *out) {
+/* The bytes of element i (flat, row-major) of t into out (at least 8
+ * bytes); a device tensor's element is copied to the host through the
+ * backend without autograd. */
+static sg_status flat_element(const sg_tensor *t, int64_t i, unsigned char *out) {
+  int64_t off = t->offset;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    int64_t idx = i % t->shape[d];
+    i /= t->shape[d];
+    off += idx * t->strides[d];
+  }
+  size_t size = sg_dtype_size(t->dtype);
+  if (t->storage->device.type == SG_CPU) {
+    memcpy(out, (char *)t->storage->data + off * (int64_t)size, size);
+    return SG_OK;
+  }
   sg_tensor *el = sg_alias(t, NULL, NULL, 0, off);
   sg_tensor *host = el ? sg_empty(NULL, 0, t->dtype, sg_cpu_device()) : NULL;
   sg_status s = host ? sg_copy_(host, el) : sg_last_status();
-  if (s == SG_OK) *out = load_as_double(sg_data_ptr(host), host->dtype);
+  if (s == SG_OK) memcpy(out, sg_data_ptr(host), size);
   sg_release(host);
   sg_release(el);
   return s;
@@ -299,19 +311,23 @@ static int device_element(const sg_tensor *t, int64_t off, double *out) {
 
 double sg_get_flat(const sg_tensor *t, int64_t i) {
   if (!t || i < 0 || i >= sg_numel(t)) return NAN; /* no such element */
-  int64_t off = t->offset;
-  for (int d = t->ndim - 1; d >= 0; d--) {
-    int64_t idx = i % t->shape[d];
-    i /= t->shape[d];
-    off += idx * t->strides[d];
-  }
-  if (t->storage->device.type != SG_CPU) {
-    double v = NAN;
-    (void)device_element(t, off, &v);
-    return v;
-  }
-  return load_as_double((char *)t->storage->data + off * (int64_t)sg_dtype_size(t->dtype),
-                        t->dtype);
+  unsigned char bytes[8];
+  if (flat_element(t, i, bytes) != SG_OK) return NAN;
+  return load_as_double(bytes, t->dtype);
+}
+
+sg_status sg_get_flat_int64(const sg_tensor *t, int64_t i, int64_t *out) {
+  if (sg_check_arg("get_flat_int64", "t", t)) return sg_last_status();
+  if (t->dtype != SG_INT64)
+    return sg_error(SG_ERR_ARG, "get_flat_int64: dtype %s, expected int64",
+                    sg_dtype_name(t->dtype));
+  if (i < 0 || i >= sg_numel(t))
+    return sg_error(SG_ERR_ARG, "get_flat_int64: element %lld of %lld", (long long)i,
+                    (long long)sg_numel(t));
+  unsigned char bytes[8];
+  sg_status s = flat_element(t, i, bytes);
+  if (s == SG_OK) memcpy(out, bytes, sizeof *out);
+  return s;
 }
 
 int sg_item(const sg_tensor *t, double *out) {
@@ -321,9 +337,10 @@ int sg_item(const sg_tensor *t, double *out) {
   if (sg_numel(t) != 1)
     return sg_error(SG_ERR_ARG, "item: tensor has %lld elements (%s), expected exactly 1",
                     (long long)sg_numel(t), sg_shape_str(t, buf, sizeof buf));
-  if (t->storage->device.type != SG_CPU) return device_element(t, t->offset, out);
-  *out = load_as_double(sg_data_ptr(t), t->dtype);
-  return 0;
+  unsigned char bytes[8];
+  sg_status s = flat_element(t, 0, bytes);
+  if (s == SG_OK) *out = load_as_double(bytes, t->dtype);
+  return s;
 }
 
 int sg_wrap_dim(const char *op, int64_t dim, int ndim) {

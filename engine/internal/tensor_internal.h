@@ -31,6 +31,9 @@ sg_tensor *sg_as_contiguous_dtype(const sg_tensor *t, sg_dtype dt);
 /* A new contiguous tensor of t's shape with t's values, of dtype dt on dev;
  * not recorded by autograd (the differentiable copies call it). */
 sg_tensor *sg_copy_to(const sg_tensor *t, sg_dtype dt, sg_device dev);
+/* Element i (flat, row-major) of an int64 tensor, exactly (sg_get_flat's
+ * double rounds past 2^53); from a device through the backend's copy. */
+sg_status sg_get_flat_int64(const sg_tensor *t, int64_t i, int64_t *out);
 /* Reduction helpers (ops/sum.c): parse a dim list (ndims == 0: all dims)
  * into a per-dim mask, and compute the result shape. */
 int sg_reduce_mask(const char *op, const sg_tensor *x, const int *dims, int ndims, bool *mask);

@@ -246,25 +246,13 @@ done:
 /* Per-element losses -weight[t] * logp[t] (target's shape; 0 where ignored),
  * the sum of the weights of the non-ignored targets, and how many targets
  * were ignored. logp: (C), (N x C) or (N x C x d1 ...). */
-/* Element i of a contiguous int64 tensor, exactly (sg_get_flat's double
- * rounds labels past 2^53), copied from the device if need be. */
-static sg_status flat_int64(const sg_tensor *t, int64_t i, int64_t *out) {
-  sg_tensor *el = sg_alias(t, NULL, NULL, 0, t->offset + i);
-  sg_tensor *host = el ? sg_copy_to(el, SG_INT64, sg_cpu_device()) : NULL;
-  if (host) *out = *(const int64_t *)sg_data_ptr(host);
-  sg_status st = host ? SG_OK : sg_last_status();
-  sg_release(host);
-  sg_release(el);
-  return st;
-}
-
 /* The error for target element `bad` out of range, in the caller's label
  * numbering (base 0: C's message; else the Lua bindings' 1-based one). */
 static void label_range_error(const char *op, const sg_tensor *tc, const sg_tensor *target,
                               int64_t bad, int64_t C, int64_t ignore, int64_t base) {
   char a[128];
   int64_t label = 0;
-  if (flat_int64(tc, bad, &label) != SG_OK) return;
+  if (sg_get_flat_int64(tc, bad, &label) != SG_OK) return;
   if (base == 0)
     sg_error(SG_ERR_ARG,
              "%s: target %lld (at flat position %lld of target %s) is out of range: expected "
