@@ -402,10 +402,9 @@ static sg_status cpu_leaky_relu_backward(sg_tensor *out, const sg_tensor *g, con
   return SG_OK;
 }
 
-/* A clamp bound in an integer type: out-of-range bounds saturate to the
- * type's range (a cast would be undefined), fractions truncate. */
-static inline int64_t bound_i64(double v) { return sg_f2i64(v); }
-static inline uint8_t bound_u8(double v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v; }
+/* A clamp bound in the tensor's type: float casts; integer types saturate
+ * out-of-range bounds (sg_f2i64, sg_u8_bound: a cast would be undefined),
+ * fractions truncate. */
 static inline float bound_f32(double v) { return (float)v; }
 static inline double bound_f64(double v) { return v; }
 
@@ -426,8 +425,8 @@ static inline double bound_f64(double v) { return v; }
   }
 DEFINE_CLAMP(clamp_f32, float, bound_f32)
 DEFINE_CLAMP(clamp_f64, double, bound_f64)
-DEFINE_CLAMP(clamp_i64, int64_t, bound_i64)
-DEFINE_CLAMP(clamp_u8, uint8_t, bound_u8)
+DEFINE_CLAMP(clamp_i64, int64_t, sg_f2i64)
+DEFINE_CLAMP(clamp_u8, uint8_t, sg_u8_bound)
 
 static sg_status cpu_clamp(sg_tensor *out, const sg_tensor *x, double lo, double hi) {
   static const sg_row_fn table[SG_DTYPE_COUNT] = {clamp_f32, clamp_f64, clamp_i64, clamp_u8,

@@ -502,7 +502,7 @@ static sg_status cuda_leaky_relu(sg_tensor *out, const sg_tensor *x, double slop
 // types saturate out-of-range bounds (a cast would be undefined).
 template <typename T> static T clamp_bound(double v) {
   if (std::is_same<T, int64_t>::value) return (T)sg_f2i64(v);
-  if (std::is_same<T, uint8_t>::value) return (T)(v <= 0 ? 0 : v >= 255 ? 255 : (int)v);
+  if (std::is_same<T, uint8_t>::value) return (T)sg_u8_bound(v);
   return (T)v;
 }
 

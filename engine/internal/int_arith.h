@@ -3,7 +3,7 @@
  * int64 + - * and negation wrap through uint64, as PyTorch's results do;
  * integer powers multiply by squaring (exact below 2^63, wrapping above);
  * floats convert to int64 saturating, NaN -> 0 (the C cast is undefined
- * out of range). Plain C for engine/cpu, host and device code for the .cu
+ * out of range); clamp bounds saturate to the tensor's integer type. Plain C for engine/cpu, host and device code for the .cu
  * files. */
 #ifndef SG_INTERNAL_INT_ARITH_H
 #define SG_INTERNAL_INT_ARITH_H
@@ -43,6 +43,12 @@ SG_INT_ARITH int64_t sg_f2i64(double v) {
   if (v >= 9223372036854775808.0) return INT64_MAX;
   if (v < -9223372036854775808.0) return INT64_MIN;
   return (int64_t)v;
+}
+
+/* A bound for a uint8 comparison (clamp): saturates to 0..255 instead of
+ * wrapping, NaN aside (callers treat a NaN bound as absent). */
+SG_INT_ARITH uint8_t sg_u8_bound(double v) {
+  return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
 }
 
 #undef SG_INT_ARITH
