@@ -37,7 +37,8 @@ int lsg_raise_engine(lua_State *L);
 /* Same, for a Lua function built on an engine op of another name (x:t() on
  * transpose, chunk on narrow, a helper op inside gather): the message is
  * "sgen.<caller>: <the engine's message>", which names both. The engine's
- * message is never edited (docs/decisions.md, "one owner per check"). */
+ * message is never edited (docs/decisions.md, "one owner per check").
+ * caller NULL: as lsg_raise_engine. */
 int lsg_raise_engine_in(lua_State *L, const char *caller);
 /* lsg_push_result with lsg_raise_engine_in on NULL. */
 int lsg_push_result_in(lua_State *L, sg_tensor *t, const char *caller);

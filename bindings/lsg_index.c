@@ -289,7 +289,7 @@ static int sort_impl(lua_State *L, const char *fname, bool want_values) {
   bool prev = want_values ? sg_grad_enabled() : sg_set_grad_enabled(false);
   sg_status st = sg_sort(x, d, descending, &v, &i);
   if (!want_values) sg_set_grad_enabled(prev);
-  if (st != SG_OK) return want_values ? lsg_raise_engine(L) : lsg_raise_engine_in(L, fname);
+  if (st != SG_OK) return lsg_raise_engine_in(L, want_values ? NULL : fname);
   if (want_values) return push_pair(L, v, i, fname);
   sg_release(v);
   return lsg_push_result_in(L, one_based(i), fname);

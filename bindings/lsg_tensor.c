@@ -42,17 +42,14 @@ void lsg_push_tensor(lua_State *L, sg_tensor *t) {
   if (t->storage->refcount == 1 && t->storage->owns_data) account_storage(L, t->storage->nbytes);
 }
 
-int lsg_raise_engine(lua_State *L) {
-  const char *msg = sg_last_error();
-  if (!msg || !*msg) msg = "operation failed (no message from the engine)";
-  return luaL_error(L, "sgen.%s", msg);
-}
-
 int lsg_raise_engine_in(lua_State *L, const char *caller) {
   const char *msg = sg_last_error();
   if (!msg || !*msg) msg = "operation failed (no message from the engine)";
-  return luaL_error(L, "sgen.%s: %s", caller, msg);
+  if (caller) return luaL_error(L, "sgen.%s: %s", caller, msg);
+  return luaL_error(L, "sgen.%s", msg);
 }
+
+int lsg_raise_engine(lua_State *L) { return lsg_raise_engine_in(L, NULL); }
 
 int lsg_push_result_in(lua_State *L, sg_tensor *t, const char *caller) {
   if (!t) return lsg_raise_engine_in(L, caller);
@@ -61,12 +58,7 @@ int lsg_push_result_in(lua_State *L, sg_tensor *t, const char *caller) {
   return 1;
 }
 
-int lsg_push_result(lua_State *L, sg_tensor *t) {
-  if (!t) return lsg_raise_engine(L);
-  lsg_push_tensor(L, t);
-  if (sg_anomaly_enabled()) lsg_anomaly_raise_pending(L);
-  return 1;
-}
+int lsg_push_result(lua_State *L, sg_tensor *t) { return lsg_push_result_in(L, t, NULL); }
 
 void lsg_check_status(lua_State *L, sg_status st) {
   if (st != SG_OK) lsg_raise_engine(L);

@@ -211,7 +211,7 @@ static int split_even(lua_State *L, sg_tensor *x, int64_t split_size, int d, int
   sg_tensor **outs = lua_newuserdatauv(L, sizeof(sg_tensor *) * (size_t)(count ? count : 1), 0);
   int n = 0;
   if (sg_split(x, split_size, d, outs, (int)count, &n) != SG_OK)
-    return strcmp(fname, "split") == 0 ? lsg_raise_engine(L) : lsg_raise_engine_in(L, fname);
+    return lsg_raise_engine_in(L, strcmp(fname, "split") == 0 ? NULL : fname);
   push_list(L, outs, n);
   return 1;
 }
